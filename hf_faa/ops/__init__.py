@@ -1,0 +1,89 @@
+"""Batched, differentiable image operations and their registry.
+
+``OPERATIONS[name](images, magnitude, generator=None)``: images float ``[B, C, H, W]`` in [0, 1]
+(``C`` = 1 or 3), magnitude ``[B]`` in [0, 1]; returns the same shape, dtype and device, in [0, 1].
+Magnitude 0 is the identity for every op that has a magnitude. Value ranges are those of the
+official Faster AutoAugment code (shear 0.3, translate 0.45, rotate 30°, enhance factor 1 ± 1),
+with its bugs fixed: TranslateX exists, Posterize really posterizes, Solarize and Posterize grow
+stronger with the magnitude.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from .base import Operation, check_images, check_magnitude, random_signs, with_surrogate_gradient
+from .color import brightness, contrast, invert, posterize, rgb_to_grayscale, saturate, sharpness, solarize
+from .cutout import cutout, random_cutout
+from .geometric import affine_warp, horizontal_flip, rotate, shear_x, shear_y, translate_x, translate_y, vertical_flip
+from .histogram import autocontrast, equalize
+
+
+def _enhance(function):
+    """Adapt an enhancement ``function(images, factor)`` to take the signed change ``factor − 1``."""
+
+    def enhance(images: Tensor, change: Tensor) -> Tensor:
+        return function(images, 1 + change)
+
+    enhance.__name__ = function.__name__
+    return enhance
+
+
+def _solarize_fraction(images: Tensor, fraction: Tensor) -> Tensor:
+    """Solarize the top ``fraction`` ``[B]`` of the intensity range: 0 inverts nothing, 1 everything."""
+    return solarize(images, (1 - fraction) * 256 / 255)
+
+
+_ENHANCE_RANGE = (0.0, 1.0)
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation("ShearX", shear_x, (0.0, 0.3), "shear factor", signed=True),
+        Operation("ShearY", shear_y, (0.0, 0.3), "shear factor", signed=True),
+        Operation("TranslateX", translate_x, (0.0, 0.45), "fraction of width", signed=True),
+        Operation("TranslateY", translate_y, (0.0, 0.45), "fraction of height", signed=True),
+        Operation("Rotate", rotate, (0.0, 30.0), "degrees", signed=True),
+        Operation("HorizontalFlip", horizontal_flip),
+        Operation("VerticalFlip", vertical_flip),
+        Operation("Invert", invert),
+        Operation("Solarize", _solarize_fraction, (0.0, 1.0), "fraction of intensities inverted"),
+        Operation("Posterize", posterize, (0.0, 8.0), "bits removed"),
+        Operation("Contrast", _enhance(contrast), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("Saturate", _enhance(saturate), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("Brightness", _enhance(brightness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("Sharpness", _enhance(sharpness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("AutoContrast", autocontrast),
+        Operation("Equalize", equalize),
+        Operation("Cutout", random_cutout, (0.0, 0.5), "side as a fraction of the image", random=True),
+    )
+}
+
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "affine_warp",
+    "autocontrast",
+    "brightness",
+    "check_images",
+    "check_magnitude",
+    "contrast",
+    "cutout",
+    "equalize",
+    "horizontal_flip",
+    "invert",
+    "posterize",
+    "random_cutout",
+    "random_signs",
+    "rgb_to_grayscale",
+    "rotate",
+    "saturate",
+    "sharpness",
+    "shear_x",
+    "shear_y",
+    "solarize",
+    "translate_x",
+    "translate_y",
+    "vertical_flip",
+    "with_surrogate_gradient",
+]

@@ -1,0 +1,140 @@
+"""The common form of an augmentation operation, input checks and gradient helpers.
+
+Every operation in :data:`hf_faa.ops.OPERATIONS` is called as
+``op(images, magnitude, generator=None) -> images`` with
+
+* ``images``: float tensor ``[B, C, H, W]`` in ``[0, 1]``, ``C`` in ``{1, 3}``, any float dtype/device;
+* ``magnitude``: tensor ``[B]`` in ``[0, 1]``, one strength per sample (ignored by ops without one);
+
+and returns a tensor of the same shape, dtype and device, clamped to ``[0, 1]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+def check_images(images: Tensor) -> None:
+    """Raise ``ValueError`` unless ``images`` is a float tensor ``[B, C, H, W]`` with ``C`` in ``{1, 3}``."""
+    if not isinstance(images, Tensor):
+        raise ValueError(f"images must be a torch.Tensor of shape [B, C, H, W], got {type(images).__name__}.")
+    if not images.is_floating_point():
+        raise ValueError(
+            f"images must be a float tensor with values in [0, 1], got dtype {images.dtype}; "
+            "convert uint8 images with `images.float() / 255`."
+        )
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must have 4 dimensions [B, C, H, W], got shape {tuple(images.shape)}; "
+            "add a batch dimension with `images.unsqueeze(0)` for a single image."
+        )
+    if images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"images must have 1 (grayscale) or 3 (RGB) channels in dimension 1, got shape {tuple(images.shape)}; "
+            "channels-last images need `images.permute(0, 3, 1, 2)`, RGBA images need their alpha channel removed."
+        )
+
+
+def check_magnitude(magnitude: Tensor | None, images: Tensor, name: str) -> None:
+    """Raise ``ValueError`` unless ``magnitude`` is a float tensor ``[B]`` matching the batch of ``images``."""
+    if magnitude is None:
+        raise ValueError(f"{name} needs a magnitude tensor of shape [{images.shape[0]}] with values in [0, 1].")
+    if not isinstance(magnitude, Tensor) or not magnitude.is_floating_point():
+        raise ValueError(f"{name}: magnitude must be a float tensor, got {type(magnitude).__name__}.")
+    if magnitude.shape != images.shape[:1]:
+        raise ValueError(
+            f"{name}: magnitude must have shape [B] = [{images.shape[0]}] (one value per image), "
+            f"got shape {tuple(magnitude.shape)}."
+        )
+
+
+def random_signs(batch_size: int, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Tensor ``[batch_size]`` of ±1 drawn 50/50, on the device and dtype of ``like``.
+
+    Drawn on the generator's device (a CPU generator may drive CUDA images) and moved afterwards.
+    """
+    device = generator.device if generator is not None else like.device
+    bits = torch.randint(0, 2, (batch_size,), generator=generator, device=device)
+    return (bits * 2 - 1).to(device=like.device, dtype=like.dtype)
+
+
+def with_surrogate_gradient(output: Tensor, *surrogates: Tensor) -> Tensor:
+    """``output``'s values, with the gradients of ``output`` plus those of every surrogate.
+
+    The straight-through estimator: ``output.detach()`` paired with a surrogate ``x`` gives the
+    forward value of the exact op and the backward of the identity; a smooth relaxation as a
+    surrogate gives a gradient to a parameter the exact op is piecewise constant in.
+    """
+    for surrogate in surrogates:
+        output = output + (surrogate - surrogate.detach())
+    return output
+
+
+def needs_gradient(*tensors: Tensor) -> bool:
+    """Whether autograd will want a gradient from an op on ``tensors`` (skip surrogates otherwise)."""
+    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+
+
+def per_sample(values: Tensor) -> Tensor:
+    """``[B]`` -> ``[B, 1, 1, 1]``, to broadcast a per-sample value over an image batch."""
+    return values.view(-1, 1, 1, 1)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An augmentation operation in the policy's common form.
+
+    ``function`` works in native units (degrees, shear factor, bits, ...): it is called as
+    ``function(images)`` for ops without a magnitude, ``function(images, value)`` otherwise
+    (``value`` ``[B]`` maps the magnitude linearly onto ``value_range``, with a random sign per
+    sample when ``signed``), plus ``generator=`` for ops that draw random parameters of their own.
+    """
+
+    name: str
+    function: Callable[..., Tensor]
+    value_range: tuple[float, float] | None = None
+    unit: str = ""
+    signed: bool = False
+    random: bool = False
+
+    @property
+    def has_magnitude(self) -> bool:
+        return self.value_range is not None
+
+    def value(
+        self,
+        magnitude: Tensor,
+        like: Tensor,
+        generator: torch.Generator | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> Tensor:
+        """Native parameter ``[B]`` for magnitudes ``[B]`` in [0, 1] (clamped), signed when the op is."""
+        low, high = value_range if value_range is not None else self.value_range
+        magnitude = magnitude.to(device=like.device, dtype=like.dtype).clamp(0, 1)
+        value = low + magnitude * (high - low)
+        if self.signed:
+            value = value * random_signs(value.shape[0], like, generator)
+        return value
+
+    def __call__(
+        self,
+        images: Tensor,
+        magnitude: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> Tensor:
+        """Apply the op to ``images`` ``[B, C, H, W]`` at ``magnitude`` ``[B]``; see the module docstring."""
+        check_images(images)
+        args = [images]
+        if self.has_magnitude:
+            check_magnitude(magnitude, images, self.name)
+            args.append(self.value(magnitude, images, generator, value_range))
+        elif magnitude is not None:
+            check_magnitude(magnitude, images, self.name)
+        kwargs = {"generator": generator} if self.random else {}
+        return self.function(*args, **kwargs).clamp(0, 1)

@@ -1,0 +1,89 @@
+"""Geometric operations: one affine warp (``affine_grid`` + ``grid_sample``) for the whole batch.
+
+Coordinates follow PIL's ``Image.transform(..., Image.AFFINE, ...)``: pixel ``i`` covers ``[i, i + 1)``
+(its centre is ``i + 0.5``), and a matrix maps each *output* position to the *input* position it
+samples. Pixels sampled from outside the image are black (zero fill), as in the official code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def affine_warp(images: Tensor, matrix: Tensor) -> Tensor:
+    """Warp ``images`` ``[B, C, H, W]`` by per-sample affine maps ``matrix`` ``[B, 2, 3]`` (bilinear, zero fill).
+
+    ``matrix`` is in pixel coordinates: output position ``(x, y)`` samples the input at
+    ``matrix @ (x, y, 1)``, PIL's convention. Differentiable in both ``images`` and ``matrix``.
+    """
+    _, _, height, width = images.shape
+    dtype = images.dtype
+    # normalised [-1, 1] <-> pixel coordinates (align_corners=False: -1 and 1 are the outer pixel edges)
+    to_normalised = images.new_tensor([[2 / width, 0, -1], [0, 2 / height, -1], [0, 0, 1]], dtype=dtype)
+    to_pixels = images.new_tensor([[width / 2, 0, width / 2], [0, height / 2, height / 2], [0, 0, 1]], dtype=dtype)
+    theta = to_normalised[:2] @ _homogeneous(matrix.to(dtype)) @ to_pixels
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _homogeneous(matrix: Tensor) -> Tensor:
+    """``[B, 2, 3]`` -> ``[B, 3, 3]`` with a ``(0, 0, 1)`` last row."""
+    last_row = matrix.new_tensor([0.0, 0.0, 1.0]).expand(matrix.shape[0], 1, 3)
+    return torch.cat([matrix, last_row], dim=1)
+
+
+def _matrices(a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor, f: Tensor) -> Tensor:
+    """Stack per-sample coefficients ``[B]`` into matrices ``[B, 2, 3]`` = ``[[a, b, c], [d, e, f]]``."""
+    return torch.stack([a, b, c, d, e, f], dim=-1).view(-1, 2, 3)
+
+
+def shear_x(images: Tensor, factor: Tensor) -> Tensor:
+    """Shear along x about the top-left corner: output ``(x, y)`` samples input ``(x + factor·y, y)``.
+
+    ``factor`` ``[B]``; PIL ``transform(AFFINE, (1, factor, 0, 0, 1, 0))``.
+    """
+    one, zero = torch.ones_like(factor), torch.zeros_like(factor)
+    return affine_warp(images, _matrices(one, factor, zero, zero, one, zero))
+
+
+def shear_y(images: Tensor, factor: Tensor) -> Tensor:
+    """Shear along y about the top-left corner: output ``(x, y)`` samples input ``(x, y + factor·x)``."""
+    one, zero = torch.ones_like(factor), torch.zeros_like(factor)
+    return affine_warp(images, _matrices(one, zero, zero, factor, one, zero))
+
+
+def translate_x(images: Tensor, fraction: Tensor) -> Tensor:
+    """Shift by ``fraction`` ``[B]`` of the width: output ``(x, y)`` samples input ``(x + fraction·W, y)``."""
+    one, zero = torch.ones_like(fraction), torch.zeros_like(fraction)
+    return affine_warp(images, _matrices(one, zero, fraction * images.shape[-1], zero, one, zero))
+
+
+def translate_y(images: Tensor, fraction: Tensor) -> Tensor:
+    """Shift by ``fraction`` ``[B]`` of the height: output ``(x, y)`` samples input ``(x, y + fraction·H)``."""
+    one, zero = torch.ones_like(fraction), torch.zeros_like(fraction)
+    return affine_warp(images, _matrices(one, zero, zero, zero, one, fraction * images.shape[-2]))
+
+
+def rotate(images: Tensor, degrees: Tensor) -> Tensor:
+    """Rotate counter-clockwise by ``degrees`` ``[B]`` about the image centre (PIL ``Image.rotate``)."""
+    centre_x, centre_y = images.shape[-1] / 2, images.shape[-2] / 2
+    # PIL maps output to input with the inverse rotation, i.e. by -degrees
+    radians = degrees * (-math.pi / 180)
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    offset_x = centre_x - cos * centre_x - sin * centre_y
+    offset_y = centre_y + sin * centre_x - cos * centre_y
+    return affine_warp(images, _matrices(cos, sin, offset_x, -sin, cos, offset_y))
+
+
+def horizontal_flip(images: Tensor) -> Tensor:
+    """Mirror left-right ``[B, C, H, W]`` (an exact permutation, so its gradient is exact too)."""
+    return images.flip(-1)
+
+
+def vertical_flip(images: Tensor) -> Tensor:
+    """Mirror top-bottom ``[B, C, H, W]``."""
+    return images.flip(-2)

@@ -1,0 +1,82 @@
+"""PIL versions of the operations, one image at a time: the reference the batched ops are tested
+against, and the per-image baseline the benchmarks compare with (what torchvision/timm do).
+
+``PIL_OPERATIONS[name](image, value)`` takes the op's *native* parameter, the ``value`` that
+``OPERATIONS[name].function`` receives (signed where the op is signed).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+
+from .ops.cutout import CUTOUT_FILL
+
+
+def _affine(image: Image.Image, coefficients: tuple[float, ...]) -> Image.Image:
+    return image.transform(image.size, Image.AFFINE, coefficients, Image.BILINEAR)
+
+
+def _solarize(image: Image.Image, fraction: float) -> Image.Image:
+    # our op inverts levels >= 256·(1 − fraction); PIL inverts levels >= its integer threshold
+    return ImageOps.solarize(image, math.ceil(256 * (1 - fraction)))
+
+
+def _posterize(image: Image.Image, bits_removed: float) -> Image.Image:
+    bits_kept = 8 - round(bits_removed)
+    return ImageOps.posterize(image, bits_kept) if bits_kept >= 1 else Image.new(image.mode, image.size)
+
+
+def _enhance(enhancer: type) -> Callable[[Image.Image, float], Image.Image]:
+    return lambda image, change: enhancer(image).enhance(1 + change)
+
+
+def _cutout(image: Image.Image, side_fraction: float) -> Image.Image:
+    width, height = image.size
+    centre_x, centre_y = random.random() * width, random.random() * height
+    half_width, half_height = side_fraction * width / 2, side_fraction * height / 2
+    image = image.copy()
+    fill = round(CUTOUT_FILL * 255)
+    box = (round(centre_x - half_width), round(centre_y - half_height),
+           round(centre_x + half_width) - 1, round(centre_y + half_height) - 1)  # fmt: skip
+    if box[2] >= box[0] and box[3] >= box[1]:
+        ImageDraw.Draw(image).rectangle(box, fill=fill if image.mode == "L" else (fill,) * 3)
+    return image
+
+
+PIL_OPERATIONS: dict[str, Callable[[Image.Image, float], Image.Image]] = {
+    "ShearX": lambda image, factor: _affine(image, (1, factor, 0, 0, 1, 0)),
+    "ShearY": lambda image, factor: _affine(image, (1, 0, 0, factor, 1, 0)),
+    "TranslateX": lambda image, fraction: _affine(image, (1, 0, fraction * image.size[0], 0, 1, 0)),
+    "TranslateY": lambda image, fraction: _affine(image, (1, 0, 0, 0, 1, fraction * image.size[1])),
+    "Rotate": lambda image, degrees: image.rotate(degrees, resample=Image.BILINEAR),
+    "HorizontalFlip": lambda image, _: ImageOps.mirror(image),
+    "VerticalFlip": lambda image, _: ImageOps.flip(image),
+    "Invert": lambda image, _: ImageOps.invert(image),
+    "Solarize": _solarize,
+    "Posterize": _posterize,
+    "Contrast": _enhance(ImageEnhance.Contrast),
+    "Saturate": _enhance(ImageEnhance.Color),
+    "Brightness": _enhance(ImageEnhance.Brightness),
+    "Sharpness": _enhance(ImageEnhance.Sharpness),
+    "AutoContrast": lambda image, _: ImageOps.autocontrast(image),
+    "Equalize": lambda image, _: ImageOps.equalize(image),
+    "Cutout": _cutout,
+}
+
+
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """uint8 ``[C, H, W]`` (C = 1 or 3) -> PIL image, as a per-image Dataset transform converts."""
+    array = image.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL image -> uint8 ``[C, H, W]``."""
+    array = np.asarray(image)
+    return torch.from_numpy(array.reshape(*array.shape[:2], -1).copy()).permute(2, 0, 1)

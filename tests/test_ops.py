@@ -1,0 +1,212 @@
+"""One parametrised tester for every operation in the registry: shapes, dtypes, devices, ranges,
+identity at magnitude 0, batch independence, randomness, gradients and input errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hf_faa.ops import OPERATIONS, cutout
+
+ALL_OPS = sorted(OPERATIONS)
+MAGNITUDE_OPS = [name for name in ALL_OPS if OPERATIONS[name].has_magnitude]
+EXPECTED_OPS = {
+    "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "HorizontalFlip", "VerticalFlip", "Invert",
+    "Solarize", "Posterize", "Contrast", "Saturate", "Brightness", "Sharpness", "AutoContrast", "Equalize",
+    "Cutout",
+}  # fmt: skip
+# Exact gradients (piecewise smooth in images and magnitude): checked with gradcheck.
+SMOOTH_OPS = ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "HorizontalFlip", "VerticalFlip",
+              "Invert", "Contrast", "Saturate", "Brightness", "Sharpness"]  # fmt: skip
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def random_batch(channels: int = 3, batch: int = 4, size: tuple[int, int] = (12, 16), dtype=torch.float32,
+                 device="cpu") -> torch.Tensor:  # fmt: skip
+    # a smooth image plus noise, away from the clamp at 0 and 1
+    generator = seeded(1)
+    base = torch.linspace(0.15, 0.85, size[1]).expand(batch, channels, *size)
+    noise = 0.1 * torch.rand(batch, channels, *size, generator=generator)
+    return (base + noise).to(device=device, dtype=dtype)
+
+
+def test_registry_names_and_metadata():
+    assert set(OPERATIONS) == EXPECTED_OPS
+    for name, op in OPERATIONS.items():
+        assert op.name == name
+        if op.has_magnitude:
+            low, high = op.value_range
+            assert low == 0 < high, name
+            assert op.unit, name
+    assert not OPERATIONS["Equalize"].has_magnitude and OPERATIONS["Rotate"].signed
+    assert OPERATIONS["Rotate"].value_range == (0.0, 30.0)
+    assert OPERATIONS["TranslateX"].value_range == OPERATIONS["TranslateY"].value_range == (0.0, 0.45)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_shape_dtype_device_and_range(name, channels, dtype, device):
+    images = random_batch(channels, dtype=dtype, device=device)
+    magnitude = torch.tensor([0.0, 0.3, 0.7, 1.0], device=device)
+    out = OPERATIONS[name](images, magnitude, generator=seeded())
+    assert out.shape == images.shape
+    assert out.dtype == dtype and out.device == images.device
+    assert torch.isfinite(out).all()
+    assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("name", MAGNITUDE_OPS)
+def test_magnitude_zero_is_identity(name):
+    images = random_batch(dtype=torch.float64)
+    out = OPERATIONS[name](images, torch.zeros(4), generator=seeded())
+    torch.testing.assert_close(out, images, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", MAGNITUDE_OPS)
+def test_full_magnitude_changes_the_image(name):
+    images = random_batch(dtype=torch.float64, size=(16, 16))
+    out = OPERATIONS[name](images, torch.ones(4), generator=seeded())
+    assert (out - images).abs().mean() > 1e-3
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_batch_equals_one_image_at_a_time(name):
+    """Per-sample parameters: a batched call equals the op applied to each image alone."""
+    images = random_batch(dtype=torch.float64)
+    magnitude = torch.tensor([0.1, 0.4, 0.6, 0.9], dtype=torch.float64)
+    op = OPERATIONS[name]
+    if name == "Cutout":  # its random centres become explicit parameters
+        function, params = cutout, (magnitude, torch.rand(4, 2, generator=seeded(3), dtype=torch.float64))
+    elif op.has_magnitude:
+        function, params = op.function, (op.value(magnitude, images, seeded(3)),)
+    else:
+        function, params = op.function, ()
+    batched = function(images, *params)
+    for index in range(len(images)):
+        single = function(images[index : index + 1], *(param[index : index + 1] for param in params))
+        torch.testing.assert_close(batched[index : index + 1], single)
+
+
+@pytest.mark.parametrize("name", [name for name in ALL_OPS if OPERATIONS[name].signed or OPERATIONS[name].random])
+def test_generator_makes_random_draws_reproducible(name):
+    images = random_batch(batch=32, dtype=torch.float64)
+    magnitude = torch.full((32,), 0.8, dtype=torch.float64)
+    op = OPERATIONS[name]
+    first = op(images, magnitude, generator=seeded(5))
+    torch.testing.assert_close(op(images, magnitude, generator=seeded(5)), first)
+    assert not torch.allclose(op(images, magnitude, generator=seeded(6)), first)
+
+
+@pytest.mark.parametrize("name", [name for name in ALL_OPS if OPERATIONS[name].signed])
+def test_signed_ops_draw_both_signs_per_sample(name):
+    images = random_batch(batch=64, dtype=torch.float64)
+    op = OPERATIONS[name]
+    magnitude = torch.full((64,), 0.6, dtype=torch.float64)
+    value = op.value(magnitude, images, seeded(0))
+    high = op.value_range[1]
+    torch.testing.assert_close(value.abs(), torch.full_like(value, 0.6 * high))
+    assert 16 < (value > 0).sum() < 48
+    out = op(images, magnitude, generator=seeded(0))
+    torch.testing.assert_close(out, op.function(images, value).clamp(0, 1))
+
+
+def test_value_range_override_scales_the_parameter():
+    images = random_batch(batch=2, dtype=torch.float64)
+    op = OPERATIONS["Rotate"]
+    value = op.value(torch.tensor([0.5, 1.0]), images, seeded(0), value_range=(0.0, 90.0))
+    torch.testing.assert_close(value.abs(), torch.tensor([45.0, 90.0], dtype=torch.float64))
+
+
+def test_magnitude_is_clamped_to_unit_interval():
+    images = random_batch(batch=2, dtype=torch.float64)
+    value = OPERATIONS["Posterize"].value(torch.tensor([-0.5, 1.5]), images)
+    torch.testing.assert_close(value, torch.tensor([0.0, 8.0], dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("name", SMOOTH_OPS)
+def test_gradcheck_smooth_ops(name):
+    images = random_batch(batch=2, size=(6, 7), dtype=torch.float64).requires_grad_()
+    op = OPERATIONS[name]
+    if op.has_magnitude:
+        magnitude = torch.tensor([0.35, 0.65], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda x, m: op(x, m, generator=seeded(2)), (images, magnitude))
+    else:
+        assert torch.autograd.gradcheck(op, (images,))
+
+
+def gradients(name: str, images: torch.Tensor, magnitude: torch.Tensor, weights: torch.Tensor | None = None):
+    images = images.clone().requires_grad_()
+    magnitude = magnitude.clone().requires_grad_()
+    out = OPERATIONS[name](images, magnitude, generator=seeded(4))
+    (out if weights is None else out * weights).sum().backward()
+    return images.grad, magnitude.grad
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_every_op_passes_finite_nonzero_gradients(name):
+    images = random_batch(dtype=torch.float64, size=(16, 16))
+    magnitude = torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64)
+    weights = torch.randn(images.shape, generator=seeded(9), dtype=torch.float64)
+    image_grad, magnitude_grad = gradients(name, images, magnitude, weights)
+    assert torch.isfinite(image_grad).all() and image_grad.abs().sum() > 0
+    if OPERATIONS[name].has_magnitude:
+        assert torch.isfinite(magnitude_grad).all()
+        assert (magnitude_grad != 0).all(), magnitude_grad
+    else:
+        assert magnitude_grad is None
+
+
+@pytest.mark.parametrize("name", ["AutoContrast", "Equalize", "Posterize"])
+def test_straight_through_image_gradient_is_identity(name):
+    images = random_batch(dtype=torch.float64)
+    weights = torch.randn(images.shape, generator=seeded(8), dtype=torch.float64)
+    image_grad, _ = gradients(name, images, torch.full((4,), 0.5, dtype=torch.float64), weights)
+    torch.testing.assert_close(image_grad, weights)
+
+
+def test_surrogate_gradients_point_the_sensible_way():
+    bright = torch.full((2, 3, 8, 8), 0.9, dtype=torch.float64) - 0.3 * torch.rand(2, 3, 8, 8, generator=seeded(0))
+    half = torch.full((2,), 0.5, dtype=torch.float64)
+    # inverting a larger share of a bright image darkens it
+    assert (gradients("Solarize", bright, half)[1] < 0).all()
+    # removing more bits floors more: darker
+    assert (gradients("Posterize", bright, half)[1] < 0).all()
+    # a larger gray square brightens a black image
+    assert (gradients("Cutout", torch.zeros(2, 3, 8, 8, dtype=torch.float64), half)[1] > 0).all()
+
+
+# ---------------------------------------------------------------------------------------------- input errors
+
+
+@pytest.mark.parametrize(
+    ("images", "magnitude", "message"),
+    [
+        (torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.zeros(2), "float tensor"),
+        (torch.zeros(3, 8, 8), torch.zeros(3), "4 dimensions"),
+        (torch.zeros(2, 4, 8, 8), torch.zeros(2), "1 \\(grayscale\\) or 3 \\(RGB\\) channels"),
+        (torch.zeros(2, 8, 8, 3), torch.zeros(2), "channels"),
+        ([[0.0]], torch.zeros(1), "torch.Tensor"),
+        (torch.zeros(2, 3, 8, 8), torch.zeros(2, 1), "shape \\[B\\] = \\[2\\]"),
+        (torch.zeros(2, 3, 8, 8), torch.zeros(3), "shape \\[B\\] = \\[2\\]"),
+        (torch.zeros(2, 3, 8, 8), torch.zeros(2, dtype=torch.long), "float tensor"),
+        (torch.zeros(2, 3, 8, 8), None, "needs a magnitude"),
+    ],
+)
+def test_bad_input_raises_value_error(images, magnitude, message):
+    with pytest.raises(ValueError, match=message):
+        OPERATIONS["Rotate"](images, magnitude)
+
+
+def test_ops_without_magnitude_still_check_a_given_magnitude():
+    OPERATIONS["Equalize"](torch.zeros(2, 3, 8, 8))  # magnitude is optional
+    with pytest.raises(ValueError, match="shape \\[B\\]"):
+        OPERATIONS["Equalize"](torch.zeros(2, 3, 8, 8), torch.zeros(5))
