@@ -292,19 +292,7 @@ RANDAUGMENT_INCLUDES_IDENTITY = True
 """[RA]/[TV] also draw "Identity" (no-op), so each op has probability 1/14, not 1/13."""
 
 # Same ranges as AutoAugment in [TV]: (value at M=0, value at M=30). Magnitude-free ops are absent.
-RANDAUGMENT_RANGES: dict[str, tuple[float, float]] = {
-    "ShearX": (0.0, 0.3),
-    "ShearY": (0.0, 0.3),
-    "TranslateX": (0.0, 150.0 / 331.0),
-    "TranslateY": (0.0, 150.0 / 331.0),
-    "Rotate": (0.0, 30.0),
-    "Saturate": (0.0, 0.9),
-    "Contrast": (0.0, 0.9),
-    "Brightness": (0.0, 0.9),
-    "Sharpness": (0.0, 0.9),
-    "Posterize": (0.0, 4.0),
-    "Solarize": (0.0, 1.0),
-}
+RANDAUGMENT_RANGES: dict[str, tuple[float, float]] = AUTOAUGMENT_RANGES
 
 RANDAUGMENT_NUM_OPS = 2
 """Default N ([RA] ImageNet ResNet-50 setting; [TV] default ``num_ops``)."""
@@ -320,21 +308,7 @@ RANDAUGMENT_MAGNITUDE_BINS = 31
 # ---------------------------------------------------------------------------------------------
 
 # [TA] "wide" op list (= [TV] TrivialAugmentWide), in torchvision order, minus "Identity".
-TRIVIALAUGMENT_OPERATIONS: tuple[str, ...] = (
-    "ShearX",
-    "ShearY",
-    "TranslateX",
-    "TranslateY",
-    "Rotate",
-    "Brightness",
-    "Saturate",
-    "Contrast",
-    "Sharpness",
-    "Posterize",
-    "Solarize",
-    "AutoContrast",
-    "Equalize",
-)
+TRIVIALAUGMENT_OPERATIONS: tuple[str, ...] = RANDAUGMENT_OPERATIONS
 TRIVIALAUGMENT_INCLUDES_IDENTITY = True
 """[TA]/[TV] also draw "Identity", so each op has probability 1/14."""
 
