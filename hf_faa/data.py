@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image, ImageOps
 
-DEFAULT_DATASET_FILE: Path = Path(__file__).resolve().parent / "resources" / "mnist_5k.parquet"
+from .resources import DEFAULT_DATASET_FILE
+
 DEFAULT_DATASET_NAME = "hf-faa embedded MNIST-5k"
 DEFAULT_DATASET_SPLIT = "train"
 

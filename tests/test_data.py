@@ -14,13 +14,6 @@ from PIL import Image
 from hf_faa import data
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """No test may reach the network: datasets reads the offline switch at import time."""
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-
-
 def encode(image: Image.Image, image_format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=image_format)

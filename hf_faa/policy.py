@@ -1,0 +1,711 @@
+"""FasterAutoAugmentPolicy: the learnable augmentation policy, its relaxed and discrete forwards,
+its description, presets, and its Hub format (``config.json`` + ``model.safetensors`` + card).
+
+A policy has ``num_sub_policies`` sub-policies of ``operation_count`` stages. Every stage holds,
+for each of the policy's ``operations``, a selection logit, a magnitude in [0, 1] and an
+apply-probability in [0, 1]: three tensors ``[num_sub_policies, operation_count, num_operations]``.
+Each image draws its own sub-policy; each stage then picks an op from
+``softmax(logits / temperature)`` and applies it with its probability at its magnitude.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
+from torch import Tensor, nn
+
+from . import preset_tables
+from .ops import OPERATIONS, check_images
+
+SELECTIONS = ("weighted", "gumbel")
+MAGNITUDE_SAMPLINGS = ("fixed", "uniform")
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+SAMPLES_NAME = "policy_samples.png"
+PARAMETER_NAMES = ("logits", "magnitudes", "probabilities")
+# A logit this low gets selection weight exactly 0 at any temperature below ~100: presets use it
+# to switch off the operations a stage does not use.
+EXCLUDED_LOGIT = -1e4
+# Relaxed apply-probabilities stay this far from 0 and 1, where the logit of p is infinite and the
+# RelaxedBernoulli gate saturates so hard that no gradient comes back.
+PROBABILITY_EPSILON = 1e-3
+# Rows whose selection weight is below this are left out of describe() by default.
+DESCRIBE_MIN_WEIGHT = 0.01
+TEMPLATE_PATH = Path(__file__).with_name("model_card_template.md")
+CITATION = """@inproceedings{hataya2020faster,
+  title     = {Faster AutoAugment: Learning Augmentation Strategies using Backpropagation},
+  author    = {Hataya, Ryuichiro and Zdenek, Jan and Yoshizoe, Kazuki and Nakayama, Hideki},
+  booktitle = {Computer Vision -- ECCV 2020},
+  year      = {2020},
+  eprint    = {1911.06987},
+  archivePrefix = {arXiv},
+}"""
+PRESETS = ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment")
+
+
+def _clamp_straight_through(values: Tensor, low: float, high: float) -> Tensor:
+    """Clamp in the forward pass, identity in the backward pass: a parameter that has reached a
+    bound can still be pulled back by its gradient (a plain clamp would freeze it there)."""
+    return values + (values.clamp(low, high) - values).detach()
+
+
+def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
+    """U(0, 1) samples drawn on the generator's device, returned on ``like``'s device and dtype."""
+    device = generator.device if generator is not None else like.device
+    return torch.rand(shape, generator=generator, device=device).to(device=like.device, dtype=like.dtype)
+
+
+def _random_indices(high: int, size: int, generator: torch.Generator | None, like: Tensor) -> Tensor:
+    device = generator.device if generator is not None else like.device
+    return torch.randint(high, (size,), generator=generator, device=device).to(like.device)
+
+
+def _apply_grouped(images: Tensor, op_index: Tensor, run) -> Tensor:
+    """Run ``run(op, rows, images[rows])`` once per distinct op in ``op_index`` ``[B]`` and scatter back.
+
+    ``op_index`` -1 leaves an image unchanged. Sorting by op makes each group a contiguous slice,
+    so the batch is split, transformed group by group and put back in order with one gather.
+    """
+    order = torch.argsort(op_index, stable=True)
+    counts = torch.bincount(op_index[order] + 1).tolist()
+    pieces, start = [], 0
+    for op, count in enumerate(counts, start=-1):
+        if count:
+            rows = order[start : start + count]
+            chunk = images.index_select(0, rows)
+            pieces.append(chunk if op < 0 else run(op, rows, chunk))
+            start += count
+    return torch.cat(pieces).index_select(0, torch.argsort(order))
+
+
+@dataclass
+class DiscreteChoices:
+    """The random choices of one eval-mode forward over B images, K = operation_count stages."""
+
+    sub_policy: Tensor  # [B] sub-policy index per image
+    operation: Tensor  # [K, B] index into policy.operations
+    applied: Tensor  # [K, B] bool: whether the stage's op is applied
+    magnitude: Tensor  # [K, B] magnitude in [0, 1]
+
+
+class FasterAutoAugmentPolicy(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="hf-faa",
+    tags=["data-augmentation", "faster-autoaugment", "image-classification", "autoaugment"],
+    license="apache-2.0",
+    pipeline_tag="image-to-image",
+    repo_url="https://github.com/hf-faa/hf-faa",
+    paper_url="https://arxiv.org/abs/1911.06987",
+    model_card_template=TEMPLATE_PATH.read_text(encoding="utf-8"),
+):
+    """A Faster AutoAugment policy over batches of images.
+
+    Args:
+        operations: op names from :data:`hf_faa.ops.OPERATIONS` (default: all of them).
+        num_sub_policies: sub-policies; each image draws one uniformly.
+        operation_count: stages (ops applied in sequence) per sub-policy.
+        temperature: softmax temperature of the op selection.
+        magnitude_sampling: ``"fixed"`` applies each op at its magnitude; ``"uniform"`` draws
+            ``U(0, magnitude)`` per image (TrivialAugment).
+        selection: relaxed (training-mode) op selection: ``"weighted"`` runs every op and mixes the
+            outputs by their softmax weights (the paper); ``"gumbel"`` runs only the op each image
+            samples, with a straight-through hard Gumbel-softmax (GDAS), which is much cheaper.
+        apply_temperature: temperature of the RelaxedBernoulli apply-gates in training mode.
+        magnitude_ranges: per-op ``[low, high]`` native range a magnitude of 0..1 maps onto,
+            overriding :attr:`Operation.value_range` (presets use their published ranges).
+        search_info: free-form, JSON-serialisable facts about how the policy was made (dataset,
+            search settings, metrics); shown in the model card.
+
+    Forward: ``policy(images, generator=None)`` with images ``[B, C, H, W]``, uint8 in [0, 255] or
+    float in [0, 1]; returns the same shape and dtype. ``policy.train()`` gives the differentiable
+    relaxation; ``policy.eval()`` samples discrete choices per image, without building a graph.
+    """
+
+    def __init__(
+        self,
+        operations: list[str] | None = None,
+        num_sub_policies: int = 10,
+        operation_count: int = 2,
+        temperature: float = 0.05,
+        magnitude_sampling: str = "fixed",
+        selection: str = "weighted",
+        apply_temperature: float = 0.1,
+        magnitude_ranges: dict[str, list[float]] | None = None,
+        search_info: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        operations = list(OPERATIONS) if operations is None else list(operations)
+        magnitude_ranges = {name: [float(v) for v in bounds] for name, bounds in (magnitude_ranges or {}).items()}
+        _validate_config(operations, num_sub_policies, operation_count, temperature, magnitude_sampling, selection,
+                         apply_temperature, magnitude_ranges)  # fmt: skip
+        self.operations = operations
+        self.num_sub_policies = num_sub_policies
+        self.operation_count = operation_count
+        self.temperature = temperature
+        self.magnitude_sampling = magnitude_sampling
+        self.selection = selection
+        self.apply_temperature = apply_temperature
+        self.magnitude_ranges = magnitude_ranges
+        self.search_info = dict(search_info or {})
+        self.sample_images: Tensor | None = None  # uint8 [N, C, H, W] shown in the card's sample grid
+        shape = (num_sub_policies, operation_count, len(operations))
+        # the official code initialises every parameter uniformly in [0, 1]
+        self.logits = nn.Parameter(torch.rand(shape))
+        self.magnitudes = nn.Parameter(torch.rand(shape))
+        self.probabilities = nn.Parameter(torch.rand(shape))
+
+    # ------------------------------------------------------------------------------------ config
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this policy (what ``config.json`` holds)."""
+        return {
+            "operations": list(self.operations),
+            "num_sub_policies": self.num_sub_policies,
+            "operation_count": self.operation_count,
+            "temperature": self.temperature,
+            "magnitude_sampling": self.magnitude_sampling,
+            "selection": self.selection,
+            "apply_temperature": self.apply_temperature,
+            "magnitude_ranges": {name: list(bounds) for name, bounds in self.magnitude_ranges.items()},
+            "search_info": self.search_info,
+        }
+
+    def value_range(self, operation: str) -> tuple[float, float] | None:
+        """Native ``(low, high)`` range a magnitude of 0..1 maps onto for ``operation`` (None: no magnitude)."""
+        if not OPERATIONS[operation].has_magnitude:
+            return None
+        return tuple(self.magnitude_ranges.get(operation, OPERATIONS[operation].value_range))
+
+    @torch.no_grad()
+    def clamp_parameters_(self) -> FasterAutoAugmentPolicy:
+        """Project magnitudes and probabilities back into [0, 1] (call after an optimiser step)."""
+        self.magnitudes.clamp_(0, 1)
+        self.probabilities.clamp_(0, 1)
+        return self
+
+    def selection_weights(self) -> Tensor:
+        """Softmax op-selection weights ``[num_sub_policies, operation_count, num_operations]``."""
+        return torch.softmax(self.logits / self.temperature, dim=-1)
+
+    def selection_entropy(self) -> Tensor:
+        """Mean entropy (nats) of the op selection over sub-policies and stages; a scalar."""
+        log_weights = torch.log_softmax(self.logits / self.temperature, dim=-1)
+        return -(log_weights.exp() * log_weights).sum(-1).mean()
+
+    # ------------------------------------------------------------------------------------ forward
+
+    def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Augment ``images`` ``[B, C, H, W]`` (uint8, or float in [0, 1]); same shape and dtype out."""
+        is_uint8 = isinstance(images, Tensor) and images.dtype == torch.uint8
+        if is_uint8:
+            images = images.float() / 255
+        elif isinstance(images, Tensor) and not images.is_floating_point():
+            raise ValueError(
+                f"The policy takes uint8 images in [0, 255] or float images in [0, 1], got dtype {images.dtype}."
+            )
+        check_images(images)
+        if images.shape[0] == 0:
+            augmented = images
+        elif self.training:
+            augmented = self._relaxed_forward(images, generator)
+        else:
+            with torch.no_grad():
+                augmented = self._discrete_forward(images, generator)
+        return (augmented * 255).round().to(torch.uint8) if is_uint8 else augmented
+
+    def _stage_parameters(self, sub_policy: Tensor, stage: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-image logits, magnitudes and probabilities of one stage, each ``[B, num_operations]``."""
+        return (
+            self.logits[sub_policy, stage],
+            self.magnitudes[sub_policy, stage],
+            self.probabilities[sub_policy, stage],
+        )
+
+    def _sampled_magnitudes(self, magnitudes: Tensor, generator: torch.Generator | None) -> Tensor:
+        if self.magnitude_sampling == "uniform":
+            return magnitudes * _uniform(magnitudes.shape, generator, magnitudes)
+        return magnitudes
+
+    def _run_op(self, op: int, images: Tensor, magnitude: Tensor, generator: torch.Generator | None) -> Tensor:
+        name = self.operations[op]
+        return OPERATIONS[name](images, magnitude, generator=generator, value_range=self.value_range(name))
+
+    @torch.no_grad()
+    def sample_choices(self, batch_size: int, generator: torch.Generator | None = None) -> DiscreteChoices:
+        """Draw the discrete choices of the eval-mode forward for ``batch_size`` images: a sub-policy
+        per image, then per stage an op from ``softmax(logits / temperature)``, whether to apply it
+        (Bernoulli of its probability) and its magnitude."""
+        like = self.logits
+        sub_policy = _random_indices(self.num_sub_policies, batch_size, generator, like)
+        operations, applied, magnitudes = [], [], []
+        for stage in range(self.operation_count):
+            logits, stage_magnitudes, probabilities = self._stage_parameters(sub_policy, stage)
+            weights = torch.softmax(logits.float() / self.temperature, dim=-1)
+            # inverse-CDF sampling: one uniform per image picks its op
+            draws = _uniform((batch_size, 1), generator, weights)
+            op_index = (torch.cumsum(weights, dim=-1) < draws).sum(-1).clamp(max=len(self.operations) - 1)
+            chosen = op_index.unsqueeze(1)
+            operations.append(op_index)
+            applied.append(_uniform((batch_size,), generator, weights) < probabilities.gather(1, chosen).squeeze(1))
+            magnitude = stage_magnitudes.gather(1, chosen).squeeze(1).clamp(0, 1)
+            magnitudes.append(self._sampled_magnitudes(magnitude, generator))
+        return DiscreteChoices(sub_policy, torch.stack(operations), torch.stack(applied), torch.stack(magnitudes))
+
+    def _discrete_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
+        choices = self.sample_choices(images.shape[0], generator)
+        for stage in range(self.operation_count):
+            op_index = torch.where(choices.applied[stage], choices.operation[stage], -1)
+            images = self._apply_chosen_ops(images, op_index, choices.magnitude[stage], generator)
+        return images
+
+    def _apply_chosen_ops(self, images: Tensor, op_index: Tensor, magnitude: Tensor, generator) -> Tensor:
+        """Apply op ``op_index[i]`` (-1: none) at ``magnitude[i]`` to image ``i``, once per distinct op."""
+        magnitude = magnitude.to(images.device)
+        return _apply_grouped(
+            images,
+            op_index.to(images.device),
+            lambda op, rows, chunk: self._run_op(op, chunk, magnitude[rows], generator),
+        )
+
+    def _relaxed_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
+        batch = images.shape[0]
+        sub_policy = _random_indices(self.num_sub_policies, batch, generator, images)
+        for stage in range(self.operation_count):
+            logits, magnitudes, probabilities = self._stage_parameters(sub_policy, stage)
+            magnitudes = self._sampled_magnitudes(_clamp_straight_through(magnitudes, 0, 1), generator)
+            probabilities = _clamp_straight_through(probabilities, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
+            if self.selection == "weighted":
+                images = self._weighted_stage(images, logits, magnitudes, probabilities, generator)
+            else:
+                images = self._gumbel_stage(images, logits, magnitudes, probabilities, generator)
+        return images
+
+    def _relaxed_gates(self, probabilities: Tensor, generator: torch.Generator | None) -> Tensor:
+        """RelaxedBernoulli(probabilities, apply_temperature) samples, reparameterised (same shape)."""
+        noise = _uniform(probabilities.shape, generator, probabilities).clamp(1e-6, 1 - 1e-6)
+        logistic = torch.log(noise) - torch.log1p(-noise)
+        return torch.sigmoid((torch.logit(probabilities) + logistic) / self.apply_temperature)
+
+    def _weighted_stage(self, images, logits, magnitudes, probabilities, generator) -> Tensor:
+        """The paper's relaxation: ``x + Σ_op w_op · gate_op · (op(x) − x)``, every op on the whole batch."""
+        mixing = torch.softmax(logits / self.temperature, dim=-1) * self._relaxed_gates(probabilities, generator)
+        output = images
+        for op in range(len(self.operations)):
+            change = self._run_op(op, images, magnitudes[:, op], generator) - images
+            output = output + mixing[:, op].view(-1, 1, 1, 1) * change
+        return output.clamp(0, 1)
+
+    def _gumbel_stage(self, images, logits, magnitudes, probabilities, generator) -> Tensor:
+        """Straight-through hard Gumbel-softmax: each image runs only the op it samples.
+
+        The sample is ``argmax(logits / temperature + Gumbel noise)``, i.e. distributed as the
+        discrete forward's choice; the chosen op's output is scaled by its hard one-hot entry, whose
+        gradient is that of the soft sample, so every logit of the stage gets a gradient.
+        """
+        noise = _uniform(logits.shape, generator, logits).clamp(1e-10, 1 - 1e-10)
+        soft = torch.softmax(logits / self.temperature - torch.log(-torch.log(noise)), dim=-1)
+        op_index = soft.argmax(dim=-1)
+        chosen = op_index.unsqueeze(1)
+        hard_weight = 1 + soft.gather(1, chosen) - soft.gather(1, chosen).detach()  # 1, with soft's gradient
+        gates = self._relaxed_gates(probabilities.gather(1, chosen), generator)
+        mixing = (hard_weight * gates).squeeze(1)
+        magnitude = magnitudes.gather(1, chosen).squeeze(1)
+
+        def run(op: int, rows: Tensor, chunk: Tensor) -> Tensor:
+            change = self._run_op(op, chunk, magnitude[rows], generator) - chunk
+            return chunk + mixing[rows].view(-1, 1, 1, 1) * change
+
+        return _apply_grouped(images, op_index, run).clamp(0, 1)
+
+    # ------------------------------------------------------------------------------------ description
+
+    def describe(self, min_weight: float = DESCRIBE_MIN_WEIGHT) -> list[dict[str, Any]]:
+        """The policy as rows, one per (sub-policy, stage, op) with selection weight ≥ ``min_weight``.
+
+        Row keys: ``sub_policy``, ``stage`` (both from 0), ``operation``, ``weight`` (selection
+        probability), ``probability`` (apply-probability), ``magnitude`` (0..1), ``value`` (native
+        parameter, ± for signed ops; None without magnitude) and ``unit``. Sorted by sub-policy,
+        stage, then decreasing weight.
+        """
+        weights = self.selection_weights().detach().cpu()
+        magnitudes = self.magnitudes.detach().cpu().clamp(0, 1)
+        probabilities = self.probabilities.detach().cpu().clamp(0, 1)
+        rows = []
+        for sub_policy in range(self.num_sub_policies):
+            for stage in range(self.operation_count):
+                stage_weights = weights[sub_policy, stage]
+                for op in torch.argsort(stage_weights, descending=True, stable=True).tolist():
+                    if stage_weights[op] < min_weight:
+                        break
+                    name = self.operations[op]
+                    magnitude = float(magnitudes[sub_policy, stage, op])
+                    value_range = self.value_range(name)
+                    rows.append(
+                        {
+                            "sub_policy": sub_policy,
+                            "stage": stage,
+                            "operation": name,
+                            "weight": float(stage_weights[op]),
+                            "probability": float(probabilities[sub_policy, stage, op]),
+                            "magnitude": magnitude if value_range else None,
+                            "value": value_range[0] + magnitude * (value_range[1] - value_range[0])
+                            if value_range
+                            else None,
+                            "unit": OPERATIONS[name].unit,
+                            "signed": OPERATIONS[name].signed,
+                        }
+                    )
+        return rows
+
+    def describe_markdown(self, min_weight: float = DESCRIBE_MIN_WEIGHT) -> str:
+        """:meth:`describe` as a markdown table."""
+        lines = [
+            "| sub-policy | stage | operation | selection weight | apply probability | magnitude | value |",
+            "|---:|---:|---|---:|---:|---:|---|",
+        ]
+        for row in self.describe(min_weight):
+            magnitude = "–" if row["magnitude"] is None else f"{row['magnitude']:.2f}"
+            value = "–"
+            if row["value"] is not None:
+                value = f"{'±' if row['signed'] else ''}{row['value']:.3g} {row['unit']}"
+            lines.append(
+                f"| {row['sub_policy']} | {row['stage']} | {row['operation']} | {row['weight']:.2f} "
+                f"| {row['probability']:.2f} | {magnitude} | {value} |"
+            )
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """Config and parameters as indented JSON, for humans and diffs (lossless for float32)."""
+        state = {name: getattr(self, name).detach().cpu().tolist() for name in PARAMETER_NAMES}
+        return json.dumps({"config": self.config, "parameters": state}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> FasterAutoAugmentPolicy:
+        """Inverse of :meth:`to_json`; the config and tensors are validated like a Hub load."""
+        try:
+            document = json.loads(text)
+            config, parameters = document["config"], document["parameters"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"Not a policy JSON document ({error}); expected {{'config': ..., 'parameters': ...}} "
+                "as written by FasterAutoAugmentPolicy.to_json()."
+            ) from error
+        policy = _policy_from_config(config, source="the JSON document")
+        tensors = {name: torch.tensor(values, dtype=torch.float32) for name, values in parameters.items()}
+        _load_parameters(policy, tensors, source="the JSON document")
+        return policy
+
+    # ------------------------------------------------------------------------------------ presets
+
+    @classmethod
+    def from_preset(
+        cls, name: str, num_ops: int | None = None, magnitude: int | None = None
+    ) -> FasterAutoAugmentPolicy:
+        """A published policy in this format: ``autoaugment-cifar10``, ``autoaugment-svhn``,
+        ``autoaugment-imagenet``, ``randaugment`` (``num_ops`` N, ``magnitude`` M of 30; default 2, 9)
+        or ``trivialaugment`` (wide ranges, uniform magnitudes). Tables and conventions:
+        :mod:`hf_faa.preset_tables` (torchvision's magnitude conventions)."""
+        if name.startswith("autoaugment-") and name.removeprefix("autoaugment-") in preset_tables.AUTOAUGMENT_POLICIES:
+            return _autoaugment_preset(name.removeprefix("autoaugment-"))
+        if name == "randaugment":
+            num_ops = preset_tables.RANDAUGMENT_NUM_OPS if num_ops is None else num_ops
+            magnitude = preset_tables.RANDAUGMENT_MAGNITUDE if magnitude is None else magnitude
+            return _uniform_preset(
+                preset_tables.RANDAUGMENT_OPERATIONS,
+                preset_tables.RANDAUGMENT_RANGES,
+                num_ops=num_ops,
+                magnitude=magnitude / (preset_tables.RANDAUGMENT_MAGNITUDE_BINS - 1),
+                magnitude_sampling="fixed",
+                source=f"RandAugment (N={num_ops}, M={magnitude})",
+            )
+        if name == "trivialaugment":
+            return _uniform_preset(
+                preset_tables.TRIVIALAUGMENT_OPERATIONS,
+                preset_tables.TRIVIALAUGMENT_RANGES,
+                num_ops=preset_tables.TRIVIALAUGMENT_NUM_OPS,
+                magnitude=1.0,
+                magnitude_sampling="uniform",
+                source="TrivialAugment (wide)",
+            )
+        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+
+    # ------------------------------------------------------------------------------------ Hub
+
+    def save_pretrained(
+        self,
+        save_directory: str | Path,
+        *,
+        config: dict | None = None,
+        repo_id: str | None = None,
+        push_to_hub: bool = False,
+        model_card_kwargs: dict[str, Any] | None = None,
+        **push_to_hub_kwargs,
+    ) -> str | None:
+        """Save ``config.json``, ``model.safetensors``, ``policy_samples.png`` and the model card
+        ``README.md`` to ``save_directory``, as :meth:`PyTorchModelHubMixin.save_pretrained` does.
+
+        Files are written to a staging folder inside ``save_directory`` first and moved into place
+        one by one with an atomic rename: an interrupted save never leaves a half-written file.
+        """
+        save_directory = Path(save_directory)
+        save_directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=save_directory, prefix=".staging-") as staging:
+            super().save_pretrained(staging, config=config, model_card_kwargs=model_card_kwargs)
+            for file in Path(staging).iterdir():
+                os.replace(file, save_directory / file.name)
+        if push_to_hub:
+            return self.push_to_hub(
+                repo_id or save_directory.name, config=config, model_card_kwargs=model_card_kwargs, **push_to_hub_kwargs
+            )
+        return None
+
+    def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict[str, Any] | None = None, **kwargs) -> str:
+        """:meth:`PyTorchModelHubMixin.push_to_hub`, with ``repo_id`` shown in the card's usage snippet."""
+        model_card_kwargs = {"repo_id": repo_id, **(model_card_kwargs or {})}
+        return super().push_to_hub(repo_id, model_card_kwargs=model_card_kwargs, **kwargs)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        tensors = {name: getattr(self, name).detach().cpu().float().contiguous() for name in PARAMETER_NAMES}
+        safetensors.torch.save_file(tensors, save_directory / WEIGHTS_NAME, metadata={"format": "pt"})
+        (save_directory / CONFIG_NAME).write_text(json.dumps(self.config, indent=2, sort_keys=True), encoding="utf-8")
+        from .sample_grid import render_sample_grid  # PIL drawing, only needed when saving
+
+        render_sample_grid(self).save(save_directory / SAMPLES_NAME)
+
+    def generate_model_card(self, *args, **kwargs) -> ModelCard:
+        """The model card (``model_card_template.md``) filled with this policy's table, config and facts."""
+        card_data = ModelCardData(**self._hub_mixin_info.model_card_data.to_dict())
+        dataset = self.search_info.get("dataset_name")
+        if dataset:
+            card_data.datasets = [dataset]
+        values = {
+            "repo_id": kwargs.pop("repo_id", None) or "your-username/your-policy",
+            "policy_table": self.describe_markdown(),
+            "policy_config": json.dumps({k: v for k, v in self.config.items() if k != "search_info"}, indent=2),
+            "search_info": json.dumps(self.search_info, indent=2) if self.search_info else None,
+            "samples_file": SAMPLES_NAME,
+            "citation": CITATION,
+            "num_sub_policies": self.num_sub_policies,
+            "operation_count": self.operation_count,
+        }
+        values.update(kwargs)
+        return ModelCard.from_template(
+            card_data=card_data,
+            template_str=self._hub_mixin_info.model_card_template,
+            repo_url=self._hub_mixin_info.repo_url,
+            paper_url=self._hub_mixin_info.paper_url,
+            **values,
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs) -> FasterAutoAugmentPolicy:
+        """Load a policy from a folder or a Hub repo id, as :meth:`PyTorchModelHubMixin.from_pretrained`
+        does, but strictly (see :meth:`_from_pretrained`); a name that resolves to nothing raises
+        ``FileNotFoundError`` saying so."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError, HFValidationError) as error:
+            raise FileNotFoundError(
+                f"Could not load a policy from {str(pretrained_model_name_or_path)!r}: it is not a local folder, and "
+                f"the Hub (or, offline, its cache) has no such policy repo ({type(error).__name__}). Check the path "
+                "or repo id, your connection or HF_HUB_OFFLINE, and that the repo holds a policy saved by hf-faa."
+            ) from error
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        config: dict | None = None,
+        map_location: str = "cpu",
+        **model_kwargs,
+    ) -> FasterAutoAugmentPolicy:
+        """Strict load: the config is validated, the weights must be safetensors with exactly the
+        expected tensors and shapes. Never falls back to pickle or to random initialisation."""
+        model_kwargs.pop("strict", None)  # always strict
+        if os.path.isdir(model_id):
+            weights_file = os.path.join(model_id, WEIGHTS_NAME)
+            if config is None or not os.path.isfile(weights_file):
+                missing = CONFIG_NAME if config is None else WEIGHTS_NAME
+                raise FileNotFoundError(
+                    f"{model_id} has no {missing}; a policy folder holds {CONFIG_NAME} and {WEIGHTS_NAME} "
+                    "as written by FasterAutoAugmentPolicy.save_pretrained()."
+                )
+        else:
+            if config is None:
+                raise FileNotFoundError(f"The Hub repo {model_id!r} has no {CONFIG_NAME}: it holds no hf-faa policy.")
+            weights_file = hf_hub_download(
+                repo_id=model_id,
+                filename=WEIGHTS_NAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        policy = _policy_from_config({**config, **model_kwargs}, source=f"{model_id}/{CONFIG_NAME}")
+        _load_parameters(policy, _read_safetensors(weights_file), source=weights_file)
+        policy._hub_mixin_config = policy.config
+        return policy.to(map_location).eval()
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+def _validate_config(operations, num_sub_policies, operation_count, temperature, magnitude_sampling, selection,
+                     apply_temperature, magnitude_ranges) -> None:  # fmt: skip
+    unknown = [name for name in operations if name not in OPERATIONS]
+    if unknown:
+        raise ValueError(f"Unknown operation(s) {unknown}; available: {', '.join(OPERATIONS)}.")
+    if not operations or len(set(operations)) != len(operations):
+        raise ValueError(f"operations must be a non-empty list of distinct op names, got {operations}.")
+    for name, value in (("num_sub_policies", num_sub_policies), ("operation_count", operation_count)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    for name, value in (("temperature", temperature), ("apply_temperature", apply_temperature)):
+        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}.")
+    if magnitude_sampling not in MAGNITUDE_SAMPLINGS:
+        raise ValueError(f"magnitude_sampling must be one of {MAGNITUDE_SAMPLINGS}, got {magnitude_sampling!r}.")
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}.")
+    for name, bounds in magnitude_ranges.items():
+        if name not in operations or not OPERATIONS[name].has_magnitude:
+            raise ValueError(
+                f"magnitude_ranges names {name!r}, which is not an operation of this policy with a magnitude."
+            )
+        if len(bounds) != 2 or not all(math.isfinite(v) for v in bounds):
+            raise ValueError(f"magnitude_ranges[{name!r}] must be [low, high], got {bounds}.")
+
+
+REQUIRED_CONFIG_FIELDS = ("operations", "num_sub_policies", "operation_count", "temperature", "magnitude_sampling",
+                          "selection", "apply_temperature", "magnitude_ranges")  # fmt: skip
+
+
+def _policy_from_config(config: dict, source: str) -> FasterAutoAugmentPolicy:
+    """A policy built from a loaded config, which must hold every field that shapes the policy."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{source} must hold a JSON object, got {type(config).__name__}.")
+    missing = [name for name in REQUIRED_CONFIG_FIELDS if name not in config]
+    if missing:
+        raise ValueError(
+            f"{source} is missing field(s) {missing}; it was not written by hf-faa or was edited. "
+            "Save the policy again with FasterAutoAugmentPolicy.save_pretrained()."
+        )
+    known = set(REQUIRED_CONFIG_FIELDS) | {"search_info"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        warnings.warn(f"{source}: ignoring unknown field(s) {unknown} (written by a newer hf-faa?).", stacklevel=3)
+    try:
+        return FasterAutoAugmentPolicy(**{name: config[name] for name in known if name in config})
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{source} holds an invalid policy config: {error}") from error
+
+
+def _read_safetensors(path: str) -> dict[str, Tensor]:
+    try:
+        return safetensors.torch.load_file(path)
+    except (safetensors.SafetensorError, OSError, ValueError) as error:
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupted: "
+            "download or save the policy again."
+        ) from error
+
+
+def _load_parameters(policy: FasterAutoAugmentPolicy, tensors: dict[str, Tensor], source: str) -> None:
+    """Copy exactly the expected parameters into ``policy``; any mismatch is a ``ValueError``."""
+    expected = {name: tuple(getattr(policy, name).shape) for name in PARAMETER_NAMES}
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{source} does not match the policy config: missing tensors {missing}, unexpected tensors {unexpected}."
+        )
+    for name, shape in expected.items():
+        tensor = tensors[name]
+        if tuple(tensor.shape) != shape:
+            raise ValueError(
+                f"{source}: tensor {name!r} has shape {list(tensor.shape)}, but the config "
+                f"(num_sub_policies, operation_count, number of operations) needs {list(shape)}."
+            )
+        if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
+            raise ValueError(f"{source}: tensor {name!r} must hold finite floats.")
+    with torch.no_grad():
+        for name in PARAMETER_NAMES:
+            getattr(policy, name).copy_(tensors[name])
+
+
+# ---------------------------------------------------------------------------------------- presets
+
+
+def _autoaugment_preset(dataset: str) -> FasterAutoAugmentPolicy:
+    """One sub-policy per published AutoAugment sub-policy; level L maps to magnitude L / 9 (torchvision)."""
+    table = preset_tables.AUTOAUGMENT_POLICIES[dataset]
+    operations = sorted({name for sub_policy in table for name, _, _ in sub_policy}, key=list(OPERATIONS).index)
+    ranges = {
+        name: list(preset_tables.AUTOAUGMENT_RANGES[name])
+        for name in operations
+        if name in preset_tables.AUTOAUGMENT_RANGES
+    }
+    policy = FasterAutoAugmentPolicy(
+        operations=operations,
+        num_sub_policies=len(table),
+        operation_count=len(table[0]),
+        temperature=1.0,
+        magnitude_ranges=ranges,
+        search_info={"source": f"AutoAugment {dataset} policy (Cubuk et al., 2019, arXiv:1805.09501)"},
+    )
+    with torch.no_grad():
+        policy.logits.fill_(EXCLUDED_LOGIT)
+        policy.magnitudes.zero_()
+        policy.probabilities.zero_()
+        for sub_index, sub_policy in enumerate(table):
+            for stage, (name, probability, level) in enumerate(sub_policy):
+                op = operations.index(name)
+                policy.logits[sub_index, stage, op] = 0.0
+                policy.probabilities[sub_index, stage, op] = probability
+                policy.magnitudes[sub_index, stage, op] = (
+                    level / preset_tables.AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION
+                )
+    return policy.eval()
+
+
+def _uniform_preset(operations, ranges, num_ops: int, magnitude: float, magnitude_sampling: str, source: str):
+    """One sub-policy of ``num_ops`` stages, each picking an op uniformly, at one shared magnitude.
+
+    RandAugment and TrivialAugment also draw an Identity op; here it is the apply-probability
+    ``n/(n+1)``: P(identity) = 1/(n+1) and P(op) = (n/(n+1))·(1/n) = 1/(n+1), as in the original.
+    """
+    policy = FasterAutoAugmentPolicy(
+        operations=list(operations),
+        num_sub_policies=1,
+        operation_count=num_ops,
+        temperature=1.0,
+        magnitude_sampling=magnitude_sampling,
+        magnitude_ranges={name: list(bounds) for name, bounds in ranges.items()},
+        search_info={"source": source},
+    )
+    with torch.no_grad():
+        policy.logits.zero_()
+        policy.magnitudes.fill_(magnitude)
+        policy.probabilities.fill_(len(operations) / (len(operations) + 1))
+    return policy.eval()

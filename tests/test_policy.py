@@ -1,0 +1,331 @@
+"""FasterAutoAugmentPolicy as a module: relaxed and discrete forwards, gradients, sampling
+statistics, description and JSON export, presets."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from hf_faa import OPERATIONS, FasterAutoAugmentPolicy
+from hf_faa import preset_tables as tables
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def images(batch: int = 16, channels: int = 3, size: int = 12, dtype=torch.float32) -> torch.Tensor:
+    return torch.rand(batch, channels, size, size, generator=seeded(1)).to(dtype)
+
+
+@pytest.fixture
+def policy() -> FasterAutoAugmentPolicy:
+    torch.manual_seed(0)
+    return FasterAutoAugmentPolicy()
+
+
+def test_defaults_follow_the_paper(policy):
+    assert policy.operations == list(OPERATIONS)
+    assert (policy.num_sub_policies, policy.operation_count, policy.temperature) == (10, 2, 0.05)
+    for name in ("logits", "magnitudes", "probabilities"):
+        parameter = getattr(policy, name)
+        assert parameter.shape == (10, 2, len(OPERATIONS))
+        assert 0 <= parameter.min() and parameter.max() <= 1  # U(0, 1) initialisation
+    assert sum(p.numel() for p in policy.parameters()) == 3 * 10 * 2 * 17
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_forward_keeps_shape_and_dtype(policy, mode, dtype, channels):
+    getattr(policy, mode)()
+    batch = images(channels=channels)
+    batch = (batch * 255).to(torch.uint8) if dtype == torch.uint8 else batch.to(dtype)
+    out = policy(batch, generator=seeded())
+    assert out.shape == batch.shape and out.dtype == dtype
+    if dtype != torch.uint8:
+        assert 0 <= out.min() and out.max() <= 1
+
+
+def test_empty_batch_passes_through(policy):
+    empty = torch.zeros(0, 3, 8, 8)
+    assert policy.eval()(empty).shape == empty.shape
+    assert policy.train()(empty).shape == empty.shape
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (torch.zeros(2, 3, 8, 8, dtype=torch.int32), "uint8 images in \\[0, 255\\] or float"),
+        (torch.zeros(3, 8, 8), "4 dimensions"),
+        (torch.zeros(2, 2, 8, 8), "1 \\(grayscale\\) or 3 \\(RGB\\)"),
+    ],
+)
+def test_bad_images_raise(policy, bad, message):
+    with pytest.raises(ValueError, match=message):
+        policy.eval()(bad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"operations": ["Rotate", "Twirl"]}, "Unknown operation\\(s\\) \\['Twirl'\\]"),
+        ({"operations": []}, "non-empty"),
+        ({"operations": ["Rotate", "Rotate"]}, "distinct"),
+        ({"num_sub_policies": 0}, "num_sub_policies must be a positive integer"),
+        ({"operation_count": 1.5}, "operation_count must be a positive integer"),
+        ({"temperature": 0}, "temperature must be a positive number"),
+        ({"magnitude_sampling": "gaussian"}, "magnitude_sampling must be one of"),
+        ({"selection": "hard"}, "selection must be one of"),
+        ({"magnitude_ranges": {"Invert": [0, 1]}}, "not an operation of this policy with a magnitude"),
+        ({"magnitude_ranges": {"Rotate": [0]}}, "must be \\[low, high\\]"),
+    ],
+)
+def test_invalid_config_raises(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FasterAutoAugmentPolicy(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------- relaxed mode
+
+
+@pytest.mark.parametrize("selection", ["weighted", "gumbel"])
+def test_relaxed_forward_gives_every_parameter_a_gradient(selection):
+    # temperature 1 and a large batch: every sub-policy and (for gumbel) every op gets sampled
+    torch.manual_seed(0)
+    policy = FasterAutoAugmentPolicy(num_sub_policies=2, temperature=1.0, selection=selection).train()
+    with torch.no_grad():
+        policy.magnitudes.fill_(0.5)  # no op is the identity at this magnitude (Posterize is at 0)
+    batch = torch.rand(1024, 3, 8, 8, generator=seeded(2))
+    weights = torch.randn(batch.shape, generator=seeded(3))
+    (policy(batch, generator=seeded(4)) * weights).sum().backward()
+    has_magnitude = torch.tensor([OPERATIONS[name].has_magnitude for name in policy.operations])
+    for name, parameter in policy.named_parameters():
+        assert torch.isfinite(parameter.grad).all(), name
+        if name == "magnitudes":  # ops without a magnitude (flips, Invert, ...) ignore theirs
+            assert (parameter.grad[..., has_magnitude] != 0).all()
+            assert (parameter.grad[..., ~has_magnitude] == 0).all()
+        else:
+            assert (parameter.grad != 0).all(), (name, (parameter.grad == 0).sum())
+
+
+@pytest.mark.parametrize("selection", ["weighted", "gumbel"])
+def test_relaxed_forward_is_reproducible_and_differentiable_to_images(policy, selection):
+    policy.selection = selection
+    policy.train()
+    batch = images().requires_grad_()
+    first = policy(batch, generator=seeded(5))
+    torch.testing.assert_close(policy(batch, generator=seeded(5)), first)
+    first.sum().backward()
+    assert torch.isfinite(batch.grad).all() and batch.grad.abs().sum() > 0
+
+
+def test_gradients_pass_parameter_bounds(policy):
+    """A parameter outside [0, 1] is clamped in the forward pass but keeps its gradient."""
+    with torch.no_grad():
+        policy.probabilities.fill_(1.5)
+        policy.magnitudes.fill_(-0.5)
+    policy.train()
+    policy(images(1024, size=8), generator=seeded()).mean().backward()
+    assert (policy.magnitudes.grad != 0).any()
+    # gates at p = 1 - epsilon are nearly always saturated, but not always: the gradient still flows
+    assert (policy.probabilities.grad != 0).any()
+    policy.clamp_parameters_()
+    assert policy.probabilities.max() == 1 and policy.magnitudes.min() == 0
+
+
+def test_gumbel_matches_weighted_in_expectation_with_one_hot_selection():
+    """With a single op per stage, both relaxations compute the same thing."""
+    torch.manual_seed(0)
+    weighted = FasterAutoAugmentPolicy(operations=["Brightness"], num_sub_policies=1, selection="weighted").train()
+    gumbel = FasterAutoAugmentPolicy(operations=["Brightness"], num_sub_policies=1, selection="gumbel").train()
+    gumbel.load_state_dict(weighted.state_dict())
+    batch = images(8)
+    # same generator stream: the gumbel stage draws extra noise first, so compare the means over many draws
+    mean_weighted = torch.stack([weighted(batch, generator=seeded(i)) for i in range(200)]).mean(0)
+    mean_gumbel = torch.stack([gumbel(batch, generator=seeded(i)) for i in range(200)]).mean(0)
+    assert (mean_weighted - mean_gumbel).abs().mean() < 0.005
+    assert (weighted(batch, generator=seeded(0)) - batch).abs().mean() > 0.01
+
+
+# ----------------------------------------------------------------------------------------- discrete mode
+
+
+def test_eval_forward_builds_no_graph_and_is_reproducible(policy):
+    policy.eval()
+    batch = images()
+    out = policy(batch, generator=seeded(7))
+    assert not out.requires_grad and out.grad_fn is None
+    torch.testing.assert_close(policy(batch, generator=seeded(7)), out)
+    assert not torch.equal(policy(batch, generator=seeded(8)), out)
+
+
+def test_eval_choices_are_per_image(policy):
+    choices = policy.sample_choices(256, generator=seeded())
+    assert choices.sub_policy.shape == (256,)
+    assert choices.operation.shape == choices.applied.shape == choices.magnitude.shape == (2, 256)
+    assert len(choices.sub_policy.unique()) == 10
+    assert len(choices.operation[0].unique()) > 5
+
+
+def test_eval_forward_applies_the_sampled_choices():
+    """With one stage, each image equals its sampled op applied alone (or is unchanged)."""
+    torch.manual_seed(0)
+    policy = FasterAutoAugmentPolicy(operations=["Invert", "Solarize", "Equalize"], operation_count=1,
+                                     temperature=1.0).eval()  # fmt: skip
+    batch = images(64)
+    out = policy(batch, generator=seeded(11))
+    choices = policy.sample_choices(64, generator=seeded(11))
+    assert 10 < choices.applied.sum() < 54
+    for index in range(64):
+        expected = batch[index : index + 1]
+        if choices.applied[0, index]:
+            op = OPERATIONS[policy.operations[choices.operation[0, index]]]
+            expected = op(expected, choices.magnitude[0, index : index + 1])
+        torch.testing.assert_close(out[index : index + 1], expected)
+
+
+def chi_square_p_value(observed: torch.Tensor, expected: torch.Tensor) -> float:
+    """Upper-tail p-value of Pearson's chi-square statistic (Wilson-Hilferty normal approximation)."""
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    dof = len(observed) - 1
+    z = ((statistic / dof) ** (1 / 3) - (1 - 2 / (9 * dof))) / math.sqrt(2 / (9 * dof))
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def test_eval_op_frequencies_and_apply_rates_match_the_parameters():
+    torch.manual_seed(0)
+    policy = FasterAutoAugmentPolicy(num_sub_policies=1, operation_count=1, temperature=0.5).eval()
+    samples = 40_000
+    choices = policy.sample_choices(samples, generator=seeded(12))
+    weights = policy.selection_weights()[0, 0].detach()
+    observed = torch.bincount(choices.operation[0], minlength=len(policy.operations)).double()
+    assert chi_square_p_value(observed, weights.double() * samples) > 0.001
+    # apply rate of each op: a binomial proportion within 4 standard errors of its probability
+    for op in range(len(policy.operations)):
+        chosen = choices.operation[0] == op
+        probability = float(policy.probabilities[0, 0, op].detach())
+        rate = choices.applied[0][chosen].double().mean()
+        standard_error = math.sqrt(probability * (1 - probability) / chosen.sum())
+        assert abs(rate - probability) < 4 * standard_error + 1e-9, policy.operations[op]
+
+
+def test_uniform_magnitude_sampling_draws_below_the_magnitude():
+    policy = FasterAutoAugmentPolicy(operations=["Rotate"], num_sub_policies=1, operation_count=1,
+                                     magnitude_sampling="uniform")  # fmt: skip
+    with torch.no_grad():
+        policy.magnitudes.fill_(0.8)
+    magnitudes = policy.sample_choices(10_000, generator=seeded()).magnitude[0]
+    assert magnitudes.max() <= 0.8 and magnitudes.min() >= 0
+    assert abs(magnitudes.mean() - 0.4) < 0.01
+
+
+def test_selection_entropy(policy):
+    uniform = FasterAutoAugmentPolicy(num_sub_policies=1, temperature=1.0)
+    with torch.no_grad():
+        uniform.logits.zero_()
+    torch.testing.assert_close(uniform.selection_entropy(), torch.tensor(math.log(17)))
+    assert 0 < policy.selection_entropy() < math.log(17)
+
+
+# ----------------------------------------------------------------------------------------- description
+
+
+def test_describe_rows_and_markdown(policy):
+    rows = policy.describe()
+    assert {row["sub_policy"] for row in rows} == set(range(10))
+    for row in rows:
+        assert row["weight"] >= 0.01 and 0 <= row["probability"] <= 1
+        op = OPERATIONS[row["operation"]]
+        if op.has_magnitude:
+            assert row["value"] == pytest.approx(row["magnitude"] * op.value_range[1])
+        else:
+            assert row["magnitude"] is None and row["value"] is None
+    everything = policy.describe(min_weight=0)
+    assert len(everything) == 10 * 2 * 17
+    markdown = policy.describe_markdown()
+    assert markdown.count("\n") == len(rows) + 1
+    assert "| sub-policy | stage | operation |" in markdown
+
+
+def test_json_round_trip_is_exact(policy):
+    text = policy.to_json()
+    assert json.loads(text)["config"]["operations"] == list(OPERATIONS)
+    restored = FasterAutoAugmentPolicy.from_json(text)
+    for name, parameter in policy.named_parameters():
+        assert torch.equal(parameter, getattr(restored, name))
+    policy.eval(), restored.eval()
+    torch.testing.assert_close(restored(images(), generator=seeded(3)), policy(images(), generator=seeded(3)))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "Not a policy JSON document"),
+        ('{"config": {}}', "Not a policy JSON document"),
+        ('{"config": {"operations": ["Rotate"]}, "parameters": {}}', "missing field"),
+    ],
+)
+def test_from_json_rejects_bad_documents(text, message):
+    with pytest.raises(ValueError, match=message):
+        FasterAutoAugmentPolicy.from_json(text)
+
+
+# ----------------------------------------------------------------------------------------- presets
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "svhn", "imagenet"])
+def test_autoaugment_presets_reproduce_the_published_tables(dataset):
+    policy = FasterAutoAugmentPolicy.from_preset(f"autoaugment-{dataset}")
+    table = tables.AUTOAUGMENT_POLICIES[dataset]
+    assert (policy.num_sub_policies, policy.operation_count) == (25, 2)
+    rows = policy.describe()
+    assert len(rows) == 50  # exactly one op per stage
+    for row in rows:
+        name, probability, level = table[row["sub_policy"]][row["stage"]]
+        assert row["operation"] == name and row["weight"] == 1.0
+        assert row["probability"] == pytest.approx(probability)
+        if row["magnitude"] is not None:
+            assert row["magnitude"] == pytest.approx(level / 9)
+            assert row["value"] == pytest.approx(tables.AUTOAUGMENT_RANGES[name][1] * level / 9)
+
+
+def test_autoaugment_cifar10_first_sub_policy_spot_check():
+    row = FasterAutoAugmentPolicy.from_preset("autoaugment-cifar10").describe()[0]
+    assert (row["operation"], row["probability"]) == ("Invert", pytest.approx(0.1))
+
+
+def test_randaugment_preset_draws_each_op_and_identity_equally():
+    policy = FasterAutoAugmentPolicy.from_preset("randaugment", num_ops=3, magnitude=15)
+    assert policy.operation_count == 3 and policy.num_sub_policies == 1
+    assert set(policy.operations) == set(tables.RANDAUGMENT_OPERATIONS)
+    choices = policy.sample_choices(26_000, generator=seeded())
+    outcome = torch.where(choices.applied[0], choices.operation[0], len(policy.operations))  # 13 = identity
+    observed = torch.bincount(outcome, minlength=14).double()
+    assert chi_square_p_value(observed, torch.full((14,), 26_000 / 14, dtype=torch.float64)) > 0.001
+    assert torch.allclose(choices.magnitude, torch.tensor(0.5))
+    assert policy.value_range("Rotate") == (0.0, 30.0)
+
+
+def test_trivialaugment_preset_uses_wide_ranges_and_uniform_magnitudes():
+    policy = FasterAutoAugmentPolicy.from_preset("trivialaugment")
+    assert policy.operation_count == 1 and policy.magnitude_sampling == "uniform"
+    assert policy.value_range("Rotate") == (0.0, 135.0) and policy.value_range("Posterize") == (0.0, 6.0)
+    magnitudes = policy.sample_choices(10_000, generator=seeded()).magnitude[0]
+    assert abs(magnitudes.mean() - 0.5) < 0.02
+
+
+def test_presets_run_on_uint8_batches():
+    batch = (images(32) * 255).to(torch.uint8)
+    for name in ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment"):
+        out = FasterAutoAugmentPolicy.from_preset(name)(batch, generator=seeded())
+        assert out.dtype == torch.uint8 and out.shape == batch.shape
+        assert (out != batch).any()
+
+
+def test_unknown_preset_lists_the_choices():
+    with pytest.raises(ValueError, match="Unknown preset 'autoaugment-mnist'; choose one of autoaugment-cifar10"):
+        FasterAutoAugmentPolicy.from_preset("autoaugment-mnist")
