@@ -1,0 +1,1 @@
+"""Policy search: configuration, critic network, search loop and checkpoints."""
