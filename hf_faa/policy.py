@@ -55,6 +55,15 @@ CITATION = """@inproceedings{hataya2020faster,
 PRESETS = ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment")
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def _clamp_straight_through(values: Tensor, low: float, high: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass: a parameter that has reached a
     bound can still be pulled back by its gradient (a plain clamp would freeze it there)."""
@@ -200,6 +209,12 @@ class FasterAutoAugmentPolicy(
     def selection_weights(self) -> Tensor:
         """Softmax op-selection weights ``[num_sub_policies, operation_count, num_operations]``."""
         return torch.softmax(self.logits / self.temperature, dim=-1)
+
+    def operation_rates(self) -> dict[str, float]:
+        """How often each op is applied per stage, averaged over sub-policies and stages:
+        ``mean(selection weight × apply-probability)``. Sums to the overall apply rate (≤ 1)."""
+        rates = (self.selection_weights() * self.probabilities.clamp(0, 1)).mean(dim=(0, 1))
+        return dict(zip(self.operations, rates.detach().cpu().tolist(), strict=True))
 
     def selection_entropy(self) -> Tensor:
         """Mean entropy (nats) of the op selection over sub-policies and stages; a scalar."""
@@ -466,6 +481,7 @@ class FasterAutoAugmentPolicy(
         with tempfile.TemporaryDirectory(dir=save_directory, prefix=".staging-") as staging:
             super().save_pretrained(staging, config=config, model_card_kwargs=model_card_kwargs)
             for file in Path(staging).iterdir():
+                file.chmod(_FILE_MODE)  # some writers create private (0600) temporary files
                 os.replace(file, save_directory / file.name)
         if push_to_hub:
             return self.push_to_hub(

@@ -60,34 +60,31 @@ def benchmark_ops(sizes: Sequence[int], batch_size: int, min_seconds: float) -> 
     rows = []
     for size in sizes:
         photos = synthetic_photos(batch_size, size, generator)
-        images = photos.float() / 255
-        pil_images = [tensor_to_pil(photo) for photo in photos]
-        for name, op in OPERATIONS.items():
-            magnitude = torch.full((batch_size,), 0.5)
-            value = op.value_range[1] * 0.5 if op.has_magnitude else 0.0
-            pil_op = PIL_OPERATIONS[name]
-            ours = images_per_second(lambda: op(images, magnitude, generator=generator), batch_size, min_seconds)
-            pil = images_per_second(lambda: [pil_op(image, value) for image in pil_images], batch_size, min_seconds)
-            pil_converted = images_per_second(
-                lambda: [pil_to_tensor(pil_op(tensor_to_pil(photo), value)) for photo in photos],
-                batch_size,
-                min_seconds,
-            )
-            rows.append(
-                [
-                    name,
-                    f"{size}x{size}",
-                    format_rate(ours),
-                    format_rate(pil_converted),
-                    format_rate(pil),
-                    f"{ours / pil_converted:.1f}x",
-                    f"{ours / pil:.1f}x",
-                ]
-            )
+        for name in OPERATIONS:
+            rates = measure_op(name, photos, min_seconds, generator)
+            rows.append([name, f"{size}x{size}", *map(format_rate, rates), f"{rates[0] / rates[1]:.1f}x",
+                         f"{rates[0] / rates[2]:.1f}x"])  # fmt: skip
             print(" | ".join(rows[-1]), flush=True)
     header = ["op", "size", "batched (img/s)", "PIL + conversion (img/s)", "PIL only (img/s)",
               "vs PIL + conversion", "vs PIL only"]  # fmt: skip
     return markdown_table(header, rows)
+
+
+def measure_op(name: str, photos: torch.Tensor, min_seconds: float, generator: torch.Generator):
+    """(batched, PIL with tensor<->PIL conversion, PIL alone) images/s of op ``name`` at magnitude 0.5."""
+    op, pil_op = OPERATIONS[name], PIL_OPERATIONS[name]
+    batch_size = len(photos)
+    images = photos.float() / 255
+    pil_images = [tensor_to_pil(photo) for photo in photos]
+    magnitude = torch.full((batch_size,), 0.5)
+    value = op.value_range[1] * 0.5 if op.has_magnitude else 0.0
+    return (
+        images_per_second(lambda: op(images, magnitude, generator=generator), batch_size, min_seconds),
+        images_per_second(
+            lambda: [pil_to_tensor(pil_op(tensor_to_pil(photo), value)) for photo in photos], batch_size, min_seconds
+        ),
+        images_per_second(lambda: [pil_op(image, value) for image in pil_images], batch_size, min_seconds),
+    )
 
 
 def machine_description() -> str:

@@ -1,0 +1,76 @@
+"""Search checkpoints: ``accelerator.save_state`` into ``output_dir/checkpoints/step_N``, written to a
+temporary folder and renamed into place, so a checkpoint folder is always complete."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelerate import Accelerator
+
+CHECKPOINTS_FOLDER = "checkpoints"
+_STEP_FOLDER = re.compile(r"^step_(\d+)$")
+
+
+@dataclass
+class SearchProgress:
+    """The loop's position, saved with every checkpoint (``accelerator.register_for_checkpointing``)."""
+
+    global_step: int = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"global_step": self.global_step}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.global_step = int(state["global_step"])
+
+
+def checkpoint_folder(output_dir: str | Path, step: int) -> Path:
+    return Path(output_dir) / CHECKPOINTS_FOLDER / f"step_{step}"
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The complete checkpoint with the highest step under ``output_dir/checkpoints``, if any."""
+    folder = Path(output_dir) / CHECKPOINTS_FOLDER
+    steps = [
+        (int(match.group(1)), path)
+        for path in (folder.iterdir() if folder.is_dir() else [])
+        if (match := _STEP_FOLDER.match(path.name)) and path.is_dir()
+    ]
+    return max(steps)[1] if steps else None
+
+
+def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str) -> Path:
+    """``"latest"`` or a folder -> the checkpoint folder to load; ``FileNotFoundError`` if there is none."""
+    if resume_from_checkpoint == "latest":
+        latest = latest_checkpoint(output_dir)
+        if latest is None:
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint latest: no checkpoint in {Path(output_dir) / CHECKPOINTS_FOLDER}. "
+                "Check --output_dir, or start without --resume_from_checkpoint."
+            )
+        return latest
+    path = Path(resume_from_checkpoint)
+    if not path.is_dir():
+        raise FileNotFoundError(f"--resume_from_checkpoint {path}: no such checkpoint folder.")
+    return path
+
+
+def save_checkpoint(accelerator: Accelerator, output_dir: str | Path, step: int) -> Path:
+    """Every process writes its part into ``step_N.tmp``; the main process then renames it to ``step_N``."""
+    final = checkpoint_folder(output_dir, step)
+    staging = final.with_name(final.name + ".tmp")
+    if accelerator.is_main_process and staging.exists():
+        shutil.rmtree(staging)  # left by an interrupted save
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    accelerator.wait_for_everyone()
+    return final

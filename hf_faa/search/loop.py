@@ -1,0 +1,331 @@
+"""The search loop under Accelerate: each batch's first half is augmented by the policy, its second
+half stays real; the critic learns to tell them apart (WGAN-GP) and the policy learns to fool it
+while keeping the augmented images classifiable (Hataya et al., 2020, section 3)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.logging import get_logger
+from accelerate.utils import set_seed
+from torch import Tensor
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..data import PreparedDataset, collate_valid, prepare_dataset
+from ..policy import FasterAutoAugmentPolicy
+from .checkpoints import SearchProgress, resolve_checkpoint, save_checkpoint
+from .config import SearchConfig
+from .critic import WideResNetCritic
+from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss
+from .report import LOG_NAME, LOSS_CURVE_NAME, SearchLog, write_loss_curves
+
+logger = get_logger(__name__)
+
+# Per-step metrics, in the order they are gathered across processes.
+METRICS = (
+    "critic_loss",
+    "policy_loss",
+    "wasserstein",
+    "gradient_penalty",
+    "real_classification_loss",
+    "real_accuracy",
+    "augmented_classification_loss",
+    "augmented_accuracy",
+    "selection_entropy",
+)
+
+
+@dataclass
+class SearchState:
+    """What one search step needs: the prepared models, optimisers and settings."""
+
+    accelerator: Accelerator
+    config: SearchConfig
+    policy: torch.nn.Module  # prepared (possibly DDP-wrapped) FasterAutoAugmentPolicy
+    critic: torch.nn.Module  # prepared WideResNetCritic
+    critic_optimizer: torch.optim.Optimizer
+    policy_optimizer: torch.optim.Optimizer
+
+    @property
+    def policy_module(self) -> FasterAutoAugmentPolicy:
+        return self.accelerator.unwrap_model(self.policy)
+
+    @property
+    def critic_module(self) -> WideResNetCritic:
+        return self.accelerator.unwrap_model(self.critic)
+
+    def critic_input(self, images: Tensor) -> Tensor:
+        images = normalize(images)
+        return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
+
+
+def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
+    """One critic update then one policy update on a batch ``[B, C, H, W]`` uint8 with labels ``[B]``.
+
+    The policy's relaxed forward runs once: its output feeds the critic step detached and the policy
+    step with its graph (the official code runs it twice). Returns the step's :data:`METRICS`.
+    """
+    config = state.config
+    images = images.float() / 255
+    half = images.shape[0] // 2
+    to_augment, real = images[:half], images[half : 2 * half]
+    augment_labels, real_labels = labels[:half], labels[half : 2 * half]
+
+    with state.accelerator.accumulate(state.critic, state.policy):
+        augmented = state.policy(to_augment)
+
+        real_scores, real_logits = state.critic(state.critic_input(real))
+        fake_scores, _ = state.critic(state.critic_input(augmented.detach()))
+        penalty = gradient_penalty(
+            state.critic, state.critic_input(real), state.critic_input(augmented), config.gradient_penalty_norm
+        )
+        loss_of_critic = critic_loss(real_scores, fake_scores, real_logits, real_labels, penalty,
+                                     config.classification_weight, config.gradient_penalty_weight)  # fmt: skip
+        state.accelerator.backward(loss_of_critic)
+        state.critic_optimizer.step()
+        state.critic_optimizer.zero_grad(set_to_none=True)
+
+        # the policy step sees a fixed critic: no gradient (and no DDP sync) for its weights
+        critic_module = state.critic_module
+        critic_module.requires_grad_(False)
+        policy_scores, policy_logits = critic_module(state.critic_input(augmented))
+        loss_of_policy = policy_loss(policy_scores, policy_logits, augment_labels, config.classification_weight)
+        state.accelerator.backward(loss_of_policy)
+        critic_module.requires_grad_(True)
+        state.policy_optimizer.step()
+        state.policy_optimizer.zero_grad(set_to_none=True)
+        state.policy_module.clamp_parameters_()
+
+    with torch.no_grad():
+        real_classification = torch.nn.functional.cross_entropy(real_logits.float(), real_labels)
+        augmented_classification = torch.nn.functional.cross_entropy(policy_logits.float(), augment_labels)
+        values = (
+            loss_of_critic,
+            loss_of_policy,
+            real_scores.float().mean() - fake_scores.float().mean(),
+            penalty,
+            real_classification,
+            accuracy(real_logits, real_labels),
+            augmented_classification,
+            accuracy(policy_logits, augment_labels),
+            state.policy_module.selection_entropy(),
+        )
+        return torch.stack([value.detach().float() for value in values])
+
+
+def build_accelerator(config: SearchConfig) -> Accelerator:
+    return Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with=config.trackers,
+        project_dir=config.output_dir,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
+    )
+
+
+def load_search_data(config: SearchConfig, accelerator: Accelerator) -> PreparedDataset:
+    with accelerator.main_process_first():  # one process downloads and caches, the others reuse it
+        return prepare_dataset(
+            config.dataset_name,
+            config.dataset_config_name,
+            split=config.train_split,
+            image_column=config.image_column,
+            label_column=config.label_column,
+            image_size=config.image_size,
+            max_samples=config.max_train_samples,
+            seed=config.seed,
+            cache_dir=config.cache_dir,
+            min_samples=config.per_device_train_batch_size * accelerator.num_processes,
+        )
+
+
+def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
+    """Search a policy as ``config`` says; returns it (in eval mode) after saving it to ``config.output_dir``.
+
+    Runs on whatever Accelerate was launched with (CPU, one GPU, several processes); only the main
+    process writes files, logs and pushes.
+    """
+    accelerator = build_accelerator(config)
+    output_dir = Path(config.output_dir)
+    set_seed(config.seed)  # identical initialisation on every process
+    data = load_search_data(config, accelerator)
+    loader = DataLoader(
+        data.dataset,
+        batch_size=config.per_device_train_batch_size,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=collate_valid,
+        num_workers=config.dataloader_num_workers,
+        # its own generator: starting an epoch's iterator must not draw from the global RNG, or a
+        # resumed run (which starts its iterator after restoring the RNG) would diverge
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    policy = FasterAutoAugmentPolicy(
+        operations=config.operations,
+        num_sub_policies=config.num_sub_policies,
+        operation_count=config.operation_count,
+        temperature=config.temperature,
+        magnitude_sampling=config.magnitude_sampling,
+        selection=config.selection,
+    )
+    critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
+    if config.channels_last:
+        critic = critic.to(memory_format=torch.channels_last)
+    betas = (config.adam_beta1, config.adam_beta2)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
+    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, betas=betas)
+    policy, critic, critic_optimizer, policy_optimizer, loader = accelerator.prepare(
+        policy, critic, critic_optimizer, policy_optimizer, loader
+    )
+    state = SearchState(accelerator, config, policy, critic, critic_optimizer, policy_optimizer)
+    initial_rates = state.policy_module.operation_rates()
+    progress = SearchProgress()
+    accelerator.register_for_checkpointing(progress)
+
+    steps_per_epoch = len(loader)
+    total_steps = config.max_steps if config.max_steps > 0 else config.num_train_epochs * steps_per_epoch
+    if config.resume_from_checkpoint:
+        checkpoint = resolve_checkpoint(output_dir, config.resume_from_checkpoint)
+        accelerator.load_state(str(checkpoint))  # models, optimisers, RNG states, progress
+        logger.info(f"Resumed from {checkpoint} at step {progress.global_step}.", main_process_only=True)
+    else:
+        set_seed(config.seed, device_specific=True)  # different augmentation draws on each process
+
+    log = SearchLog(output_dir / LOG_NAME, writer=accelerator.is_main_process, resume_step=progress.global_step)
+    accelerator.init_trackers("hf-faa-search", config=_tracker_config(config))
+    logger.info(
+        f"Searching on {data.description}: {len(data.dataset)} images, {data.num_classes} classes, "
+        f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_steps} steps.",
+        main_process_only=True,
+    )
+    search_seconds, skipped = _search(state, loader, progress, log, steps_per_epoch, total_steps)
+
+    policy = state.policy_module.eval()
+    policy.search_info = _search_info(config, data, accelerator, log, progress, search_seconds, skipped)
+    policy.search_info["operation_rates"] = {
+        name: {"initial": round(initial_rates[name], 4), "final": round(rate, 4)}
+        for name, rate in policy.operation_rates().items()
+    }
+    if accelerator.is_main_process:
+        _write_outputs(config, policy, data, log, skipped)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()  # closes the trackers (and the process group)
+    return policy
+
+
+def _search(state, loader, progress: SearchProgress, log: SearchLog, steps_per_epoch: int, total_steps: int):
+    """The step loop with logging, checkpoints and the progress bar; returns (seconds, skipped images)."""
+    accelerator, config = state.accelerator, state.config
+    bar = tqdm(total=total_steps, initial=progress.global_step, desc="search",
+               disable=not accelerator.is_local_main_process)  # fmt: skip
+    window_sum, window_steps, skipped, last_checkpoint = torch.zeros(len(METRICS)), 0, 0, None
+    start = window_start = time.perf_counter()
+    images_per_step = config.per_device_train_batch_size * accelerator.num_processes
+    epoch = progress.global_step // steps_per_epoch
+    while progress.global_step < total_steps:
+        loader.set_epoch(epoch)
+        already_done = progress.global_step - epoch * steps_per_epoch
+        batches = accelerator.skip_first_batches(loader, already_done) if already_done else loader
+        for batch in batches:
+            metrics = accelerator.gather(search_step(state, batch["pixel_values"], batch["labels"]).unsqueeze(0))
+            skipped += int(accelerator.gather(batch["num_skipped"].reshape(1)).sum())
+            metrics = metrics.mean(0).cpu()
+            progress.global_step += 1
+            bar.update(1)
+            if not torch.isfinite(metrics[:2]).all():
+                raise FloatingPointError(_non_finite_message(progress.global_step, metrics, last_checkpoint))
+            window_sum += metrics
+            window_steps += 1
+            if progress.global_step % config.logging_steps == 0 or progress.global_step == total_steps:
+                seconds = time.perf_counter() - window_start
+                record = {"step": progress.global_step, "epoch": round(progress.global_step / steps_per_epoch, 3)}
+                record.update(
+                    {name: float(value) for name, value in zip(METRICS, window_sum / window_steps, strict=True)}
+                )
+                record["images_per_second"] = window_steps * images_per_step / seconds
+                log.append(record)
+                accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.global_step)
+                bar.set_postfix(w=f"{record['wasserstein']:.3f}", acc=f"{record['augmented_accuracy']:.2f}")
+                window_sum, window_steps, window_start = torch.zeros(len(METRICS)), 0, time.perf_counter()
+            end_of_epoch = progress.global_step % steps_per_epoch == 0
+            if end_of_epoch or (config.checkpointing_steps and progress.global_step % config.checkpointing_steps == 0):
+                last_checkpoint = save_checkpoint(accelerator, config.output_dir, progress.global_step)
+            if progress.global_step >= total_steps:
+                break
+        epoch += 1
+    bar.close()
+    return time.perf_counter() - start, skipped
+
+
+def _non_finite_message(step: int, metrics: Tensor, last_checkpoint: Path | None) -> str:
+    advice = (
+        f"The last good checkpoint is {last_checkpoint}; resume from it with --resume_from_checkpoint "
+        f"{last_checkpoint} and a lower --learning_rate."
+        if last_checkpoint
+        else "No checkpoint was written yet; rerun with a lower --learning_rate (and --checkpointing_steps)."
+    )
+    return f"Non-finite loss at step {step} (critic loss {metrics[0]:.4g}, policy loss {metrics[1]:.4g}). {advice}"
+
+
+def _tracker_config(config: SearchConfig) -> dict:
+    """Tracker hyper-parameters must be scalars or strings."""
+    return {k: (v if isinstance(v, int | float | str | bool) else str(v)) for k, v in config.to_dict().items()}
+
+
+def _search_info(config, data, accelerator, log, progress, search_seconds, skipped) -> dict:
+    final = log.records[-1] if log.records else {}
+    return {
+        "dataset_name": config.dataset_name,
+        "dataset": data.description,
+        "num_images": len(data.dataset),
+        "skipped_images": skipped,
+        "steps": progress.global_step,
+        "search_seconds": round(search_seconds, 1),
+        "processes": accelerator.num_processes,
+        "device": str(accelerator.device),
+        "final_metrics": {name: round(final[name], 4) for name in METRICS if name in final},
+        "config": {
+            key: value
+            for key, value in config.to_dict().items()
+            if key not in ("output_dir", "push_to_hub", "hub_model_id", "hub_private_repo", "resume_from_checkpoint")
+        },
+    }
+
+
+def _sample_images(data: PreparedDataset, count: int = 8) -> Tensor:
+    """One decodable image per class (as far as the first rows go): uint8 ``[N, C, H, W]`` for the card."""
+    picked: dict[int, Tensor] = {}
+    for row in data.dataset.select(range(min(len(data.dataset), 20 * count))):
+        if row["valid"] and row["labels"] not in picked:
+            picked[row["labels"]] = row["pixel_values"]
+        if len(picked) == count:
+            break
+    return torch.stack([picked[label] for label in sorted(picked)])
+
+
+def _write_outputs(config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: int) -> None:
+    output_dir = Path(config.output_dir)
+    policy.sample_images = _sample_images(data)
+    policy.save_pretrained(output_dir)
+    curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
+    if skipped:
+        logger.warning(f"{skipped} undecodable image(s) were skipped during the search.")
+    if config.push_to_hub:
+        policy.push_to_hub(config.hub_model_id, token=config.hub_token, private=config.hub_private_repo)
+    where = config.hub_model_id if config.push_to_hub else str(output_dir)
+    print(
+        f"\nPolicy saved to {output_dir}/ (model.safetensors, config.json, README.md, policy_samples.png"
+        f"{', ' + LOSS_CURVE_NAME if curves else ''}, {LOG_NAME}).\n"
+        f"Use it:\n"
+        f"    from hf_faa import FasterAutoAugmentPolicy, PolicyTransform\n"
+        f'    policy = FasterAutoAugmentPolicy.from_pretrained("{where}")\n'
+        f"    train_dataset.set_transform(PolicyTransform(policy, image_processor=image_processor))\n"
+    )
+
+
+__all__ = ["METRICS", "SearchState", "run_search", "search_step"]

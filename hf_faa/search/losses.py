@@ -1,0 +1,60 @@
+"""The Faster AutoAugment objectives: a WGAN-GP critic between augmented and real images, and the
+policy's loss (fool the critic while keeping labels recognisable).
+
+All images here are critic inputs: normalised to [-1, 1] with :func:`normalize`, real and augmented
+alike (the official code normalises the two halves differently, which the critic can exploit).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def normalize(images: Tensor) -> Tensor:
+    """[0, 1] -> [-1, 1] (mean 0.5, std 0.5 per channel), ``[B, C, H, W]``."""
+    return images * 2 - 1
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, norm: str = "image") -> Tensor:
+    """WGAN-GP penalty ``E[(‖∇ D(x̂)‖ − 1)²]`` at ``x̂ = α·real + (1 − α)·fake``, ``α ~ U(0, 1)`` per image.
+
+    ``norm="image"`` takes the gradient's norm over each whole image (Gulrajani et al., 2017);
+    ``"channel"`` over the channels of each pixel, averaged over pixels (the official FAA code).
+    ``critic(x)`` must return ``(scores [B], ...)``. Returns a scalar that keeps its graph.
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(mixed)[0]
+    (gradient,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    if norm == "image":
+        lengths = gradient.flatten(1).norm(2, dim=1)
+    else:
+        lengths = gradient.norm(2, dim=1)
+    return ((lengths - 1) ** 2).mean()
+
+
+def critic_loss(
+    real_scores: Tensor,
+    fake_scores: Tensor,
+    real_logits: Tensor,
+    real_labels: Tensor,
+    penalty: Tensor,
+    classification_weight: float,
+    penalty_weight: float,
+) -> Tensor:
+    """``w_cls·CE(real) − E[D(real)] + E[D(augmented)] + w_gp·GP``: the class head learns on real images only."""
+    wasserstein = real_scores.float().mean() - fake_scores.float().mean()
+    classification = F.cross_entropy(real_logits.float(), real_labels)
+    return classification_weight * classification - wasserstein + penalty_weight * penalty
+
+
+def policy_loss(fake_scores: Tensor, fake_logits: Tensor, labels: Tensor, classification_weight: float) -> Tensor:
+    """``w_cls·CE(augmented) − E[D(augmented)]``: look real to the critic, stay classifiable."""
+    return classification_weight * F.cross_entropy(fake_logits.float(), labels) - fake_scores.float().mean()
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Share of correct argmax predictions, a scalar tensor."""
+    return (logits.argmax(-1) == labels).float().mean()
