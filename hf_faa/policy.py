@@ -584,6 +584,19 @@ class FasterAutoAugmentPolicy(
         return policy.to(map_location).eval()
 
 
+PRESET_PREFIX = "preset:"
+
+
+def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugmentPolicy:
+    """A policy from anything a user may hand over: a policy (returned as is), ``"preset:<name>"``
+    (see :meth:`FasterAutoAugmentPolicy.from_preset`), a local folder or a Hub repo id."""
+    if isinstance(policy, FasterAutoAugmentPolicy):
+        return policy
+    if str(policy).startswith(PRESET_PREFIX):
+        return FasterAutoAugmentPolicy.from_preset(str(policy).removeprefix(PRESET_PREFIX))
+    return FasterAutoAugmentPolicy.from_pretrained(policy)
+
+
 # ---------------------------------------------------------------------------------------- validation
 
 

@@ -1,0 +1,297 @@
+"""Apply a policy in Hugging Face pipelines: a ``set_transform`` callable, a Trainer data collator,
+and offline augmentation of a whole ``Dataset`` with ``map``.
+
+Every adapter augments whole batches with one policy call per batch (per image size), never a
+Python loop over images through the policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, decode_image
+from .pil_reference import tensor_to_pil
+from .policy import FasterAutoAugmentPolicy, load_policy
+
+logger = logging.getLogger(__name__)
+
+
+def _is_image_value(value: Any) -> bool:
+    return isinstance(value, Image.Image) or (isinstance(value, dict) and ("bytes" in value or "path" in value))
+
+
+def find_image_column(batch: dict[str, list], image_column: str | None) -> str:
+    """The batch's image column: ``image_column`` (checked), else the only column holding images."""
+    if image_column is not None:
+        if image_column not in batch:
+            raise ValueError(
+                f"Image column {image_column!r} is not in the dataset; its columns are {sorted(batch)}. "
+                "Pass image_column=<the column that holds the images>."
+            )
+        first = next((value for value in batch[image_column] if value is not None), None)
+        if first is not None and not _is_image_value(first):
+            raise ValueError(
+                f"Column {image_column!r} holds {type(first).__name__} values, not images. "
+                f"Pass image_column=<the column that holds the images> (columns: {sorted(batch)})."
+            )
+        return image_column
+    candidates = [name for name, values in batch.items() if values and _is_image_value(values[0])]
+    if len(candidates) != 1:
+        found = "no column" if not candidates else f"several columns ({candidates})"
+        raise ValueError(f"Found {found} holding images among {sorted(batch)}; pass image_column=<name>.")
+    return candidates[0]
+
+
+def find_label_column(batch: dict[str, list], label_column: str | None) -> str | None:
+    """``label_column`` (checked), else the first of the usual label names present, else None."""
+    if label_column is not None:
+        if label_column not in batch:
+            raise ValueError(f"Label column {label_column!r} is not in the dataset; its columns are {sorted(batch)}.")
+        return label_column
+    return next((name for name in LABEL_COLUMN_NAMES if name in batch), None)
+
+
+def augment_batch(
+    policy: FasterAutoAugmentPolicy, images: Sequence[Tensor], generator: torch.Generator | None
+) -> list[Tensor]:
+    """Augment uint8 images ``[C, H, W]`` of possibly different sizes: one policy call per distinct size."""
+    output: list[Tensor | None] = [None] * len(images)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for index, image in enumerate(images):
+        by_shape.setdefault(tuple(image.shape), []).append(index)
+    device = next(policy.parameters()).device
+    for positions in by_shape.values():
+        augmented = policy(torch.stack([images[i] for i in positions]).to(device), generator=generator).cpu()
+        for position, image in zip(positions, augmented, strict=True):
+            output[position] = image
+    return output
+
+
+class PolicyTransform:
+    """A ``Dataset.set_transform`` / ``with_transform`` / ``IterableDataset.map(batched=True)`` callable.
+
+    Per batch: decode the images (any PIL mode, converted to ``mode``), resize them to ``size`` when
+    given, augment them with the policy in eval mode, then run ``image_processor`` (any
+    ``transformers`` image processor: resize, rescale, normalise). Returns ``{"pixel_values", "labels"}``
+    (``labels`` when the dataset has a label column), what ``Trainer`` and its models expect.
+    Without a processor, ``pixel_values`` is a float tensor ``[B, C, H, W]`` in [0, 1].
+
+    Undecodable images are dropped from the batch and counted in :attr:`skipped`.
+
+    Args:
+        policy: a policy, a local folder, a Hub repo id, or ``"preset:<name>"``.
+        image_column / label_column: default: detected (the column holding images; label, labels, ...).
+        image_processor: a ``transformers`` image processor, e.g. from ``AutoImageProcessor``.
+        size: resize (shorter side) and centre-crop images to this before augmenting. Default: the
+            processor's size if it has a square one, else images keep their sizes.
+        mode: ``"RGB"`` (default) or ``"L"``.
+        seed: make the augmentation reproducible: each epoch still differs, but reruns repeat.
+    """
+
+    def __init__(
+        self,
+        policy: FasterAutoAugmentPolicy | str | Path,
+        image_column: str | None = None,
+        label_column: str | None = None,
+        image_processor: Any | None = None,
+        size: int | None = None,
+        mode: str = "RGB",
+        seed: int | None = None,
+    ) -> None:
+        if mode not in IMAGE_MODES:
+            raise ValueError(f"mode must be one of {sorted(IMAGE_MODES)}, got {mode!r}.")
+        self.policy = load_policy(policy).eval()
+        self.image_column = image_column
+        self.label_column = label_column
+        self.image_processor = image_processor
+        self.size = size if size is not None else _processor_square_size(image_processor)
+        self.mode = mode
+        self.seed = seed
+        self.skipped = 0
+        self._generator: torch.Generator | None = None
+        self._generator_worker: int | None = None
+
+    def _current_generator(self) -> torch.Generator | None:
+        """Seeded per DataLoader worker (seed + worker id), so workers draw different augmentations."""
+        if self.seed is None:
+            return None  # torch's global RNG, which DataLoader reseeds in every worker and epoch
+        worker = torch.utils.data.get_worker_info()
+        worker_id = worker.id if worker is not None else 0
+        if self._generator is None or self._generator_worker != worker_id:
+            self._generator = torch.Generator().manual_seed(self.seed * 1_000_003 + worker_id)
+            self._generator_worker = worker_id
+        return self._generator
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, Any]:
+        image_column = find_image_column(batch, self.image_column)
+        label_column = find_label_column(batch, self.label_column)
+        decoded = [decode_image(image, self.mode, self.size) for image in batch[image_column]]
+        kept = [index for index, image in enumerate(decoded) if image is not None]
+        if len(kept) < len(decoded):
+            self.skipped += len(decoded) - len(kept)
+            logger.warning(f"Skipped {len(decoded) - len(kept)} undecodable image(s) ({self.skipped} so far).")
+        augmented = augment_batch(self.policy, [decoded[i] for i in kept], self._current_generator())
+        output: dict[str, Any] = {"pixel_values": self._pixel_values(augmented)}
+        if label_column is not None:
+            output["labels"] = [batch[label_column][i] for i in kept]
+        return output
+
+    def _pixel_values(self, images: list[Tensor]) -> Tensor | list[Tensor]:
+        if self.image_processor is not None:
+            arrays = [image.permute(1, 2, 0).numpy() for image in images]
+            return self.image_processor(images=arrays, return_tensors="pt")["pixel_values"]
+        if images and all(image.shape == images[0].shape for image in images):
+            return torch.stack(images).float() / 255
+        return [image.float() / 255 for image in images]
+
+
+def _processor_square_size(image_processor: Any | None) -> int | None:
+    """The processor's output side if it resizes to a square (``{"height": s, "width": s}``), else None."""
+    size = getattr(image_processor, "size", None)
+    if isinstance(size, dict):
+        height, width = size.get("height"), size.get("width")
+    else:  # transformers' SizeDict
+        height, width = getattr(size, "height", None), getattr(size, "width", None)
+    return int(height) if height is not None and height == width else None
+
+
+class PolicyCollator:
+    """A ``data_collator`` that stacks rows, augments the whole batch with one policy call, then
+    rescales and normalises: for datasets that already yield uint8 (or [0, 1] float) tensors ``[C, H, W]``.
+
+    ``image_mean``/``image_std`` default to the ``image_processor``'s (when given) and to no
+    normalisation otherwise. Returns ``{"pixel_values": float [B, C, H, W], "labels": [B]}`` plus any
+    other tensor columns. In a custom loop the policy can also run on the accelerator itself:
+    ``policy(batch["pixel_values"].to(device))``.
+    """
+
+    def __init__(
+        self,
+        policy: FasterAutoAugmentPolicy | str | Path,
+        image_processor: Any | None = None,
+        image_mean: Sequence[float] | None = None,
+        image_std: Sequence[float] | None = None,
+        input_column: str = "pixel_values",
+        seed: int | None = None,
+    ) -> None:
+        self.policy = load_policy(policy).eval()
+        self.image_mean = image_mean if image_mean is not None else getattr(image_processor, "image_mean", None)
+        self.image_std = image_std if image_std is not None else getattr(image_processor, "image_std", None)
+        self.input_column = input_column
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Tensor]:
+        if not features or self.input_column not in features[0]:
+            columns = sorted(features[0]) if features else []
+            raise ValueError(
+                f"PolicyCollator needs a {self.input_column!r} column of image tensors; rows have {columns}."
+            )
+        images = torch.stack([torch.as_tensor(feature[self.input_column]) for feature in features])
+        batch = {key: torch.as_tensor([feature[key] for feature in features])
+                 for key in features[0] if key != self.input_column and _is_number(features[0][key])}  # fmt: skip
+        if "label" in batch and "labels" not in batch:
+            batch["labels"] = batch.pop("label")
+        augmented = self.policy(images, generator=self.generator)
+        pixel_values = augmented.float() / 255 if augmented.dtype == torch.uint8 else augmented.float()
+        if self.image_mean is not None and self.image_std is not None:
+            mean = torch.tensor(self.image_mean).view(1, -1, 1, 1)
+            std = torch.tensor(self.image_std).view(1, -1, 1, 1)
+            pixel_values = (pixel_values - mean) / std
+        batch["pixel_values"] = pixel_values
+        return batch
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) or (isinstance(value, Tensor) and value.ndim == 0)
+
+
+def _fingerprint(*parts: Any) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+    return digest.hexdigest()[:32]
+
+
+def augment_dataset(
+    dataset: datasets.Dataset,
+    policy: FasterAutoAugmentPolicy | str | Path,
+    num_copies: int = 1,
+    seed: int = 0,
+    image_column: str | None = None,
+    mode: str | None = None,
+    size: int | None = None,
+    batch_size: int = 256,
+    num_proc: int | None = None,
+) -> datasets.Dataset:
+    """``num_copies`` augmented copies of ``dataset`` concatenated into a new Dataset, for offline use.
+
+    The image column holds the augmented images (PNG-encoded, a ``datasets.Image`` feature); every
+    other column is kept, so labels are preserved. The same ``seed`` (with the same ``batch_size``
+    and ``num_proc``, which decide how rows are batched) gives byte-identical images: each batch
+    draws from a generator seeded by seed, copy and first row. The seed and the policy's parameters
+    are part of the ``map`` fingerprint, so the cache never returns another seed's copy. Undecodable images are dropped and counted in a warning. ``mode`` defaults
+    to L for grayscale images and RGB otherwise (per image); ``size`` resizes before augmenting.
+    """
+    if num_copies < 1:
+        raise ValueError(f"num_copies must be at least 1, got {num_copies}.")
+    policy = load_policy(policy).eval()
+    image_column = find_image_column(dataset[:1], image_column)
+    policy_state = b"".join(parameter.detach().cpu().numpy().tobytes() for parameter in policy.parameters())
+    copies = []
+    for copy in range(num_copies):
+        augment = _BatchAugmenter(policy, image_column, mode, size, seed, copy)
+        copies.append(
+            dataset.map(
+                augment,
+                batched=True,
+                batch_size=batch_size,
+                with_indices=True,
+                num_proc=num_proc,
+                features=dataset.features.copy(),
+                new_fingerprint=_fingerprint(dataset._fingerprint, policy_state, policy.config, seed, copy, mode, size),
+                desc=f"Augmenting (copy {copy + 1}/{num_copies})",
+            )
+        )
+    return datasets.concatenate_datasets(copies)
+
+
+class _BatchAugmenter:
+    """The ``map`` function of :func:`augment_dataset` (a class so that it pickles for ``num_proc``)."""
+
+    def __init__(self, policy, image_column: str, mode: str | None, size: int | None, seed: int, copy: int) -> None:
+        self.policy, self.image_column, self.mode, self.size = policy, image_column, mode, size
+        self.seed, self.copy = seed, copy
+        self.parent_pid = os.getpid()
+
+    def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        if os.getpid() != self.parent_pid:
+            # a forked map worker: torch's OpenMP pool does not survive fork, so run single-threaded
+            # (what DataLoader workers do too)
+            torch.set_num_threads(1)
+        generator = torch.Generator().manual_seed(int(_fingerprint(self.seed, self.copy, indices[0])[:15], 16))
+        images = batch[self.image_column]
+        decoded = [decode_image(image, self.mode or _natural_mode(image), self.size) for image in images]
+        kept = [index for index, image in enumerate(decoded) if image is not None]
+        if len(kept) < len(images):
+            logger.warning(
+                f"augment_dataset: dropped {len(images) - len(kept)} undecodable image(s) at rows {indices[0]}+."
+            )
+        augmented = augment_batch(self.policy, [decoded[i] for i in kept], generator)
+        output = {name: [values[i] for i in kept] for name, values in batch.items()}
+        output[self.image_column] = [tensor_to_pil(image) for image in augmented]
+        return output
+
+
+def _natural_mode(image: Any) -> str:
+    return "L" if isinstance(image, Image.Image) and image.mode in ("1", "L", "I", "I;16", "F") else "RGB"

@@ -1,0 +1,159 @@
+"""Policies in Hugging Face pipelines: set_transform + Trainer, the collator, map-based offline
+augmentation, streaming datasets, loading policies by name, and input errors."""
+
+from __future__ import annotations
+
+import io
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from transformers import Trainer, TrainingArguments, ViTConfig, ViTForImageClassification, ViTImageProcessorPil
+
+from hf_faa import FasterAutoAugmentPolicy, PolicyCollator, PolicyTransform, augment_dataset
+from hf_faa.data import load_image_dataset
+
+
+@pytest.fixture(scope="module")
+def digits() -> datasets.Dataset:
+    return load_image_dataset().select(range(48))
+
+
+@pytest.fixture
+def policy() -> FasterAutoAugmentPolicy:
+    return FasterAutoAugmentPolicy.from_preset("randaugment", magnitude=20)
+
+
+def tiny_vit(num_labels: int = 10) -> ViTForImageClassification:
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, num_labels=num_labels)  # fmt: skip
+    return ViTForImageClassification(config)
+
+
+def processor() -> ViTImageProcessorPil:
+    return ViTImageProcessorPil(size={"height": 32, "width": 32})
+
+
+def test_policy_transform_through_trainer(digits, policy, tmp_path):
+    train = digits.with_transform(PolicyTransform(policy, image_processor=processor()))
+    batch = train[:4]
+    assert batch["pixel_values"].shape == (4, 3, 32, 32) and batch["pixel_values"].dtype == torch.float32
+    assert list(batch["labels"]) == list(digits[:4]["label"])
+    assert -1.0 <= batch["pixel_values"].min() and batch["pixel_values"].max() <= 1.0  # normalised with 0.5/0.5
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=3, logging_steps=1,
+                             remove_unused_columns=False, use_cpu=True, report_to=[], save_strategy="no")  # fmt: skip
+    result = Trainer(model=tiny_vit(), args=args, train_dataset=train, processing_class=processor()).train()
+    assert np.isfinite(result.training_loss) and result.global_step == 3
+
+
+def test_set_transform_draws_fresh_augmentations_and_is_reproducible_with_a_seed(digits, policy):
+    unseeded = digits.with_transform(PolicyTransform(policy, size=32))
+    assert not torch.equal(unseeded[:16]["pixel_values"], unseeded[:16]["pixel_values"])  # new draws per access
+    first = digits.with_transform(PolicyTransform(policy, size=32, seed=3))
+    second = digits.with_transform(PolicyTransform(policy, size=32, seed=3))
+    epoch_one, epoch_two = first[:16]["pixel_values"], first[:16]["pixel_values"]
+    assert not torch.equal(epoch_one, epoch_two)
+    torch.testing.assert_close(second[:16]["pixel_values"], epoch_one)
+    torch.testing.assert_close(second[:16]["pixel_values"], epoch_two)
+
+
+def test_without_processor_pixel_values_are_in_unit_range_and_grayscale_works(digits, policy):
+    batch = digits.with_transform(PolicyTransform(policy, mode="L"))[:8]
+    assert batch["pixel_values"].shape == (8, 1, 28, 28)
+    assert 0 <= batch["pixel_values"].min() and batch["pixel_values"].max() <= 1
+
+
+def test_undecodable_images_are_skipped_and_counted(policy):
+    good = io.BytesIO()
+    Image.new("RGB", (10, 10), (10, 200, 30)).save(good, format="PNG")
+    dataset = datasets.Dataset.from_dict({"image": [good.getvalue(), b"broken", good.getvalue()], "label": [0, 1, 2]})
+    dataset = dataset.cast_column("image", datasets.Image(decode=False))
+    transform = PolicyTransform(policy)
+    batch = dataset.with_transform(transform)[:3]
+    assert batch["labels"] == [0, 2] and len(batch["pixel_values"]) == 2
+    assert transform.skipped == 1
+
+
+def test_policy_collator_augments_whole_batches(digits, policy):
+    collator = PolicyCollator(policy, image_processor=processor(), seed=0)
+    rows = [{"pixel_values": torch.full((3, 32, 32), 100, dtype=torch.uint8), "label": i % 10} for i in range(16)]
+    batch = collator(rows)
+    assert batch["pixel_values"].shape == (16, 3, 32, 32) and batch["labels"].tolist() == [i % 10 for i in range(16)]
+    unaugmented = (100 / 255 - 0.5) / 0.5
+    assert (batch["pixel_values"] - unaugmented).abs().amax(dim=(1, 2, 3)).gt(1e-3).sum() >= 8
+    with pytest.raises(ValueError, match="needs a 'pixel_values' column"):
+        collator([{"image": 1}])
+
+
+def encoded_images(dataset: datasets.Dataset) -> list[bytes]:
+    return [image["bytes"] for image in dataset.cast_column("image", datasets.Image(decode=False))["image"]]
+
+
+def test_augment_dataset_is_deterministic_per_seed_and_keeps_labels(digits, policy):
+    small = digits.select(range(12))
+    first = augment_dataset(small, policy, num_copies=2, seed=5, batch_size=5)
+    again = augment_dataset(small, policy, num_copies=2, seed=5, batch_size=5)
+    other = augment_dataset(small, policy, num_copies=2, seed=6, batch_size=5)
+    assert len(first) == 24 and first.features == small.features
+    assert list(first["label"]) == list(small["label"]) * 2
+    raw = encoded_images(first)
+    assert raw == encoded_images(again)
+    assert sum(a != b for a, b in zip(raw, encoded_images(other), strict=True)) > 6
+    assert raw[:12] != raw[12:]  # the two copies differ
+
+
+def test_augment_dataset_with_several_processes_is_reproducible(digits, policy):
+    small = digits.select(range(10))
+    first = augment_dataset(small, policy, seed=1, batch_size=4, num_proc=2)
+    assert encoded_images(first) == encoded_images(augment_dataset(small, policy, seed=1, batch_size=4, num_proc=2))
+    assert list(first["label"]) == list(small["label"])
+
+
+def test_augment_dataset_cache_is_keyed_by_seed(digits, policy, tmp_path):
+    digits.select(range(8)).save_to_disk(str(tmp_path / "saved"))
+    on_disk = datasets.load_from_disk(str(tmp_path / "saved"))  # has cache files, so map results are cached
+    five = encoded_images(augment_dataset(on_disk, policy, seed=5))
+    six = encoded_images(augment_dataset(on_disk, policy, seed=6))
+    assert five != six
+    assert encoded_images(augment_dataset(on_disk, policy, seed=5)) == five
+
+
+def test_streaming_dataset_with_map(digits, policy):
+    streaming = digits.to_iterable_dataset(num_shards=2)
+    augmented = streaming.map(PolicyTransform(policy, size=32), batched=True, batch_size=8,
+                              remove_columns=["image", "label"])  # fmt: skip
+    rows = list(augmented)
+    assert len(rows) == 48 and rows[0]["pixel_values"].shape == (3, 32, 32)
+    assert [row["labels"] for row in rows] == list(digits["label"])
+
+
+def test_policy_by_hub_name_and_by_preset(digits, policy, hub, tmp_path):
+    policy.save_pretrained(tmp_path)
+    hub.publish("someone/digits-policy", tmp_path)
+    by_name = PolicyTransform("someone/digits-policy", size=32, seed=0)
+    torch.testing.assert_close(by_name.policy.logits, policy.logits)
+    assert digits.with_transform(by_name)[:2]["pixel_values"].shape == (2, 3, 32, 32)
+    assert PolicyTransform("preset:trivialaugment").policy.magnitude_sampling == "uniform"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"image_column": "picture"}, ValueError, "Image column 'picture' is not in the dataset; its columns are"),
+        ({"image_column": "label"}, ValueError, "Column 'label' holds int values, not images"),
+        ({"label_column": "class_id"}, ValueError, "Label column 'class_id' is not in the dataset"),
+    ],
+)
+def test_bad_columns_are_clear_errors(digits, policy, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        digits.with_transform(PolicyTransform(policy, **kwargs))[:2]
+
+
+def test_unknown_policy_name_is_a_clear_error(hub):
+    with pytest.raises(FileNotFoundError, match="Could not load a policy from 'nobody/no-policy'"):
+        PolicyTransform("nobody/no-policy")
+    with pytest.raises(ValueError, match="Unknown preset"):
+        PolicyTransform("preset:autoaugment-mnist")
