@@ -251,6 +251,7 @@ def augment_dataset(
     copies = []
     for copy in range(num_copies):
         augment = _BatchAugmenter(policy, image_column, mode, size, seed, copy)
+        fingerprint = _fingerprint(dataset._fingerprint, policy_state, policy.config, seed, copy, mode, size)
         copies.append(
             dataset.map(
                 augment,
@@ -259,7 +260,7 @@ def augment_dataset(
                 with_indices=True,
                 num_proc=num_proc,
                 features=dataset.features.copy(),
-                new_fingerprint=_fingerprint(dataset._fingerprint, policy_state, policy.config, seed, copy, mode, size),
+                new_fingerprint=fingerprint,
                 desc=f"Augmenting (copy {copy + 1}/{num_copies})",
             )
         )

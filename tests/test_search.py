@@ -68,6 +68,7 @@ def test_end_to_end_on_the_embedded_dataset(tmp_path):
     card = (tmp_path / "README.md").read_text()
     assert "## How it was made" in card and '"final_metrics"' in card and "wasserstein" in card
     assert latest_checkpoint(tmp_path).name == "step_4"  # end of the (only) epoch
+    assert Image.open(tmp_path / "policy_samples.png").size[1] == 8 * 96 + 7 * 4  # one digit per class, 8 rows
 
 
 def test_differently_named_columns_mixed_modes_and_a_corrupt_image(tmp_path):

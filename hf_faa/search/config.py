@@ -60,7 +60,7 @@ class SearchConfig:
     critic_widen_factor: int = field(default=1, **_help("WideResNet widen factor of the critic (paper: 2)."))
 
     # optimisation
-    num_train_epochs: int = field(default=10, **_help("Passes over the search data (paper: 20)."))
+    num_train_epochs: int = field(default=20, **_help("Passes over the search data (20, as in the paper)."))
     max_steps: int = field(default=-1, **_help("Stop after this many steps (overrides num_train_epochs when > 0)."))
     per_device_train_batch_size: int = field(
         default=128, **_help("Images per step and process: the first half is augmented, the second half is real.")

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
@@ -298,14 +299,11 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
 
 
 def _sample_images(data: PreparedDataset, count: int = 8) -> Tensor:
-    """One decodable image per class (as far as the first rows go): uint8 ``[N, C, H, W]`` for the card."""
-    picked: dict[int, Tensor] = {}
-    for row in data.dataset.select(range(min(len(data.dataset), 20 * count))):
-        if row["valid"] and row["labels"] not in picked:
-            picked[row["labels"]] = row["pixel_values"]
-        if len(picked) == count:
-            break
-    return torch.stack([picked[label] for label in sorted(picked)])
+    """The first decodable image of each of the first ``count`` classes: uint8 ``[N, C, H, W]`` for the card."""
+    labels = np.asarray(data.dataset.with_format("numpy")[data.label_column])
+    _, first_rows = np.unique(labels, return_index=True)
+    rows = (data.dataset[int(row)] for row in sorted(first_rows))
+    return torch.stack([row["pixel_values"] for row in rows if row["valid"]][:count])
 
 
 def _write_outputs(config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: int) -> None:
