@@ -240,8 +240,9 @@ def augment_dataset(
     other column is kept, so labels are preserved. The same ``seed`` (with the same ``batch_size``
     and ``num_proc``, which decide how rows are batched) gives byte-identical images: each batch
     draws from a generator seeded by seed, copy and first row. The seed and the policy's parameters
-    are part of the ``map`` fingerprint, so the cache never returns another seed's copy. Undecodable images are dropped and counted in a warning. ``mode`` defaults
-    to L for grayscale images and RGB otherwise (per image); ``size`` resizes before augmenting.
+    are part of the ``map`` fingerprint, so the cache never returns another seed's copy.
+    Undecodable images are dropped and counted in a warning. ``mode`` defaults to L for grayscale
+    images and RGB otherwise (per image); ``size`` resizes before augmenting.
     """
     if num_copies < 1:
         raise ValueError(f"num_copies must be at least 1, got {num_copies}.")
