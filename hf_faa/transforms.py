@@ -90,7 +90,8 @@ class PolicyTransform:
     Undecodable images are dropped from the batch and counted in :attr:`skipped`.
 
     Args:
-        policy: a policy, a local folder, a Hub repo id, or ``"preset:<name>"``.
+        policy: a policy, a local folder, a Hub repo id, ``"preset:<name>"``, or None for no
+            augmentation (the same decoding and processing, e.g. for the evaluation split).
         image_column / label_column: default: detected (the column holding images; label, labels, ...).
         image_processor: a ``transformers`` image processor, e.g. from ``AutoImageProcessor``.
         size: resize (shorter side) and centre-crop images to this before augmenting. Default: the
@@ -101,7 +102,7 @@ class PolicyTransform:
 
     def __init__(
         self,
-        policy: FasterAutoAugmentPolicy | str | Path,
+        policy: FasterAutoAugmentPolicy | str | Path | None,
         image_column: str | None = None,
         label_column: str | None = None,
         image_processor: Any | None = None,
@@ -111,7 +112,7 @@ class PolicyTransform:
     ) -> None:
         if mode not in IMAGE_MODES:
             raise ValueError(f"mode must be one of {sorted(IMAGE_MODES)}, got {mode!r}.")
-        self.policy = load_policy(policy).eval()
+        self.policy = load_policy(policy).eval() if policy is not None else None
         self.image_column = image_column
         self.label_column = label_column
         self.image_processor = image_processor
@@ -141,7 +142,9 @@ class PolicyTransform:
         if len(kept) < len(decoded):
             self.skipped += len(decoded) - len(kept)
             logger.warning(f"Skipped {len(decoded) - len(kept)} undecodable image(s) ({self.skipped} so far).")
-        augmented = augment_batch(self.policy, [decoded[i] for i in kept], self._current_generator())
+        augmented = [decoded[i] for i in kept]
+        if self.policy is not None:
+            augmented = augment_batch(self.policy, augmented, self._current_generator())
         output: dict[str, Any] = {"pixel_values": self._pixel_values(augmented)}
         if label_column is not None:
             output["labels"] = [batch[label_column][i] for i in kept]

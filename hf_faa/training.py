@@ -1,0 +1,155 @@
+"""Train an image classifier with ``transformers.Trainer`` and a policy applied through
+``set_transform``: the code path of ``scripts/train.py`` and of every run of ``scripts/evaluate.py``.
+
+Defaults run offline: the embedded MNIST-5k split into train/test, and a small ResNet built from a
+``ResNetConfig`` (no download).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+import numpy as np
+from transformers import (
+    AutoImageProcessor,
+    AutoModelForImageClassification,
+    EvalPrediction,
+    ResNetConfig,
+    ResNetForImageClassification,
+    Trainer,
+    TrainingArguments,
+    ViTImageProcessorPil,
+)
+
+from .data import class_names, load_image_dataset, resolve_columns, stratified_subset
+from .transforms import PolicyTransform
+
+NO_POLICY = "none"
+
+
+@dataclass
+class DataArguments:
+    """Which data to train and evaluate on."""
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Hub name, save_to_disk folder, image folder or parquet (default: embedded)."}
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "The Hub dataset's config name."})
+    train_split: str = field(default="train", metadata={"help": "Training split."})
+    eval_split: str | None = field(
+        default=None, metadata={"help": "Evaluation split (default: hold out --eval_fraction of the training split)."}
+    )
+    eval_fraction: float = field(default=0.2, metadata={"help": "Held-out share when there is no --eval_split."})
+    image_column: str | None = field(default=None, metadata={"help": "Image column (default: detected)."})
+    label_column: str | None = field(default=None, metadata={"help": "Label column (default: detected)."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Train on a stratified subset of this many images (data-scarce regime)."}
+    )
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on at most this many images."})
+    split_seed: int = field(default=0, metadata={"help": "Seed of the train/eval split and of the subsets."})
+
+
+@dataclass
+class ModelArguments:
+    """Which model to train and which policy augments its training images."""
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "A transformers image classifier to fine-tune (Hub id or folder). Default: a small "
+            "ResNet from a config, trained from scratch, offline."
+        },  # fmt: skip
+    )
+    image_size: int = field(default=32, metadata={"help": "Input size of the default model."})
+    policy: str = field(
+        default=NO_POLICY,
+        metadata={
+            "help": "Augmentation policy: a Hub repo id, a folder, preset:<name> (randaugment, "
+            "trivialaugment, autoaugment-cifar10, ...) or none."
+        },  # fmt: skip
+    )
+    augmentation_seed: int | None = field(
+        default=None, metadata={"help": "Seed of the augmentation draws (default: fresh randomness)."}
+    )
+
+
+def compute_accuracy(prediction: EvalPrediction) -> dict[str, float]:
+    """Top-1 accuracy from Trainer's predictions, with numpy (no metric download)."""
+    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    return {"accuracy": float((np.argmax(logits, axis=-1) == prediction.label_ids).mean())}
+
+
+def load_splits(data_args: DataArguments) -> tuple[datasets.Dataset, datasets.Dataset, str, str]:
+    """(train, eval, image column, label column): the eval split, or a stratified hold-out of train."""
+    train = load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split)
+    image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
+    if data_args.eval_split is not None:
+        evaluation = load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, data_args.eval_split)
+    else:
+        stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
+        parts = train.train_test_split(test_size=data_args.eval_fraction, stratify_by_column=stratify,
+                                       seed=data_args.split_seed)  # fmt: skip
+        train, evaluation = parts["train"], parts["test"]
+    if data_args.max_train_samples is not None:
+        train = stratified_subset(train, label_column, data_args.max_train_samples, seed=data_args.split_seed)
+    if data_args.max_eval_samples is not None:
+        evaluation = stratified_subset(evaluation, label_column, data_args.max_eval_samples, seed=data_args.split_seed)
+    return train, evaluation, image_column, label_column
+
+
+def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any]:
+    """(model, image processor) for ``labels``: a pretrained checkpoint, or the small offline ResNet."""
+    id2label = dict(enumerate(labels))
+    label2id = {label: index for index, label in id2label.items()}
+    if model_args.model_name_or_path is not None:
+        processor = AutoImageProcessor.from_pretrained(model_args.model_name_or_path)
+        model = AutoModelForImageClassification.from_pretrained(
+            model_args.model_name_or_path, num_labels=len(labels), id2label=id2label, label2id=label2id,
+            ignore_mismatched_sizes=True,
+        )  # fmt: skip
+        return model, processor
+    config = ResNetConfig(num_channels=3, embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1],
+                          layer_type="basic", num_labels=len(labels), id2label=id2label, label2id=label2id)  # fmt: skip
+    size = model_args.image_size
+    processor = ViTImageProcessorPil(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    return ResNetForImageClassification(config), processor
+
+
+def train_classifier(
+    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+) -> dict[str, Any]:
+    """Train with the policy on the training split only, evaluate without augmentation.
+
+    Returns the final evaluation metrics plus ``train_seconds``, ``train_images`` and ``eval_images``.
+    ``remove_unused_columns`` is switched off: ``set_transform`` needs the raw image column.
+    """
+    training_args.remove_unused_columns = False
+    train, evaluation, image_column, label_column = load_splits(data_args)
+    model, processor = build_model(model_args, class_names(train, label_column))
+    policy = None if model_args.policy == NO_POLICY else model_args.policy
+    train.set_transform(PolicyTransform(policy, image_column, label_column, image_processor=processor,
+                                        seed=model_args.augmentation_seed))  # fmt: skip
+    evaluation.set_transform(PolicyTransform(None, image_column, label_column, image_processor=processor))
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=processor,
+        compute_metrics=compute_accuracy,
+    )
+    start = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - start
+    metrics = trainer.evaluate()
+    metrics.update({"train_seconds": train_seconds, "train_images": len(train), "eval_images": len(evaluation)})
+    trainer.log_metrics("eval", metrics)
+    if training_args.should_save:
+        trainer.save_model()
+        trainer.save_metrics("eval", metrics)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(tags=["hf-faa", "image-classification"])
+    return metrics

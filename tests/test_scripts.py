@@ -1,0 +1,51 @@
+"""The command-line scripts and the examples run as users run them (small flags, offline)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+from train import parse_arguments  # noqa: E402
+
+from hf_faa.training import train_classifier  # noqa: E402
+
+
+def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_train_script_trains_with_a_policy_and_evaluates_without(tmp_path):
+    model_args, data_args, training_args = parse_arguments([
+        "--output_dir", str(tmp_path), "--policy", "preset:trivialaugment", "--max_train_samples", "64",
+        "--max_eval_samples", "40", "--max_steps", "4", "--per_device_train_batch_size", "16", "--learning_rate",
+        "3e-3", "--report_to", "none", "--save_strategy", "no", "--augmentation_seed", "0",
+    ])  # fmt: skip
+    metrics = train_classifier(model_args, data_args, training_args)
+    assert 0 <= metrics["eval_accuracy"] <= 1 and metrics["eval_images"] == 40 and metrics["train_images"] == 64
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "eval_results.json").is_file()
+
+
+def test_train_script_runs_from_the_command_line(tmp_path):
+    flags = ["--max_train_samples", "32", "--max_eval_samples", "32", "--max_steps", "2", "--report_to", "none"]
+    result = run_script("scripts/train.py", "--output_dir", str(tmp_path), "--save_strategy", "no", *flags)
+    assert "eval_accuracy" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        ["examples/trainer_set_transform.py", "--max_steps", "3", "--policy", "preset:autoaugment-svhn"],
+        ["examples/custom_loop_accelerate.py", "--max_steps", "3"],
+    ],
+)
+def test_examples_run(example, tmp_path):
+    extra = ["--output_dir", str(tmp_path)] if "trainer" in example[0] else []
+    result = run_script(*example, *extra)
+    assert "accuracy" in result.stdout or "step 3: loss" in result.stdout
