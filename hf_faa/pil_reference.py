@@ -80,3 +80,34 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL image -> uint8 ``[C, H, W]``."""
     array = np.asarray(image)
     return torch.from_numpy(array.reshape(*array.shape[:2], -1).copy()).permute(2, 0, 1)
+
+
+class PilAutoAugment:
+    """Per-image AutoAugment with PIL, the way torchvision/timm apply it: one image at a time, a random
+    sub-policy of a published table, each op with its probability at its level (``level / 9`` of the
+    range, random sign for signed ops). The per-image baseline of the benchmarks."""
+
+    def __init__(self, table: str = "cifar10", seed: int = 0) -> None:
+        from .ops import OPERATIONS
+        from .preset_tables import AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION, AUTOAUGMENT_POLICIES, AUTOAUGMENT_RANGES
+
+        self.random = random.Random(seed)
+        self.sub_policies = [
+            [
+                (
+                    PIL_OPERATIONS[name],
+                    probability,
+                    AUTOAUGMENT_RANGES.get(name, (0.0, 0.0))[1] * level / AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION,
+                    OPERATIONS[name].signed,
+                )
+                for name, probability, level in sub_policy
+            ]
+            for sub_policy in AUTOAUGMENT_POLICIES[table]
+        ]
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        for operation, probability, value, signed in self.random.choice(self.sub_policies):
+            if self.random.random() < probability:
+                sign = self.random.choice((-1, 1)) if signed else 1
+                image = operation(image, sign * value)
+        return image

@@ -1,11 +1,18 @@
 """Benchmarks that print markdown tables; every row is compared with its baseline measured in the same run.
 
-    python scripts/benchmark.py                 # the ops section
-    python scripts/benchmark.py --sections ops --sizes 32 --batch_size 256 --threads 2
+    python scripts/benchmark.py                          # the ops section
+    python scripts/benchmark.py --sections policy search adapter --threads 2
+    python scripts/benchmark.py --all                    # every section, also written to benchmarks.md
 
 Sections:
-  ops   images/s of each batched op vs a per-image PIL loop of the same op, with and without the
-        uint8 tensor <-> PIL conversion a per-image Dataset transform pays.
+  ops      images/s of each batched op vs a per-image PIL loop of the same op, with and without the
+           uint8 tensor <-> PIL conversion a per-image Dataset transform pays.
+  policy   eval-mode policy images/s (per-image choices) for a learned-shape policy and each preset vs a
+           per-image PIL AutoAugment loop (with conversion); relaxed forward+backward, weighted vs gumbel.
+  search   images/s through a full search step (critic + policy update, half augmented, half real) for
+           weighted/gumbel selection and the default/paper critics, with peak memory.
+  adapter  PolicyTransform (decode + policy + image processor) vs the same pipeline without a policy and
+           vs a per-image PIL AutoAugment transform.
 """
 
 from __future__ import annotations
@@ -13,13 +20,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
 from hf_faa.ops import OPERATIONS
-from hf_faa.pil_reference import PIL_OPERATIONS, pil_to_tensor, tensor_to_pil
+from hf_faa.pil_reference import PIL_OPERATIONS, PilAutoAugment, pil_to_tensor, tensor_to_pil
+from hf_faa.policy import PRESETS, SELECTIONS, FasterAutoAugmentPolicy
 
 
 def images_per_second(run: Callable[[], object], images_per_run: int, min_seconds: float) -> float:
@@ -87,19 +97,170 @@ def measure_op(name: str, photos: torch.Tensor, min_seconds: float, generator: t
     )
 
 
+def benchmark_policy(sizes: Sequence[int], batch_size: int, min_seconds: float) -> str:
+    """Eval-mode policies vs per-image PIL AutoAugment, then relaxed training forward+backward."""
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    policies = {"learned shape (10x2, 17 ops)": FasterAutoAugmentPolicy().eval()}
+    policies.update({name: FasterAutoAugmentPolicy.from_preset(name) for name in PRESETS})
+    rows = []
+    for size in sizes:
+        photos = synthetic_photos(batch_size, size, generator)
+        pil_autoaugment = PilAutoAugment("cifar10")
+        baseline = images_per_second(
+            lambda photos=photos, augment=pil_autoaugment: [pil_to_tensor(augment(tensor_to_pil(p))) for p in photos],
+            batch_size,
+            min_seconds,
+        )
+        rows.append(["per-image PIL AutoAugment (CIFAR-10 table, with conversion)", f"{size}x{size}",
+                     format_rate(baseline), "1.0x"])  # fmt: skip
+        for name, policy in policies.items():
+            rate = images_per_second(
+                lambda policy=policy, photos=photos: policy(photos, generator=generator), batch_size, min_seconds
+            )
+            rows.append([name, f"{size}x{size}", format_rate(rate), f"{rate / baseline:.1f}x"])
+            print(" | ".join(rows[-1]), flush=True)
+    eval_table = markdown_table(["policy (eval mode, uint8 in/out)", "size", "img/s", "vs PIL"], rows)
+
+    relaxed_rows = []
+    images = synthetic_photos(128, 32, generator).float() / 255
+    for selection in SELECTIONS:
+        policy = FasterAutoAugmentPolicy(selection=selection).train()
+
+        def forward_backward(policy=policy):
+            policy(images).mean().backward()
+
+        relaxed_rows.append(
+            [selection, "128 x 32x32", format_rate(images_per_second(forward_backward, 128, min_seconds))]
+        )
+        print(" | ".join(relaxed_rows[-1]), flush=True)
+    relaxed_table = markdown_table(["relaxed selection", "batch", "forward+backward img/s"], relaxed_rows)
+    return f"{eval_table}\n\n{relaxed_table}"
+
+
+def benchmark_search(min_seconds: float) -> str:
+    """Images/s through full search steps (batch 128: 64 augmented + 64 real, 3x32x32) and peak memory."""
+    from accelerate import Accelerator
+
+    from hf_faa.search.config import SearchConfig
+    from hf_faa.search.critic import WideResNetCritic
+    from hf_faa.search.loop import SearchState, search_step
+
+    rows = []
+    device = Accelerator(cpu=not torch.cuda.is_available()).device
+    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0)).to(device)
+    labels = (torch.arange(128) % 10).to(device)
+    critics = {"default WRN-10-1": (10, 1), "paper WRN-40-2": (40, 2)}
+    for critic_name, (depth, width) in critics.items():
+        for selection in SELECTIONS:
+            for channels_last in (False, True):
+                torch.manual_seed(0)
+                config = SearchConfig(selection=selection, critic_depth=depth, critic_widen_factor=width,
+                                      channels_last=channels_last, output_dir="unused")  # fmt: skip
+                accelerator = Accelerator(cpu=not torch.cuda.is_available())
+                policy = FasterAutoAugmentPolicy(selection=selection)
+                critic = WideResNetCritic(10, 3, depth, width)
+                if channels_last:
+                    critic = critic.to(memory_format=torch.channels_last)
+                optimizers = [
+                    torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)
+                ]
+                policy, critic, *optimizers = accelerator.prepare(policy, critic, *optimizers)
+                state = SearchState(accelerator, config, policy, critic, *optimizers)
+                reset_peak_memory()
+                rate = images_per_second(lambda state=state: search_step(state, images, labels), 128, min_seconds)
+                rows.append([critic_name, selection, "yes" if channels_last else "no", f"{rate:,.1f}",
+                             f"{peak_memory_mib():,.0f}"])  # fmt: skip
+                print(" | ".join(rows[-1]), flush=True)
+    header = [
+        "critic",
+        "selection",
+        "channels_last",
+        "img/s (full step)",
+        "peak memory, MiB (CUDA: allocated; CPU: max RSS so far)",
+    ]
+    return markdown_table(header, rows)
+
+
+def benchmark_adapter(sizes: Sequence[int], batch_size: int, min_seconds: float) -> str:
+    """PolicyTransform on a decoded-from-PNG batch vs no policy vs per-image PIL AutoAugment."""
+    import io
+
+    from PIL import Image
+    from transformers import ViTImageProcessorPil
+
+    from hf_faa.transforms import PolicyTransform
+
+    rows = []
+    policy = FasterAutoAugmentPolicy.from_preset("autoaugment-cifar10")
+    for size in sizes:
+        photos = synthetic_photos(batch_size, size, torch.Generator().manual_seed(0))
+        encoded = []
+        for photo in photos:
+            buffer = io.BytesIO()
+            tensor_to_pil(photo).save(buffer, format="PNG")
+            encoded.append({"bytes": buffer.getvalue(), "path": None})
+        batch = {"image": encoded, "label": list(range(batch_size))}
+        processor = ViTImageProcessorPil(size={"height": size, "width": size})
+        pil_autoaugment = PilAutoAugment("cifar10")
+
+        def per_image_pil(processor=processor, pil_autoaugment=pil_autoaugment, encoded=encoded):
+            images = [pil_autoaugment(Image.open(io.BytesIO(item["bytes"])).convert("RGB")) for item in encoded]
+            return processor(images=images, return_tensors="pt")
+
+        pipelines = {
+            "no augmentation (decode + processor)": PolicyTransform(None, image_processor=processor),
+            "PolicyTransform, AutoAugment CIFAR-10 preset": PolicyTransform(policy, image_processor=processor),
+            "per-image PIL AutoAugment + processor": lambda _, run=per_image_pil: run(),
+        }
+        rates = {
+            name: images_per_second(lambda run=run, batch=batch: run(batch), batch_size, min_seconds)
+            for name, run in pipelines.items()
+        }
+        plain = rates["no augmentation (decode + processor)"]
+        for name, rate in rates.items():
+            rows.append([name, f"{size}x{size}", format_rate(rate), f"{(plain / rate - 1) * 100:+.0f}%"])
+            print(" | ".join(rows[-1]), flush=True)
+    return markdown_table(
+        [f"pipeline (per batch of {batch_size})", "size", "img/s", "time added vs no augmentation"], rows
+    )
+
+
+def reset_peak_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_mib() -> float:
+    """Peak GPU memory of the last section when on CUDA, else the process's peak resident memory."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def machine_description() -> str:
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {device}, torch {torch.__version__}, "
         f"torch threads {torch.get_num_threads()}"
     )
 
 
-SECTIONS = {"ops": lambda args: benchmark_ops(args.sizes, args.batch_size, args.min_seconds)}
+SECTIONS = {
+    "ops": lambda args: benchmark_ops(args.sizes, args.batch_size, args.min_seconds),
+    "policy": lambda args: benchmark_policy(args.sizes, args.batch_size, args.min_seconds),
+    "search": lambda args: benchmark_search(args.min_seconds),
+    "adapter": lambda args: benchmark_adapter(args.sizes, args.batch_size, args.min_seconds),
+}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", nargs="+", choices=sorted(SECTIONS), default=["ops"])
+    parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=["ops"])
+    parser.add_argument("--all", action="store_true", help="run every section and write --output")
+    parser.add_argument("--output", default="benchmarks.md", help="markdown file written with --all")
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 224], help="image sizes (square)")
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
@@ -111,10 +272,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    print(f"Machine: {machine_description()}\n")
-    for section in args.sections:
+    sections = list(SECTIONS) if args.all else args.sections
+    report = [f"# hf-faa benchmarks\n\nMachine: {machine_description()}. Command: "
+              f"`python scripts/benchmark.py {' '.join(argv if argv is not None else sys.argv[1:])}`"]  # fmt: skip
+    print(report[0], flush=True)
+    for section in sections:
         table = SECTIONS[section](args)
-        print(f"\n## {section}\n\n{table}\n")
+        report.append(f"## {section}\n\n{table}")
+        print(f"\n## {section}\n\n{table}\n", flush=True)
+    if args.all:
+        Path(args.output).write_text("\n\n".join(report) + "\n", encoding="utf-8")
+        print(f"Wrote {args.output}")
 
 
 if __name__ == "__main__":
