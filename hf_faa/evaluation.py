@@ -57,11 +57,11 @@ class EvaluationArguments:
     eval_split: str | None = field(default=None, metadata={"help": "Test split (default: hold out the rest)."})
     train_samples: int = field(default=500, metadata={"help": "Training images (data-scarce regime)."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "At most this many test images."})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Training seeds per policy."})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4], metadata={"help": "Training seeds per policy."})
     num_train_epochs: int = field(default=30, metadata={"help": "Classifier epochs."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Classifier learning rate (AdamW)."})
     batch_size: int = field(default=32, metadata={"help": "Classifier batch size."})
-    search_steps: int = field(default=400, metadata={"help": "Steps of the 'search' policy's search."})
+    search_epochs: int = field(default=20, metadata={"help": "Epochs of the 'search' policy's search (paper: 20)."})
     search_batch_size: int = field(default=64, metadata={"help": "Batch size of that search."})
     output_dir: str = field(default="evaluation", metadata={"help": "Where results and plots go."})
     quick: bool = field(default=False, metadata={"help": "Tiny sizes for a smoke test (seconds, not minutes)."})
@@ -69,7 +69,7 @@ class EvaluationArguments:
     def __post_init__(self) -> None:
         if self.quick:
             self.train_samples, self.max_eval_samples, self.seeds = 64, 128, [0]
-            self.num_train_epochs, self.search_steps, self.search_batch_size = 1, 4, 16
+            self.num_train_epochs, self.search_epochs, self.search_batch_size = 1, 1, 16
 
 
 def _search_policy(args: EvaluationArguments, train_folder: Path, output_dir: Path) -> tuple[str, dict]:
@@ -78,8 +78,8 @@ def _search_policy(args: EvaluationArguments, train_folder: Path, output_dir: Pa
         dataset_name=str(train_folder),
         output_dir=str(output_dir / "searched-policy"),
         per_device_train_batch_size=args.search_batch_size,
-        max_steps=args.search_steps,
-        logging_steps=max(1, args.search_steps // 20),
+        num_train_epochs=args.search_epochs,
+        logging_steps=5,
         image_size=32,
     )
     policy = run_search(config)

@@ -30,6 +30,7 @@ from . import preset_tables
 from .ops import OPERATIONS, check_images
 
 SELECTIONS = ("weighted", "gumbel")
+POLICY_INITS = ("random", "uniform")
 MAGNITUDE_SAMPLINGS = ("fixed", "uniform")
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -171,10 +172,24 @@ class FasterAutoAugmentPolicy(
         self.search_info = dict(search_info or {})
         self.sample_images: Tensor | None = None  # uint8 [N, C, H, W] shown in the card's sample grid
         shape = (num_sub_policies, operation_count, len(operations))
-        # the official code initialises every parameter uniformly in [0, 1]
-        self.logits = nn.Parameter(torch.rand(shape))
-        self.magnitudes = nn.Parameter(torch.rand(shape))
-        self.probabilities = nn.Parameter(torch.rand(shape))
+        self.logits = nn.Parameter(torch.empty(shape))
+        self.magnitudes = nn.Parameter(torch.empty(shape))
+        self.probabilities = nn.Parameter(torch.empty(shape))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, init: str = "random") -> None:
+        """``"random"``: every parameter ~ U(0, 1), as the official search re-initialises them (at
+        temperature 0.05 each stage then starts nearly one-hot on a random op). ``"uniform"``: the
+        official module's defaults: equal logits (every op equally likely), magnitudes and
+        probabilities 0.5, so a search starts from no preference at all."""
+        if init not in POLICY_INITS:
+            raise ValueError(f"init must be one of {POLICY_INITS}, got {init!r}.")
+        for parameter in (self.logits, self.magnitudes, self.probabilities):
+            if init == "random":
+                parameter.uniform_(0, 1)
+            else:
+                parameter.fill_(0.5)
 
     # ------------------------------------------------------------------------------------ config
 

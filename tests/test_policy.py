@@ -223,6 +223,16 @@ def test_uniform_magnitude_sampling_draws_below_the_magnitude():
     assert abs(magnitudes.mean() - 0.4) < 0.01
 
 
+def test_uniform_initialisation_has_no_preference(policy):
+    policy.reset_parameters("uniform")
+    torch.testing.assert_close(policy.selection_weights(), torch.full((10, 2, 17), 1 / 17))
+    assert (policy.magnitudes == 0.5).all() and (policy.probabilities == 0.5).all()
+    policy.reset_parameters("random")
+    assert policy.logits.std() > 0.2
+    with pytest.raises(ValueError, match="init must be one of"):
+        policy.reset_parameters("zeros")
+
+
 def test_selection_entropy(policy):
     uniform = FasterAutoAugmentPolicy(num_sub_policies=1, temperature=1.0)
     with torch.no_grad():

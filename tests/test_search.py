@@ -60,6 +60,9 @@ def test_end_to_end_on_the_embedded_dataset(tmp_path):
     info = loaded.search_info
     assert info["steps"] == 4 and info["num_images"] == 64 and info["dataset"].startswith("hf-faa embedded MNIST-5k")
     assert set(info["operation_rates"]["Invert"]) == {"initial", "final"}
+    # grayscale digits: the colour-only Saturate would be a no-op, so it is left out; uniform start
+    assert "Saturate" not in loaded.operations and len(loaded.operations) == 16
+    assert all(rates["initial"] == pytest.approx(0.5 / 16, abs=1e-4) for rates in info["operation_rates"].values())
     records = [json.loads(line) for line in (tmp_path / "search_log.jsonl").read_text().splitlines()]
     assert [record["step"] for record in records] == [2, 4]
     for record in records:
@@ -115,6 +118,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
     [
         ({"per_device_train_batch_size": 1}, "per_device_train_batch_size=1"),
         ({"selection": "soft"}, "selection must be one of"),
+        ({"policy_init": "zeros"}, "policy_init must be one of"),
         ({"push_to_hub": True}, "--push_to_hub needs --hub_model_id"),
     ],
 )

@@ -50,7 +50,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("Solarize", _solarize_fraction, (0.0, 1.0), "fraction of intensities inverted"),
         Operation("Posterize", posterize, (0.0, 8.0), "bits removed"),
         Operation("Contrast", _enhance(contrast), _ENHANCE_RANGE, "|factor - 1|", signed=True),
-        Operation("Saturate", _enhance(saturate), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("Saturate", _enhance(saturate), _ENHANCE_RANGE, "|factor - 1|", signed=True, color_only=True),
         Operation("Brightness", _enhance(brightness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
         Operation("Sharpness", _enhance(sharpness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
         Operation("AutoContrast", autocontrast),

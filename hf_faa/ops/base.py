@@ -92,6 +92,7 @@ class Operation:
     ``function(images)`` for ops without a magnitude, ``function(images, value)`` otherwise
     (``value`` ``[B]`` maps the magnitude linearly onto ``value_range``, with a random sign per
     sample when ``signed``), plus ``generator=`` for ops that draw random parameters of their own.
+    ``color_only`` ops are the identity on grayscale images.
     """
 
     name: str
@@ -100,6 +101,7 @@ class Operation:
     unit: str = ""
     signed: bool = False
     random: bool = False
+    color_only: bool = False
 
     @property
     def has_magnitude(self) -> bool:

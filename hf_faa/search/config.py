@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..policy import MAGNITUDE_SAMPLINGS, SELECTIONS
+from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
 
 GRADIENT_PENALTY_NORMS = ("image", "channel")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
@@ -41,11 +41,22 @@ class SearchConfig:
     cache_dir: str | None = field(default=None, **_help("Where datasets caches downloads."))
 
     # policy
-    operations: list[str] | None = field(default=None, **_help("Operation names (default: all of hf_faa.ops)."))
+    operations: list[str] | None = field(
+        default=None,
+        **_help("Operation names (default: all of hf_faa.ops, without the colour-only ones on grayscale data)."),
+    )
     num_sub_policies: int = field(default=10, **_help("Sub-policies of the policy."))
     operation_count: int = field(default=2, **_help("Operations per sub-policy."))
     temperature: float = field(default=0.05, **_help("Softmax temperature of the operation selection."))
     magnitude_sampling: str = field(default="fixed", **_help("fixed or uniform.", choices=MAGNITUDE_SAMPLINGS))
+    policy_init: str = field(
+        default="uniform",
+        **_help(
+            "Initial policy: uniform (every op equally likely, magnitudes and probabilities 0.5) or "
+            "random (U(0, 1), the official search's).",
+            choices=POLICY_INITS,
+        ),  # fmt: skip
+    )
     selection: str = field(
         default="weighted",
         **_help(
@@ -116,7 +127,7 @@ class SearchConfig:
         if bad:
             raise ValueError(f"Invalid search setting(s) {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)}.")
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
-                              ("magnitude_sampling", MAGNITUDE_SAMPLINGS)):  # fmt: skip
+                              ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")
         if self.push_to_hub and self.hub_model_id is None:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data import PreparedDataset, collate_valid, prepare_dataset
+from ..ops import OPERATIONS
 from ..policy import FasterAutoAugmentPolicy
 from .checkpoints import SearchProgress, resolve_checkpoint, save_checkpoint
 from .config import SearchConfig
@@ -119,6 +120,12 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
         return torch.stack([value.detach().float() for value in values])
 
 
+def default_operations(num_channels: int) -> list[str]:
+    """Every op, except the colour-only ones (the identity there) on grayscale data: a no-op would
+    be an easy way for the policy to look real to the critic without augmenting anything."""
+    return [name for name, op in OPERATIONS.items() if num_channels == 3 or not op.color_only]
+
+
 def build_accelerator(config: SearchConfig) -> Accelerator:
     return Accelerator(
         mixed_precision=config.mixed_precision,
@@ -167,13 +174,14 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
         generator=torch.Generator().manual_seed(config.seed),
     )
     policy = FasterAutoAugmentPolicy(
-        operations=config.operations,
+        operations=config.operations or default_operations(data.num_channels),
         num_sub_policies=config.num_sub_policies,
         operation_count=config.operation_count,
         temperature=config.temperature,
         magnitude_sampling=config.magnitude_sampling,
         selection=config.selection,
     )
+    policy.reset_parameters(config.policy_init)
     critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
     if config.channels_last:
         critic = critic.to(memory_format=torch.channels_last)
