@@ -85,9 +85,17 @@ def _random_indices(high: int, size: int, generator: torch.Generator | None, lik
 def _apply_grouped(images: Tensor, op_index: Tensor, run) -> Tensor:
     """Run ``run(op, rows, images[rows])`` once per distinct op in ``op_index`` ``[B]`` and scatter back.
 
-    ``op_index`` -1 leaves an image unchanged. Sorting by op makes each group a contiguous slice,
-    so the batch is split, transformed group by group and put back in order with one gather.
+    ``op_index`` -1 leaves an image unchanged. Without autograd the results are written into
+    ``images`` in place (the caller owns it): only the transformed rows are copied. With autograd,
+    sorting by op makes each group a contiguous slice; the groups are concatenated and put back in
+    order with one gather.
     """
+    if not torch.is_grad_enabled():
+        for op in op_index.unique().tolist():
+            if op >= 0:
+                rows = (op_index == op).nonzero().squeeze(1)
+                images.index_copy_(0, rows, run(op, rows, images.index_select(0, rows)))
+        return images
     order = torch.argsort(op_index, stable=True)
     counts = torch.bincount(op_index[order] + 1).tolist()
     pieces, start = [], 0
@@ -242,7 +250,7 @@ class FasterAutoAugmentPolicy(
         """Augment ``images`` ``[B, C, H, W]`` (uint8, or float in [0, 1]); same shape and dtype out."""
         is_uint8 = isinstance(images, Tensor) and images.dtype == torch.uint8
         if is_uint8:
-            images = images.float() / 255
+            images = images.float().div_(255)  # a private copy
         elif isinstance(images, Tensor) and not images.is_floating_point():
             raise ValueError(
                 f"The policy takes uint8 images in [0, 255] or float images in [0, 1], got dtype {images.dtype}."
@@ -253,9 +261,13 @@ class FasterAutoAugmentPolicy(
         elif self.training:
             augmented = self._relaxed_forward(images, generator)
         else:
-            with torch.no_grad():
-                augmented = self._discrete_forward(images, generator)
-        return (augmented * 255).round().to(torch.uint8) if is_uint8 else augmented
+            with torch.no_grad():  # the discrete forward works in place: never on the caller's tensor
+                augmented = self._discrete_forward(images if is_uint8 else images.clone(), generator)
+        if not is_uint8:
+            return augmented
+        if augmented.requires_grad:
+            augmented = augmented.detach().clone()
+        return augmented.mul_(255).round_().to(torch.uint8)
 
     def _stage_parameters(self, sub_policy: Tensor, stage: int) -> tuple[Tensor, Tensor, Tensor]:
         """Per-image logits, magnitudes and probabilities of one stage, each ``[B, num_operations]``."""
@@ -296,6 +308,7 @@ class FasterAutoAugmentPolicy(
         return DiscreteChoices(sub_policy, torch.stack(operations), torch.stack(applied), torch.stack(magnitudes))
 
     def _discrete_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Runs under ``no_grad`` and transforms ``images`` in place."""
         choices = self.sample_choices(images.shape[0], generator)
         for stage in range(self.operation_count):
             op_index = torch.where(choices.applied[stage], choices.operation[stage], -1)
