@@ -13,6 +13,7 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -125,6 +126,30 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
 def test_invalid_settings_fail_before_any_work(overrides, message):
     with pytest.raises(ValueError, match=message):
         SearchConfig(**overrides)
+
+
+def test_push_to_hub_at_the_end_then_load_by_name(tmp_path, hub):
+    run_search(tiny_config(tmp_path, max_steps=2, push_to_hub=True, hub_model_id="someone/digits-policy"))
+    assert hub.pushes == ["someone/digits-policy"]
+    assert "policy_samples.png" in hub.files("someone/digits-policy")
+    assert FasterAutoAugmentPolicy.from_pretrained("someone/digits-policy").search_info["steps"] == 2
+
+
+@pytest.fixture
+def fresh_accelerator_state():
+    """Accelerate keeps one state per process; a different mixed precision needs it reset."""
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_tensorboard_tracking_accumulation_and_bf16(tmp_path, fresh_accelerator_state):
+    pytest.importorskip("tensorboard")
+    policy = run_search(tiny_config(tmp_path, max_steps=4, report_to="tensorboard", gradient_accumulation_steps=2,
+                                    mixed_precision="bf16"))  # fmt: skip
+    assert list((tmp_path / "hf-faa-search").rglob("events.out.tfevents.*"))
+    assert all(torch.isfinite(parameter).all() for parameter in policy.parameters())
+    assert policy.search_info["config"]["mixed_precision"] == "bf16"
 
 
 def test_config_parses_from_cli_and_yaml(tmp_path):
