@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from . import preset_tables
 from .ops import OPERATIONS, check_images
+from .ops.base import random_integers, random_uniform
 
 SELECTIONS = ("weighted", "gumbel")
 POLICY_INITS = ("random", "uniform")
@@ -69,17 +70,6 @@ def _clamp_straight_through(values: Tensor, low: float, high: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass: a parameter that has reached a
     bound can still be pulled back by its gradient (a plain clamp would freeze it there)."""
     return values + (values.clamp(low, high) - values).detach()
-
-
-def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """U(0, 1) samples drawn on the generator's device, returned on ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.rand(shape, generator=generator, device=device).to(device=like.device, dtype=like.dtype)
-
-
-def _random_indices(high: int, size: int, generator: torch.Generator | None, like: Tensor) -> Tensor:
-    device = generator.device if generator is not None else like.device
-    return torch.randint(high, (size,), generator=generator, device=device).to(like.device)
 
 
 def _apply_grouped(images: Tensor, op_index: Tensor, run) -> Tensor:
@@ -279,7 +269,7 @@ class FasterAutoAugmentPolicy(
 
     def _sampled_magnitudes(self, magnitudes: Tensor, generator: torch.Generator | None) -> Tensor:
         if self.magnitude_sampling == "uniform":
-            return magnitudes * _uniform(magnitudes.shape, generator, magnitudes)
+            return magnitudes * random_uniform(magnitudes.shape, magnitudes, generator)
         return magnitudes
 
     def _run_op(self, op: int, images: Tensor, magnitude: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -292,17 +282,19 @@ class FasterAutoAugmentPolicy(
         per image, then per stage an op from ``softmax(logits / temperature)``, whether to apply it
         (Bernoulli of its probability) and its magnitude."""
         like = self.logits
-        sub_policy = _random_indices(self.num_sub_policies, batch_size, generator, like)
+        sub_policy = random_integers(self.num_sub_policies, batch_size, like, generator)
         operations, applied, magnitudes = [], [], []
         for stage in range(self.operation_count):
             logits, stage_magnitudes, probabilities = self._stage_parameters(sub_policy, stage)
             weights = torch.softmax(logits.float() / self.temperature, dim=-1)
             # inverse-CDF sampling: one uniform per image picks its op
-            draws = _uniform((batch_size, 1), generator, weights)
+            draws = random_uniform((batch_size, 1), weights, generator)
             op_index = (torch.cumsum(weights, dim=-1) < draws).sum(-1).clamp(max=len(self.operations) - 1)
             chosen = op_index.unsqueeze(1)
             operations.append(op_index)
-            applied.append(_uniform((batch_size,), generator, weights) < probabilities.gather(1, chosen).squeeze(1))
+            applied.append(
+                random_uniform((batch_size,), weights, generator) < probabilities.gather(1, chosen).squeeze(1)
+            )
             magnitude = stage_magnitudes.gather(1, chosen).squeeze(1).clamp(0, 1)
             magnitudes.append(self._sampled_magnitudes(magnitude, generator))
         return DiscreteChoices(sub_policy, torch.stack(operations), torch.stack(applied), torch.stack(magnitudes))
@@ -326,7 +318,7 @@ class FasterAutoAugmentPolicy(
 
     def _relaxed_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
         batch = images.shape[0]
-        sub_policy = _random_indices(self.num_sub_policies, batch, generator, images)
+        sub_policy = random_integers(self.num_sub_policies, batch, images, generator)
         for stage in range(self.operation_count):
             logits, magnitudes, probabilities = self._stage_parameters(sub_policy, stage)
             magnitudes = self._sampled_magnitudes(_clamp_straight_through(magnitudes, 0, 1), generator)
@@ -339,7 +331,7 @@ class FasterAutoAugmentPolicy(
 
     def _relaxed_gates(self, probabilities: Tensor, generator: torch.Generator | None) -> Tensor:
         """RelaxedBernoulli(probabilities, apply_temperature) samples, reparameterised (same shape)."""
-        noise = _uniform(probabilities.shape, generator, probabilities).clamp(1e-6, 1 - 1e-6)
+        noise = random_uniform(probabilities.shape, probabilities, generator).clamp(1e-6, 1 - 1e-6)
         logistic = torch.log(noise) - torch.log1p(-noise)
         return torch.sigmoid((torch.logit(probabilities) + logistic) / self.apply_temperature)
 
@@ -359,7 +351,7 @@ class FasterAutoAugmentPolicy(
         discrete forward's choice; the chosen op's output is scaled by its hard one-hot entry, whose
         gradient is that of the soft sample, so every logit of the stage gets a gradient.
         """
-        noise = _uniform(logits.shape, generator, logits).clamp(1e-10, 1 - 1e-10)
+        noise = random_uniform(logits.shape, logits, generator).clamp(1e-10, 1 - 1e-10)
         soft = torch.softmax(logits / self.temperature - torch.log(-torch.log(noise)), dim=-1)
         op_index = soft.argmax(dim=-1)
         chosen = op_index.unsqueeze(1)

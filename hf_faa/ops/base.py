@@ -52,14 +52,24 @@ def check_magnitude(magnitude: Tensor | None, images: Tensor, name: str) -> None
         )
 
 
-def random_signs(batch_size: int, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Tensor ``[batch_size]`` of ±1 drawn 50/50, on the device and dtype of ``like``.
+def random_uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """U(0, 1) samples of ``shape`` on the device and dtype of ``like``.
 
     Drawn on the generator's device (a CPU generator may drive CUDA images) and moved afterwards.
     """
     device = generator.device if generator is not None else like.device
-    bits = torch.randint(0, 2, (batch_size,), generator=generator, device=device)
-    return (bits * 2 - 1).to(device=like.device, dtype=like.dtype)
+    return torch.rand(shape, generator=generator, device=device).to(device=like.device, dtype=like.dtype)
+
+
+def random_integers(high: int, size: int, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """``[size]`` integers uniform in ``[0, high)`` on ``like``'s device (drawn as :func:`random_uniform`)."""
+    device = generator.device if generator is not None else like.device
+    return torch.randint(high, (size,), generator=generator, device=device).to(like.device)
+
+
+def random_signs(batch_size: int, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Tensor ``[batch_size]`` of ±1 drawn 50/50, on the device and dtype of ``like``."""
+    return (random_integers(2, batch_size, like, generator) * 2 - 1).to(like.dtype)
 
 
 def with_surrogate_gradient(output: Tensor, *surrogates: Tensor) -> Tensor:

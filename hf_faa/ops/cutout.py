@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import needs_gradient, with_surrogate_gradient
+from .base import needs_gradient, random_uniform, with_surrogate_gradient
 
 # Mid-gray: what zero becomes once images are normalised with mean 0.5, the value cutout fills.
 CUTOUT_FILL = 0.5
@@ -50,6 +50,4 @@ def cutout(images: Tensor, side_fraction: Tensor, centres: Tensor) -> Tensor:
 
 def random_cutout(images: Tensor, side_fraction: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """:func:`cutout` at a uniformly random centre per image (drawn with ``generator``)."""
-    device = generator.device if generator is not None else images.device
-    centres = torch.rand(images.shape[0], 2, generator=generator, device=device).to(images.device)
-    return cutout(images, side_fraction, centres)
+    return cutout(images, side_fraction, random_uniform((images.shape[0], 2), images, generator))
