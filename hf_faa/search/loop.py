@@ -80,12 +80,11 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
 
     with state.accelerator.accumulate(state.critic, state.policy):
         augmented = state.policy(to_augment)
+        real_input, fake_input = state.critic_input(real), state.critic_input(augmented)
 
-        real_scores, real_logits = state.critic(state.critic_input(real))
-        fake_scores, _ = state.critic(state.critic_input(augmented.detach()))
-        penalty = gradient_penalty(
-            state.critic, state.critic_input(real), state.critic_input(augmented), config.gradient_penalty_norm
-        )
+        real_scores, real_logits = state.critic(real_input)
+        fake_scores, _ = state.critic(fake_input.detach())
+        penalty = gradient_penalty(state.critic, real_input, fake_input, config.gradient_penalty_norm)
         loss_of_critic = critic_loss(real_scores, fake_scores, real_logits, real_labels, penalty,
                                      config.classification_weight, config.gradient_penalty_weight)  # fmt: skip
         state.accelerator.backward(loss_of_critic)
@@ -95,7 +94,7 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
         # the policy step sees a fixed critic: no gradient (and no DDP sync) for its weights
         critic_module = state.critic_module
         critic_module.requires_grad_(False)
-        policy_scores, policy_logits = critic_module(state.critic_input(augmented))
+        policy_scores, policy_logits = critic_module(fake_input)
         loss_of_policy = policy_loss(policy_scores, policy_logits, augment_labels, config.classification_weight)
         state.accelerator.backward(loss_of_policy)
         critic_module.requires_grad_(True)
