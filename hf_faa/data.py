@@ -37,7 +37,7 @@ LABEL_COLUMN_NAMES = ("label", "labels", "target", "targets", "fine_label", "cla
 IMAGE_MODES = {"L": 1, "RGB": 3}  # output mode -> number of channels
 
 _FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
-_SINGLE_CHANNEL_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
+SINGLE_CHANNEL_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 # What PIL raises for bytes that are not an image, truncated or corrupt files, missing files
 # and decompression bombs.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -356,7 +356,7 @@ def infer_image_mode(dataset: datasets.Dataset, image_column: str) -> str:
     for batch in headers.iter(batch_size=1024):
         for image in batch[image_column]:
             mode = _header_mode(image)
-            if mode is not None and mode not in _SINGLE_CHANNEL_MODES:
+            if mode is not None and mode not in SINGLE_CHANNEL_MODES:
                 return "RGB"
     return "L"
 

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
+from .ops import OPERATIONS
 from .ops.cutout import CUTOUT_FILL
+from .preset_tables import AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION, AUTOAUGMENT_POLICIES, AUTOAUGMENT_RANGES
 
 
 def _affine(image: Image.Image, coefficients: tuple[float, ...]) -> Image.Image:
@@ -88,9 +90,6 @@ class PilAutoAugment:
     range, random sign for signed ops). The per-image baseline of the benchmarks."""
 
     def __init__(self, table: str = "cifar10", seed: int = 0) -> None:
-        from .ops import OPERATIONS
-        from .preset_tables import AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION, AUTOAUGMENT_POLICIES, AUTOAUGMENT_RANGES
-
         self.random = random.Random(seed)
         self.sub_policies = [
             [

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, decode_image
+from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, SINGLE_CHANNEL_MODES, decode_image
 from .pil_reference import tensor_to_pil
 from .policy import FasterAutoAugmentPolicy, load_policy
 
@@ -299,4 +299,4 @@ class _BatchAugmenter:
 
 
 def _natural_mode(image: Any) -> str:
-    return "L" if isinstance(image, Image.Image) and image.mode in ("1", "L", "I", "I;16", "F") else "RGB"
+    return "L" if isinstance(image, Image.Image) and image.mode in SINGLE_CHANNEL_MODES else "RGB"
