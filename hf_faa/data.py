@@ -386,7 +386,8 @@ def decode_image(image: ImageInput, mode: str, size: int | None) -> torch.Tensor
 
     Returns:
         uint8 ``[C, size, size]`` (``[C, H, W]`` when ``size`` is None), or ``None`` when the image
-        cannot be decoded.
+        cannot be decoded. The tensor is a view of channels-last memory (call ``.contiguous()``
+        for channels-first memory).
     """
     if mode not in IMAGE_MODES:
         raise ValueError(f"mode must be one of {sorted(IMAGE_MODES)}, got {mode!r}.")
@@ -449,10 +450,10 @@ def _fit(image: Image.Image, size: int | None) -> Image.Image:
 
 
 def _to_tensor(image: Image.Image) -> torch.Tensor:
-    """An "L" or "RGB" PIL image -> uint8 [C, H, W]."""
-    array = np.array(image, dtype=np.uint8)
-    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(array))
+    """An "L" or "RGB" PIL image -> uint8 [C, H, W], a channels-first view of channels-last pixels
+    (no transposing copy: stacking copies anyway, and image processors want channels-last)."""
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
+    return pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
 
 
 # ---------------------------------------------------------------------------------------------

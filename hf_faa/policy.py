@@ -27,7 +27,7 @@ from huggingface_hub.errors import EntryNotFoundError, HFValidationError, Reposi
 from torch import Tensor, nn
 
 from . import preset_tables
-from .ops import OPERATIONS, check_images
+from .ops import OPERATIONS, check_images, to_uint8
 from .ops.base import random_integers, random_uniform
 
 SELECTIONS = ("weighted", "gumbel")
@@ -43,6 +43,10 @@ EXCLUDED_LOGIT = -1e4
 # Relaxed apply-probabilities stay this far from 0 and 1, where the logit of p is infinite and the
 # RelaxedBernoulli gate saturates so hard that no gradient comes back.
 PROBABILITY_EPSILON = 1e-3
+# On CPU an op's float temporaries for a whole batch of large images outgrow the caches (and,
+# above glibc's 32 MiB mmap threshold, take fresh zeroed pages from the kernel on every call: a
+# 10-20x slowdown at 224x224). The discrete forward runs each op on chunks of rows this size.
+CPU_CHUNK_BYTES = 4 * 2**20
 # Rows whose selection weight is below this are left out of describe() by default.
 DESCRIBE_MIN_WEIGHT = 0.01
 TEMPLATE_PATH = Path(__file__).with_name("model_card_template.md")
@@ -72,19 +76,38 @@ def _clamp_straight_through(values: Tensor, low: float, high: float) -> Tensor:
     return values + (values.clamp(low, high) - values).detach()
 
 
+def _rows_per_chunk(images: Tensor) -> int:
+    """How many images an op takes at once: all of them on accelerators, about CPU_CHUNK_BYTES of float on CPU."""
+    if images.device.type != "cpu":
+        return max(1, images.shape[0])
+    return max(1, CPU_CHUNK_BYTES // (images[0].numel() * 4))
+
+
+def _write_rows(images: Tensor, rows: Tensor, values: Tensor) -> None:
+    """``images[rows] = values``. On CPU one copy per row: ``index_copy_``'s CPU kernel moves uint8
+    images an element at a time, ~10x slower than a row's memcpy."""
+    if images.device.type != "cpu":
+        images.index_copy_(0, rows, values)
+        return
+    for row, value in zip(rows.tolist(), values, strict=True):
+        images[row].copy_(value)
+
+
 def _apply_grouped(images: Tensor, op_index: Tensor, run) -> Tensor:
     """Run ``run(op, rows, images[rows])`` once per distinct op in ``op_index`` ``[B]`` and scatter back.
 
     ``op_index`` -1 leaves an image unchanged. Without autograd the results are written into
-    ``images`` in place (the caller owns it): only the transformed rows are copied. With autograd,
+    ``images`` in place (the caller owns it): only the transformed rows are copied, a chunk of
+    rows at a time on CPU (see :data:`CPU_CHUNK_BYTES`). With autograd,
     sorting by op makes each group a contiguous slice; the groups are concatenated and put back in
     order with one gather.
     """
     if not torch.is_grad_enabled():
+        rows_per_chunk = _rows_per_chunk(images)
         for op in op_index.unique().tolist():
             if op >= 0:
-                rows = (op_index == op).nonzero().squeeze(1)
-                images.index_copy_(0, rows, run(op, rows, images.index_select(0, rows)))
+                for rows in (op_index == op).nonzero().squeeze(1).split(rows_per_chunk):
+                    _write_rows(images, rows, run(op, rows, images.index_select(0, rows)))
         return images
     order = torch.argsort(op_index, stable=True)
     counts = torch.bincount(op_index[order] + 1).tolist()
@@ -236,28 +259,24 @@ class FasterAutoAugmentPolicy(
 
     # ------------------------------------------------------------------------------------ forward
 
-    def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Augment ``images`` ``[B, C, H, W]`` (uint8, or float in [0, 1]); same shape and dtype out."""
-        is_uint8 = isinstance(images, Tensor) and images.dtype == torch.uint8
-        if is_uint8:
-            images = images.float().div_(255)  # a private copy
-        elif isinstance(images, Tensor) and not images.is_floating_point():
-            raise ValueError(
-                f"The policy takes uint8 images in [0, 255] or float images in [0, 1], got dtype {images.dtype}."
-            )
+    def forward(self, images: Tensor, generator: torch.Generator | None = None, *, inplace: bool = False) -> Tensor:
+        """Augment ``images`` ``[B, C, H, W]`` (uint8, or float in [0, 1]); same shape and dtype out.
+
+        In eval mode uint8 images stay uint8: every op's result is rounded to 8 bits, as in PIL.
+        ``inplace=True`` (eval mode only) writes into ``images`` instead of a copy, for callers
+        that own the batch.
+        """
         check_images(images)
+        if inplace and self.training:
+            raise ValueError("inplace=True needs eval mode (policy.eval()): the training forward keeps its input.")
         if images.shape[0] == 0:
-            augmented = images
-        elif self.training:
-            augmented = self._relaxed_forward(images, generator)
-        else:
-            with torch.no_grad():  # the discrete forward works in place: never on the caller's tensor
-                augmented = self._discrete_forward(images if is_uint8 else images.clone(), generator)
-        if not is_uint8:
-            return augmented
-        if augmented.requires_grad:
-            augmented = augmented.detach().clone()
-        return augmented.mul_(255).round_().to(torch.uint8)
+            return images
+        if not self.training:
+            with torch.no_grad():  # the discrete forward works in place
+                return self._discrete_forward(images if inplace else images.clone(), generator)
+        if images.is_floating_point():
+            return self._relaxed_forward(images, generator)
+        return to_uint8(self._relaxed_forward(images.float().div_(255), generator).detach())
 
     def _stage_parameters(self, sub_policy: Tensor, stage: int) -> tuple[Tensor, Tensor, Tensor]:
         """Per-image logits, magnitudes and probabilities of one stage, each ``[B, num_operations]``."""

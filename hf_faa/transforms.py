@@ -65,14 +65,19 @@ def find_label_column(batch: dict[str, list], label_column: str | None) -> str |
 def augment_batch(
     policy: FasterAutoAugmentPolicy, images: Sequence[Tensor], generator: torch.Generator | None
 ) -> list[Tensor]:
-    """Augment uint8 images ``[C, H, W]`` of possibly different sizes: one policy call per distinct size."""
+    """Augment uint8 images ``[C, H, W]`` of possibly different sizes: one policy call per distinct size.
+
+    The batches are stacked channels-last (decoded images are, in memory), so that the augmented
+    images go on to an image processor without a transposing copy.
+    """
     output: list[Tensor | None] = [None] * len(images)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, image in enumerate(images):
         by_shape.setdefault(tuple(image.shape), []).append(index)
     device = next(policy.parameters()).device
     for positions in by_shape.values():
-        augmented = policy(torch.stack([images[i] for i in positions]).to(device), generator=generator).cpu()
+        batch = torch.stack([images[i].permute(1, 2, 0) for i in positions]).permute(0, 3, 1, 2)
+        augmented = policy(batch.to(device), generator=generator, inplace=True).cpu()
         for position, image in zip(positions, augmented, strict=True):
             output[position] = image
     return output
@@ -152,7 +157,9 @@ class PolicyTransform:
 
     def _pixel_values(self, images: list[Tensor]) -> Tensor | list[Tensor]:
         if self.image_processor is not None:
-            arrays = [image.permute(1, 2, 0).numpy() for image in images]
+            # contiguous channels-last arrays (a no-op for decoded images): processors copy strided
+            # arrays element by element
+            arrays = [image.permute(1, 2, 0).contiguous().numpy() for image in images]
             return self.image_processor(images=arrays, return_tensors="pt")["pixel_values"]
         if images and all(image.shape == images[0].shape for image in images):
             return torch.stack(images).float() / 255
@@ -205,7 +212,7 @@ class PolicyCollator:
                  for key in features[0] if key != self.input_column and _is_number(features[0][key])}  # fmt: skip
         if "label" in batch and "labels" not in batch:
             batch["labels"] = batch.pop("label")
-        augmented = self.policy(images, generator=self.generator)
+        augmented = self.policy(images, generator=self.generator, inplace=True)
         pixel_values = augmented.float() / 255 if augmented.dtype == torch.uint8 else augmented.float()
         if self.image_mean is not None and self.image_std is not None:
             mean = torch.tensor(self.image_mean).view(1, -1, 1, 1)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hf_faa.ops import OPERATIONS, cutout
+from hf_faa.ops import OPERATIONS, apply_lookup_tables, cutout, to_uint8
+from hf_faa.ops.lookup import histograms
 
 ALL_OPS = sorted(OPERATIONS)
 MAGNITUDE_OPS = [name for name in ALL_OPS if OPERATIONS[name].has_magnitude]
@@ -129,6 +130,48 @@ def test_magnitude_is_clamped_to_unit_interval():
     torch.testing.assert_close(value, torch.tensor([0.0, 8.0], dtype=torch.float64))
 
 
+# ------------------------------------------------------------------------------------------ 8-bit images
+
+
+def photo_like_uint8(batch: int = 4, channels: int = 3, size: tuple[int, int] = (20, 24)) -> torch.Tensor:
+    return (random_batch(channels, batch, size) * 255).round().to(torch.uint8)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_uint8_images_equal_the_float_op_rounded_to_8_bits(name, channels):
+    """uint8 in, uint8 out: through lookup tables or a float copy, the float op's result rounded."""
+    images = photo_like_uint8(channels=channels)
+    magnitude = torch.tensor([0.0, 0.3, 0.7, 1.0])
+    op = OPERATIONS[name]
+    out = op(images, magnitude, generator=seeded(2))
+    assert out.dtype == torch.uint8 and out.shape == images.shape
+    expected = to_uint8(op(images.float() / 255, magnitude, generator=seeded(2)))
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)
+    if op.has_magnitude:
+        assert torch.equal(out[0], images[0]), "magnitude 0 is the identity on 8-bit images too"
+
+
+def test_lookup_tables_map_each_channel_through_its_own_table():
+    images = torch.tensor([[[[0, 1], [2, 255]], [[0, 1], [2, 255]]]], dtype=torch.uint8)  # [1, 2, 2, 2]
+    levels = torch.arange(256.0) / 255
+    tables = torch.stack([levels, 1 - levels]).view(1, 2, 1, 256)  # identity, inversion
+    out = apply_lookup_tables(images, tables)
+    assert torch.equal(out[0, 0], images[0, 0]) and torch.equal(out[0, 1], 255 - images[0, 1])
+    shared = apply_lookup_tables(images, (1 - levels).view(1, 1, 1, 256))
+    assert torch.equal(shared, 255 - images)
+
+
+def test_histograms_count_levels_per_image_and_channel():
+    images = photo_like_uint8(batch=3)
+    counts = histograms(images)
+    assert counts.shape == (3, 3, 256)
+    for index in range(3):
+        for channel in range(3):
+            expected = torch.bincount(images[index, channel].flatten().long(), minlength=256)
+            assert torch.equal(counts[index, channel], expected)
+
+
 # ---------------------------------------------------------------------------------------------- gradients
 
 
@@ -190,7 +233,8 @@ def test_surrogate_gradients_point_the_sensible_way():
 @pytest.mark.parametrize(
     ("images", "magnitude", "message"),
     [
-        (torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.zeros(2), "float tensor"),
+        (torch.zeros(2, 3, 8, 8, dtype=torch.int64), torch.zeros(2), "float with values in \\[0, 1\\] or uint8"),
+        (torch.zeros(2, 3, 8, 8, dtype=torch.bool), torch.zeros(2), "got dtype torch.bool"),
         (torch.zeros(3, 8, 8), torch.zeros(3), "4 dimensions"),
         (torch.zeros(2, 4, 8, 8), torch.zeros(2), "1 \\(grayscale\\) or 3 \\(RGB\\) channels"),
         (torch.zeros(2, 8, 8, 3), torch.zeros(2), "channels"),

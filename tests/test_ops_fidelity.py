@@ -71,6 +71,16 @@ def test_integer_ops_match_pil_exactly(name, value, photo):
 
 
 @pytest.mark.parametrize("photo", PHOTOS, ids=PHOTO_IDS)
+@pytest.mark.parametrize(("name", "value"), EXACT_CASES, ids=[case_id(case) for case in EXACT_CASES])
+def test_uint8_images_through_the_registry_match_pil_exactly(name, value, photo):
+    """The 8-bit path (lookup tables) as the policy runs it on decoded images: no rounding left."""
+    op = OPERATIONS[name]
+    magnitude = torch.tensor([value / op.value_range[1] if op.has_magnitude else 0.0])
+    ours = op(pil_to_tensor(photo).unsqueeze(0), magnitude)
+    assert torch.equal(ours[0], pil_to_tensor(PIL_OPERATIONS[name](photo, value)))
+
+
+@pytest.mark.parametrize("photo", PHOTOS, ids=PHOTO_IDS)
 @pytest.mark.parametrize(("name", "value"), ROUNDING_CASES, ids=[case_id(case) for case in ROUNDING_CASES])
 def test_enhance_ops_match_pil_up_to_its_rounding(name, value, photo):
     errors = level_errors(name, value, photo)

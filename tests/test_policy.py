@@ -59,7 +59,7 @@ def test_empty_batch_passes_through(policy):
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (torch.zeros(2, 3, 8, 8, dtype=torch.int32), "uint8 images in \\[0, 255\\] or float"),
+        (torch.zeros(2, 3, 8, 8, dtype=torch.int32), "float with values in \\[0, 1\\] or uint8 in \\[0, 255\\]"),
         (torch.zeros(3, 8, 8), "4 dimensions"),
         (torch.zeros(2, 2, 8, 8), "1 \\(grayscale\\) or 3 \\(RGB\\)"),
     ],
@@ -171,12 +171,14 @@ def test_eval_choices_are_per_image(policy):
     assert len(choices.operation[0].unique()) > 5
 
 
-def test_eval_forward_applies_the_sampled_choices():
-    """With one stage, each image equals its sampled op applied alone (or is unchanged)."""
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_eval_forward_applies_the_sampled_choices(dtype):
+    """With one stage, each image equals its sampled op applied alone (or is unchanged); uint8
+    images go through the ops' 8-bit path."""
     torch.manual_seed(0)
-    policy = FasterAutoAugmentPolicy(operations=["Invert", "Solarize", "Equalize"], operation_count=1,
-                                     temperature=1.0).eval()  # fmt: skip
-    batch = images(64)
+    policy = FasterAutoAugmentPolicy(operations=["Invert", "Solarize", "Equalize", "HorizontalFlip", "Posterize"],
+                                     operation_count=1, temperature=1.0).eval()  # fmt: skip
+    batch = images(64) if dtype.is_floating_point else (images(64) * 255).to(dtype)
     out = policy(batch, generator=seeded(11))
     choices = policy.sample_choices(64, generator=seeded(11))
     assert 10 < choices.applied.sum() < 54
@@ -185,7 +187,33 @@ def test_eval_forward_applies_the_sampled_choices():
         if choices.applied[0, index]:
             op = OPERATIONS[policy.operations[choices.operation[0, index]]]
             expected = op(expected, choices.magnitude[0, index : index + 1])
+        assert expected.dtype == dtype
         torch.testing.assert_close(out[index : index + 1], expected)
+
+
+def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch):
+    """On CPU the ops run on chunks of rows; neither the chunk size nor the memory layout matters."""
+    import hf_faa.policy as policy_module
+
+    torch.manual_seed(0)
+    policy = FasterAutoAugmentPolicy(operations=["Invert", "Posterize", "Equalize", "AutoContrast"]).eval()
+    batch = (images(32, size=16) * 255).to(torch.uint8)
+    whole = policy(batch, generator=seeded(4))
+    monkeypatch.setattr(policy_module, "CPU_CHUNK_BYTES", 1)  # one image per chunk
+    assert torch.equal(policy(batch, generator=seeded(4)), whole)
+    channels_last = batch.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(policy(channels_last, generator=seeded(4)), whole)
+    assert (whole != batch).any()
+
+
+def test_inplace_eval_forward_writes_into_the_batch(policy):
+    policy.eval()
+    batch = (images(16) * 255).to(torch.uint8)
+    expected = policy(batch, generator=seeded(5))
+    out = policy(batch, generator=seeded(5), inplace=True)
+    assert out is batch and torch.equal(batch, expected)
+    with pytest.raises(ValueError, match="inplace=True needs eval mode"):
+        policy.train()(images(4), inplace=True)
 
 
 def chi_square_p_value(observed: torch.Tensor, expected: torch.Tensor) -> float:

@@ -2,6 +2,7 @@
 
 ``OPERATIONS[name](images, magnitude, generator=None)``: images float ``[B, C, H, W]`` in [0, 1]
 (``C`` = 1 or 3), magnitude ``[B]`` in [0, 1]; returns the same shape, dtype and device, in [0, 1].
+uint8 images in [0, 255] work too (no gradient), rounded to 8 bits after the op as in PIL.
 Magnitude 0 is the identity for every op that has a magnitude. Value ranges are those of the
 official Faster AutoAugment code (shear 0.3, translate 0.45, rotate 30°, enhance factor 1 ± 1),
 with its bugs fixed: TranslateX exists, Posterize really posterizes, Solarize and Posterize grow
@@ -13,10 +14,21 @@ from __future__ import annotations
 from torch import Tensor
 
 from .base import Operation, check_images, check_magnitude, random_signs, with_surrogate_gradient
-from .color import brightness, contrast, invert, posterize, rgb_to_grayscale, saturate, sharpness, solarize
+from .color import (
+    brightness,
+    contrast,
+    contrast_table,
+    invert,
+    posterize,
+    rgb_to_grayscale,
+    saturate,
+    sharpness,
+    solarize,
+)
 from .cutout import cutout, random_cutout
 from .geometric import affine_warp, horizontal_flip, rotate, shear_x, shear_y, translate_x, translate_y, vertical_flip
-from .histogram import autocontrast, equalize
+from .histogram import autocontrast, autocontrast_tables, equalize, equalize_tables
+from .lookup import apply_lookup_tables, to_uint8
 
 
 def _enhance(function):
@@ -35,6 +47,7 @@ def _solarize_fraction(images: Tensor, fraction: Tensor) -> Tensor:
 
 
 _ENHANCE_RANGE = (0.0, 1.0)
+_contrast_table = _enhance(contrast_table)
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
@@ -46,15 +59,17 @@ OPERATIONS: dict[str, Operation] = {
         Operation("Rotate", rotate, (0.0, 30.0), "degrees", signed=True),
         Operation("HorizontalFlip", horizontal_flip),
         Operation("VerticalFlip", vertical_flip),
-        Operation("Invert", invert),
-        Operation("Solarize", _solarize_fraction, (0.0, 1.0), "fraction of intensities inverted"),
-        Operation("Posterize", posterize, (0.0, 8.0), "bits removed"),
-        Operation("Contrast", _enhance(contrast), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("Invert", invert, pointwise=True),
+        Operation("Solarize", _solarize_fraction, (0.0, 1.0), "fraction of intensities inverted", pointwise=True),
+        Operation("Posterize", posterize, (0.0, 8.0), "bits removed", pointwise=True),
+        Operation(
+            "Contrast", _enhance(contrast), _ENHANCE_RANGE, "|factor - 1|", signed=True, lookup_table=_contrast_table
+        ),
         Operation("Saturate", _enhance(saturate), _ENHANCE_RANGE, "|factor - 1|", signed=True, color_only=True),
-        Operation("Brightness", _enhance(brightness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
+        Operation("Brightness", _enhance(brightness), _ENHANCE_RANGE, "|factor - 1|", signed=True, pointwise=True),
         Operation("Sharpness", _enhance(sharpness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
-        Operation("AutoContrast", autocontrast),
-        Operation("Equalize", equalize),
+        Operation("AutoContrast", autocontrast, lookup_table=autocontrast_tables),
+        Operation("Equalize", equalize, lookup_table=equalize_tables),
         Operation("Cutout", random_cutout, (0.0, 0.5), "side as a fraction of the image", random=True),
     )
 }
@@ -63,6 +78,7 @@ __all__ = [
     "OPERATIONS",
     "Operation",
     "affine_warp",
+    "apply_lookup_tables",
     "autocontrast",
     "brightness",
     "check_images",
@@ -82,6 +98,7 @@ __all__ = [
     "shear_x",
     "shear_y",
     "solarize",
+    "to_uint8",
     "translate_x",
     "translate_y",
     "vertical_flip",

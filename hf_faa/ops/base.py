@@ -7,6 +7,10 @@ Every operation in :data:`hf_faa.ops.OPERATIONS` is called as
 * ``magnitude``: tensor ``[B]`` in ``[0, 1]``, one strength per sample (ignored by ops without one);
 
 and returns a tensor of the same shape, dtype and device, clamped to ``[0, 1]``.
+
+uint8 images ``[B, C, H, W]`` in ``[0, 255]`` are taken too (no gradient) and give uint8 back,
+rounded to 8 bits as PIL rounds every op's result: pointwise ops go through 256-entry lookup
+tables, the others through a float copy.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .lookup import apply_lookup_tables, level_ramp, to_uint8
+
 
 def check_images(images: Tensor) -> None:
-    """Raise ``ValueError`` unless ``images`` is a float tensor ``[B, C, H, W]`` with ``C`` in ``{1, 3}``."""
+    """Raise ``ValueError`` unless ``images`` is a float or uint8 tensor ``[B, C, H, W]`` with ``C`` in ``{1, 3}``."""
     if not isinstance(images, Tensor):
         raise ValueError(f"images must be a torch.Tensor of shape [B, C, H, W], got {type(images).__name__}.")
-    if not images.is_floating_point():
+    if not (images.is_floating_point() or images.dtype == torch.uint8):
         raise ValueError(
-            f"images must be a float tensor with values in [0, 1], got dtype {images.dtype}; "
-            "convert uint8 images with `images.float() / 255`."
+            f"images must be float with values in [0, 1] or uint8 in [0, 255], got dtype {images.dtype}; "
+            "convert 8-bit levels with `images.to(torch.uint8)` or `images.float() / 255`."
         )
     if images.ndim != 4:
         raise ValueError(
@@ -103,6 +109,10 @@ class Operation:
     (``value`` ``[B]`` maps the magnitude linearly onto ``value_range``, with a random sign per
     sample when ``signed``), plus ``generator=`` for ops that draw random parameters of their own.
     ``color_only`` ops are the identity on grayscale images.
+
+    On uint8 images, a ``pointwise`` op (each pixel's level maps on its own) is ``function``
+    applied to the 256 levels, used as a lookup table; ``lookup_table(images, *values)`` gives
+    the tables ``[B, C or 1, 1, 256]`` of ops that read image statistics (mean, range, histogram).
     """
 
     name: str
@@ -112,6 +122,8 @@ class Operation:
     signed: bool = False
     random: bool = False
     color_only: bool = False
+    pointwise: bool = False
+    lookup_table: Callable[..., Tensor] | None = None
 
     @property
     def has_magnitude(self) -> bool:
@@ -124,12 +136,16 @@ class Operation:
         generator: torch.Generator | None = None,
         value_range: tuple[float, float] | None = None,
     ) -> Tensor:
-        """Native parameter ``[B]`` for magnitudes ``[B]`` in [0, 1] (clamped), signed when the op is."""
+        """Native parameter ``[B]`` for magnitudes ``[B]`` in [0, 1] (clamped), signed when the op is.
+
+        On ``like``'s device, in its dtype (float32 for uint8 images).
+        """
         low, high = value_range if value_range is not None else self.value_range
-        magnitude = magnitude.to(device=like.device, dtype=like.dtype).clamp(0, 1)
+        dtype = like.dtype if like.is_floating_point() else torch.float32
+        magnitude = magnitude.to(device=like.device, dtype=dtype).clamp(0, 1)
         value = low + magnitude * (high - low)
         if self.signed:
-            value = value * random_signs(value.shape[0], like, generator)
+            value = value * random_signs(value.shape[0], value, generator)
         return value
 
     def __call__(
@@ -142,11 +158,22 @@ class Operation:
     ) -> Tensor:
         """Apply the op to ``images`` ``[B, C, H, W]`` at ``magnitude`` ``[B]``; see the module docstring."""
         check_images(images)
-        args = [images]
+        values = []
         if self.has_magnitude:
             check_magnitude(magnitude, images, self.name)
-            args.append(self.value(magnitude, images, generator, value_range))
+            values.append(self.value(magnitude, images, generator, value_range))
         elif magnitude is not None:
             check_magnitude(magnitude, images, self.name)
         kwargs = {"generator": generator} if self.random else {}
-        return self.function(*args, **kwargs).clamp(0, 1)
+        if images.dtype == torch.uint8:
+            return self._apply_to_levels(images, values, kwargs)
+        return self.function(images, *values, **kwargs).clamp(0, 1)
+
+    def _apply_to_levels(self, images: Tensor, values: list[Tensor], kwargs: dict) -> Tensor:
+        """uint8 in and out: through lookup tables where the op has them, else through a float copy."""
+        if self.pointwise:
+            return apply_lookup_tables(images, self.function(level_ramp(images), *values))
+        if self.lookup_table is not None:
+            return apply_lookup_tables(images, self.lookup_table(images, *values))
+        # the op's output is new, or the float copy itself: either way ours to overwrite
+        return to_uint8(self.function(images.float().div_(255), *values, **kwargs).clamp_(0, 1), inplace=True)

@@ -8,10 +8,10 @@ above 1 extrapolates away from it.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .base import needs_gradient, per_sample, with_surrogate_gradient
+from .lookup import level_ramp
 
 # ITU-R 601-2 luma, the weights of PIL's convert("L") (the official code's 0.110 for blue is a typo).
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
@@ -29,13 +29,15 @@ def rgb_to_grayscale(images: Tensor) -> Tensor:
     """``[B, 3, H, W]`` -> luma ``[B, 1, H, W]``; a grayscale batch ``[B, 1, H, W]`` is returned as is."""
     if images.shape[1] == 1:
         return images
-    weights = images.new_tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
-    return (images * weights).sum(dim=1, keepdim=True)
+    batch, _, height, width = images.shape
+    # a [3] x [B, 3, H·W] product: one pass over the image, where multiply-then-sum makes three
+    luma = images.new_tensor(GRAY_WEIGHTS) @ images.reshape(batch, 3, height * width)
+    return luma.view(batch, 1, height, width)
 
 
 def blend(degenerate: Tensor, images: Tensor, factor: Tensor) -> Tensor:
     """``degenerate + factor·(images − degenerate)`` with ``factor`` ``[B]`` (PIL ``Image.blend``)."""
-    return degenerate + per_sample(factor) * (images - degenerate)
+    return torch.lerp(degenerate, images, per_sample(factor).to(images.dtype))
 
 
 def brightness(images: Tensor, factor: Tensor) -> Tensor:
@@ -43,11 +45,27 @@ def brightness(images: Tensor, factor: Tensor) -> Tensor:
     return images * per_sample(factor)
 
 
+def mean_gray_level(images: Tensor) -> Tensor:
+    """Each image's mean gray level rounded to 8 bits, as PIL's Contrast takes it: ``[B, 1, 1, 1]`` in [0, 1].
+
+    Float or uint8 images (levels: the sums are exact); piecewise constant in the image, so no
+    gradient flows through it. The luma of the channel means is the mean of the luma.
+    """
+    dtype = images.dtype if images.is_floating_point() else torch.float32
+    channel_means = images.detach().sum(dim=(-2, -1), keepdim=True, dtype=dtype) / images[0, 0].numel()
+    if not images.is_floating_point():
+        channel_means = channel_means / 255
+    return to_8bit_levels(rgb_to_grayscale(channel_means)) / 255
+
+
 def contrast(images: Tensor, factor: Tensor) -> Tensor:
-    """Blend with the image's mean gray level, rounded to 8 bits as PIL does (``ImageEnhance.Contrast``)."""
-    # the rounded mean is piecewise constant in the image: no gradient flows through it
-    mean = to_8bit_levels(rgb_to_grayscale(images.detach()).mean(dim=(1, 2, 3), keepdim=True)) / 255
-    return blend(mean, images, factor)
+    """Blend with the image's mean gray level (PIL ``ImageEnhance.Contrast``)."""
+    return blend(mean_gray_level(images), images, factor)
+
+
+def contrast_table(images: Tensor, factor: Tensor) -> Tensor:
+    """:func:`contrast` as lookup tables ``[B, 1, 1, 256]`` for uint8 ``images``."""
+    return blend(mean_gray_level(images), level_ramp(images), factor)
 
 
 def saturate(images: Tensor, factor: Tensor) -> Tensor:
@@ -55,25 +73,28 @@ def saturate(images: Tensor, factor: Tensor) -> Tensor:
     return blend(rgb_to_grayscale(images), images, factor)
 
 
-def smoothing_change(images: Tensor) -> Tensor:
-    """PIL's ``ImageFilter.SMOOTH`` minus the image, ``[B, C, H, W]``; zero on the one-pixel border.
+def smoothed_interior(images: Tensor) -> Tensor:
+    """PIL's ``ImageFilter.SMOOTH`` of the image's interior, ``[B, C, H - 2, W - 2]``.
 
     SMOOTH is the 3×3 kernel of ones with centre 5, divided by 13, i.e. (3×3 box sum + 4·centre) / 13;
-    like PIL it leaves the border pixels unfiltered. Summed with shifted slices: on CPU this is an
-    order of magnitude faster than a depthwise ``conv2d``.
+    PIL leaves the one-pixel border unfiltered. Summed with shifted slices: on CPU this is an order
+    of magnitude faster than a depthwise ``conv2d``.
     """
-    row_sums = images[..., :-2, :] + images[..., 1:-1, :] + images[..., 2:, :]
-    box_sums = row_sums[..., :-2] + row_sums[..., 1:-1] + row_sums[..., 2:]
-    centre = images[..., 1:-1, 1:-1]
-    return F.pad((box_sums - 9 * centre) / 13, (1, 1, 1, 1))
+    row_sums = images[..., :-2, :] + images[..., 1:-1, :]
+    row_sums += images[..., 2:, :]
+    box_sums = row_sums[..., :-2] + row_sums[..., 1:-1]
+    box_sums += row_sums[..., 2:]
+    return box_sums.add_(images[..., 1:-1, 1:-1], alpha=4).div_(13)
 
 
 def sharpness(images: Tensor, factor: Tensor) -> Tensor:
     """Blend with the smoothed image (PIL ``ImageEnhance.Sharpness``): factor < 1 blurs, > 1 sharpens."""
     if images.shape[-1] < 3 or images.shape[-2] < 3:
         return images  # no interior to smooth, as in PIL
-    # blend(smoothed, images, factor) written as a correction of the image
-    return images + (1 - per_sample(factor)) * smoothing_change(images)
+    sharpened = images.clone()
+    # blend(smoothed, interior, factor), computed in the smoothed tensor's memory
+    sharpened[..., 1:-1, 1:-1] = smoothed_interior(images).lerp_(images[..., 1:-1, 1:-1], per_sample(factor))
+    return sharpened
 
 
 def invert(images: Tensor) -> Tensor:

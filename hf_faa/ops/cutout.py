@@ -39,12 +39,11 @@ def cutout(images: Tensor, side_fraction: Tensor, centres: Tensor) -> Tensor:
         inside_columns = _box_mask(columns, centre_x, half_x, soft)
         return (inside_rows.unsqueeze(2) * inside_columns.unsqueeze(1)).unsqueeze(1)  # [B, 1, H, W]
 
-    hard = mask(soft=False)
-    filled = images * (1 - hard) + CUTOUT_FILL * hard
+    fill = images.new_full((1,), CUTOUT_FILL)
+    filled = torch.lerp(images, fill, mask(soft=False))
     if not needs_gradient(side_fraction):
         return filled
-    soft = mask(soft=True)
-    relaxed = images.detach() * (1 - soft) + CUTOUT_FILL * soft
+    relaxed = torch.lerp(images.detach(), fill, mask(soft=True))
     return with_surrogate_gradient(filled, relaxed)
 
 

@@ -26,8 +26,21 @@ def affine_warp(images: Tensor, matrix: Tensor) -> Tensor:
     to_normalised = images.new_tensor([[2 / width, 0, -1], [0, 2 / height, -1], [0, 0, 1]], dtype=dtype)
     to_pixels = images.new_tensor([[width / 2, 0, width / 2], [0, height / 2, height / 2], [0, 0, 1]], dtype=dtype)
     theta = to_normalised[:2] @ _homogeneous(matrix.to(dtype)) @ to_pixels
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, _sampling_grid(theta, height, width), padding_mode="zeros", align_corners=False)
+
+
+def _sampling_grid(theta: Tensor, height: int, width: int) -> Tensor:
+    """``F.affine_grid(theta, ..., align_corners=False)`` ``[B, H, W, 2]`` for ``theta`` ``[B, 2, 3]``.
+
+    Built from the separable pixel-centre coordinates by broadcasting: on CPU this is several
+    times faster than ``affine_grid``'s batched matrix product over every pixel.
+    """
+    xs = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1
+    ys = ((torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1).unsqueeze(1)
+    coefficients = theta.unsqueeze(-1).unsqueeze(-1)  # [B, 2, 3, 1, 1]
+    source_x = coefficients[:, 0, 0] * xs + (coefficients[:, 0, 1] * ys + coefficients[:, 0, 2])
+    source_y = coefficients[:, 1, 0] * xs + (coefficients[:, 1, 1] * ys + coefficients[:, 1, 2])
+    return torch.stack([source_x, source_y], dim=-1)
 
 
 def _homogeneous(matrix: Tensor) -> Tensor:

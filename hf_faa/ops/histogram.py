@@ -1,7 +1,8 @@
-"""Histogram operations, per image and channel, batched through one ``bincount`` for the whole batch.
+"""Histogram operations, per image and channel, as 8-bit lookup tables built from each channel's
+levels (one ``bincount`` for the whole batch) and applied with one gather.
 
-Both are piecewise constant in the image, so they pass the gradient straight through (identity),
-as the official code does.
+On float images both are piecewise constant, so they pass the gradient straight through
+(identity), as the official code does.
 """
 
 from __future__ import annotations
@@ -10,43 +11,49 @@ import torch
 from torch import Tensor
 
 from .base import with_surrogate_gradient
-from .color import to_8bit_levels
+from .lookup import LEVELS, apply_lookup_tables, histograms, level_ramp, to_uint8
 
 
-def autocontrast(images: Tensor) -> Tensor:
-    """Stretch each channel of each image to span [0, 1] (PIL ``ImageOps.autocontrast``, no cutoff).
-
-    A constant channel is left unchanged. ``[B, C, H, W]`` -> ``[B, C, H, W]``.
-    """
-    levels = to_8bit_levels(images.detach())
-    low = levels.amin(dim=(-2, -1), keepdim=True)
-    span = levels.amax(dim=(-2, -1), keepdim=True) - low
-    # per-channel offset and scale; a constant channel maps through the identity (offset 0, scale 1/255)
+def autocontrast_tables(images: Tensor) -> Tensor:
+    """Tables ``[B, C, 1, 256]`` stretching each channel of uint8 ``images`` to span [0, 1]
+    (PIL ``ImageOps.autocontrast``, no cutoff); a constant channel maps through the identity."""
+    low = images.amin(dim=(-2, -1), keepdim=True).float()
+    span = images.amax(dim=(-2, -1), keepdim=True).float() - low
     stretches = span > 0
-    offset = torch.where(stretches, low, 0)
-    scale = torch.where(stretches, 1 / span.clamp(min=1), 1 / 255)
-    return with_surrogate_gradient((levels - offset) * scale, images)
+    offset = torch.where(stretches, low / (LEVELS - 1), 0)
+    scale = torch.where(stretches, (LEVELS - 1) / span.clamp(min=1), 1)
+    return (level_ramp(images) - offset) * scale
 
 
-def equalize(images: Tensor) -> Tensor:
-    """Equalise each channel's histogram exactly like PIL ``ImageOps.equalize``. ``[B, C, H, W]`` in and out.
+def equalize_tables(images: Tensor) -> Tensor:
+    """Tables ``[B, C, 1, 256]`` equalising each channel's histogram of uint8 ``images`` exactly like
+    PIL ``ImageOps.equalize``.
 
     PIL's rule per channel: ``step = (pixels − count of the last non-empty level) // 255``; level ``v``
     maps to ``(pixels below v + step // 2) // step``; a channel with ``step == 0`` is left unchanged.
-    All channels are done at once: one ``bincount`` over levels offset by 256 per channel gives every
-    histogram, and one lookup (``take``) maps every pixel through its channel's table.
     """
-    batch, channels, height, width = images.shape
-    rows = batch * channels
-    levels = to_8bit_levels(images.detach()).long().reshape(rows, height * width)
-    indices = (levels + torch.arange(rows, device=levels.device).unsqueeze(1) * 256).flatten()
-    histogram = torch.bincount(indices, minlength=rows * 256).view(rows, 256)
-
-    last_nonempty = 255 - (histogram.flip(-1) > 0).long().argmax(dim=-1, keepdim=True)
-    step = (height * width - histogram.gather(-1, last_nonempty)) // 255
+    height, width = images.shape[-2:]
+    histogram = histograms(images)
+    last_nonempty = (LEVELS - 1) - (histogram.flip(-1) > 0).long().argmax(dim=-1, keepdim=True)
+    step = (height * width - histogram.gather(-1, last_nonempty)) // (LEVELS - 1)
     below = histogram.cumsum(-1) - histogram
-    identity = torch.arange(256, device=levels.device).expand(rows, 256)
-    table = torch.where(step > 0, ((below + step // 2) // step.clamp(min=1)).clamp(max=255), identity)
-    table = table.to(images.dtype) / 255
-    equalized = table.flatten().take(indices).view(batch, channels, height, width)
-    return with_surrogate_gradient(equalized, images)
+    identity = torch.arange(LEVELS, device=images.device).expand_as(histogram)
+    table = torch.where(step > 0, ((below + step // 2) // step.clamp(min=1)).clamp(max=LEVELS - 1), identity)
+    return (table.float() / (LEVELS - 1)).unsqueeze(2)
+
+
+def _through_8bit_tables(images: Tensor, tables_of) -> Tensor:
+    """A float batch through ``tables_of(levels)`` of its 8-bit levels, with an identity gradient."""
+    levels = to_uint8(images.detach())
+    mapped = apply_lookup_tables(levels, tables_of(levels)).to(images.dtype) / (LEVELS - 1)
+    return with_surrogate_gradient(mapped, images)
+
+
+def autocontrast(images: Tensor) -> Tensor:
+    """Stretch each channel of each float image ``[B, C, H, W]`` to span [0, 1] (see :func:`autocontrast_tables`)."""
+    return _through_8bit_tables(images, autocontrast_tables)
+
+
+def equalize(images: Tensor) -> Tensor:
+    """Equalise each channel's histogram of float images ``[B, C, H, W]`` (see :func:`equalize_tables`)."""
+    return _through_8bit_tables(images, equalize_tables)
