@@ -47,6 +47,9 @@ PROBABILITY_EPSILON = 1e-3
 # above glibc's 32 MiB mmap threshold, take fresh zeroed pages from the kernel on every call: a
 # 10-20x slowdown at 224x224). The discrete forward runs each op on chunks of rows this size.
 CPU_CHUNK_BYTES = 4 * 2**20
+# index_copy_'s CPU kernel moves uint8 images an element at a time (~0.3 ns per byte, ~10x a
+# memcpy); a Python loop of row copies costs ~2 µs per row, so it wins from about this image size.
+ROW_COPY_MIN_BYTES = 8192
 # Rows whose selection weight is below this are left out of describe() by default.
 DESCRIBE_MIN_WEIGHT = 0.01
 TEMPLATE_PATH = Path(__file__).with_name("model_card_template.md")
@@ -84,9 +87,8 @@ def _rows_per_chunk(images: Tensor) -> int:
 
 
 def _write_rows(images: Tensor, rows: Tensor, values: Tensor) -> None:
-    """``images[rows] = values``. On CPU one copy per row: ``index_copy_``'s CPU kernel moves uint8
-    images an element at a time, ~10x slower than a row's memcpy."""
-    if images.device.type != "cpu":
+    """``images[rows] = values``; on CPU, large images are copied one row at a time (see ROW_COPY_MIN_BYTES)."""
+    if images.device.type != "cpu" or images[0].numel() * images.element_size() < ROW_COPY_MIN_BYTES:
         images.index_copy_(0, rows, values)
         return
     for row, value in zip(rows.tolist(), values, strict=True):

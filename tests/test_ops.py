@@ -152,6 +152,16 @@ def test_uint8_images_equal_the_float_op_rounded_to_8_bits(name, channels):
         assert torch.equal(out[0], images[0]), "magnitude 0 is the identity on 8-bit images too"
 
 
+def test_sampling_grid_equals_affine_grid():
+    import torch.nn.functional as F
+
+    from hf_faa.ops.geometric import _sampling_grid
+
+    theta = torch.randn(5, 2, 3, generator=seeded(4), dtype=torch.float64)
+    expected = F.affine_grid(theta, [5, 3, 17, 23], align_corners=False)
+    torch.testing.assert_close(_sampling_grid(theta, 17, 23), expected)
+
+
 def test_lookup_tables_map_each_channel_through_its_own_table():
     images = torch.tensor([[[[0, 1], [2, 255]], [[0, 1], [2, 255]]]], dtype=torch.uint8)  # [1, 2, 2, 2]
     levels = torch.arange(256.0) / 255

@@ -191,13 +191,14 @@ def test_eval_forward_applies_the_sampled_choices(dtype):
         torch.testing.assert_close(out[index : index + 1], expected)
 
 
-def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch):
+@pytest.mark.parametrize("size", [16, 64])  # below and above ROW_COPY_MIN_BYTES
+def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size):
     """On CPU the ops run on chunks of rows; neither the chunk size nor the memory layout matters."""
     import hf_faa.policy as policy_module
 
     torch.manual_seed(0)
     policy = FasterAutoAugmentPolicy(operations=["Invert", "Posterize", "Equalize", "AutoContrast"]).eval()
-    batch = (images(32, size=16) * 255).to(torch.uint8)
+    batch = (images(32, size=size) * 255).to(torch.uint8)
     whole = policy(batch, generator=seeded(4))
     monkeypatch.setattr(policy_module, "CPU_CHUNK_BYTES", 1)  # one image per chunk
     assert torch.equal(policy(batch, generator=seeded(4)), whole)
