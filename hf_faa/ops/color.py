@@ -51,11 +51,13 @@ def mean_gray_level(images: Tensor) -> Tensor:
     Float or uint8 images (levels: the sums are exact); piecewise constant in the image, so no
     gradient flows through it. The luma of the channel means is the mean of the luma.
     """
-    dtype = images.dtype if images.is_floating_point() else torch.float32
-    channel_means = images.detach().sum(dim=(-2, -1), keepdim=True, dtype=dtype) / images[0, 0].numel()
+    # summed in at least float32: no float16 overflow, and exact for 8-bit levels up to 256x256
+    total_dtype = torch.promote_types(images.dtype, torch.float32)
+    channel_means = images.detach().sum(dim=(-2, -1), keepdim=True, dtype=total_dtype) / images[0, 0].numel()
     if not images.is_floating_point():
         channel_means = channel_means / 255
-    return to_8bit_levels(rgb_to_grayscale(channel_means)) / 255
+    mean = to_8bit_levels(rgb_to_grayscale(channel_means)) / 255
+    return mean.to(images.dtype if images.is_floating_point() else torch.float32)
 
 
 def contrast(images: Tensor, factor: Tensor) -> Tensor:
@@ -93,7 +95,8 @@ def sharpness(images: Tensor, factor: Tensor) -> Tensor:
         return images  # no interior to smooth, as in PIL
     sharpened = images.clone()
     # blend(smoothed, interior, factor), computed in the smoothed tensor's memory
-    sharpened[..., 1:-1, 1:-1] = smoothed_interior(images).lerp_(images[..., 1:-1, 1:-1], per_sample(factor))
+    weight = per_sample(factor).to(images.dtype)
+    sharpened[..., 1:-1, 1:-1] = smoothed_interior(images).lerp_(images[..., 1:-1, 1:-1], weight)
     return sharpened
 
 
