@@ -88,6 +88,24 @@ def test_differently_named_columns_mixed_modes_and_a_corrupt_image(tmp_path):
     assert FasterAutoAugmentPolicy.from_pretrained(tmp_path / "out").search_info["skipped_images"] == 1
 
 
+def test_batches_with_too_few_decodable_images_are_skipped_not_fatal(tmp_path):
+    """A mostly corrupt dataset: steps whose batch keeps fewer than two decodable images are skipped
+    (and counted); the others train; the policy and its card are still written."""
+    images = mixed_mode_images(40)
+    valid_rows = {0, 1, 2, 5, 11, 17, 23}  # first rows of each class stay decodable for the card
+    images = [image if row in valid_rows else b"corrupt" for row, image in enumerate(images)]
+    dataset = datasets.Dataset.from_dict({"image": images, "label": [row % 3 for row in range(40)]})
+    dataset.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "data"))
+    policy = run_search(tiny_config(tmp_path / "out", dataset_name=str(tmp_path / "data"), max_train_samples=None,
+                                    per_device_train_batch_size=8, max_steps=-1, num_train_epochs=2))  # fmt: skip
+    info = policy.search_info
+    assert info["steps"] == 10 and info["skipped_images"] == 2 * 33
+    assert 1 <= info["skipped_steps"] < 10
+    assert (tmp_path / "out" / "model.safetensors").exists() and (tmp_path / "out" / "policy_samples.png").exists()
+    saved = FasterAutoAugmentPolicy.from_pretrained(tmp_path / "out")
+    assert saved.search_info["skipped_steps"] == info["skipped_steps"]
+
+
 def test_image_folder_dataset(tmp_path):
     for label in ("cat", "dog"):
         (tmp_path / "folder" / label).mkdir(parents=True)

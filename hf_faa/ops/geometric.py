@@ -36,10 +36,13 @@ def _sampling_grid(theta: Tensor, height: int, width: int) -> Tensor:
     a column term ``[B, 1, W, 2]`` plus a row term ``[B, H, 1, 2]``, so the grid is one broadcast
     sum. On CPU this is several times faster than ``affine_grid``'s matrix product per pixel.
     """
-    xs = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1
-    ys = (torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1
+    # pixel centres in normalised coordinates: (2i + 1) / size - 1
+    xs = torch.linspace(1 / width - 1, 1 - 1 / width, width, device=theta.device, dtype=theta.dtype)
+    ys = torch.linspace(1 / height - 1, 1 - 1 / height, height, device=theta.device, dtype=theta.dtype)
     column_term = xs.view(1, 1, width, 1) * theta[:, :, 0].view(-1, 1, 1, 2)
-    row_term = ys.view(1, height, 1, 1) * theta[:, :, 1].view(-1, 1, 1, 2) + theta[:, :, 2].view(-1, 1, 1, 2)
+    row_term = torch.addcmul(
+        theta[:, :, 2].view(-1, 1, 1, 2), ys.view(1, height, 1, 1), theta[:, :, 1].view(-1, 1, 1, 2)
+    )
     return column_term + row_term
 
 

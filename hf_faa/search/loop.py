@@ -28,6 +28,10 @@ from .report import LOG_NAME, LOSS_CURVE_NAME, SearchLog, write_loss_curves
 
 logger = get_logger(__name__)
 
+# A step needs one real and one augmented image on every process; a batch left with fewer
+# decodable images on any process is skipped by all of them (together, or DDP would hang).
+MIN_IMAGES_PER_STEP = 2
+
 # Per-step metrics, in the order they are gathered across processes.
 METRICS = (
     "critic_loss",
@@ -40,6 +44,15 @@ METRICS = (
     "augmented_accuracy",
     "selection_entropy",
 )
+
+
+@dataclass
+class Skipped:
+    """What the search left out: undecodable images, and steps where some process had fewer than
+    MIN_IMAGES_PER_STEP decodable images (counted as steps, without updates)."""
+
+    images: int = 0
+    steps: int = 0
 
 
 @dataclass
@@ -227,11 +240,11 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
 
 
 def _search(state, loader, progress: SearchProgress, log: SearchLog, steps_per_epoch: int, total_steps: int):
-    """The step loop with logging, checkpoints and the progress bar; returns (seconds, skipped images)."""
+    """The step loop with logging, checkpoints and the progress bar; returns (seconds, :class:`Skipped`)."""
     accelerator, config = state.accelerator, state.config
     bar = tqdm(total=total_steps, initial=progress.global_step, desc="search",
                disable=not accelerator.is_local_main_process)  # fmt: skip
-    window_sum, window_steps, skipped, last_checkpoint = torch.zeros(len(METRICS)), 0, 0, None
+    window_sum, window_steps, skipped, last_checkpoint = torch.zeros(len(METRICS)), 0, Skipped(), None
     start = window_start = time.perf_counter()
     images_per_step = config.per_device_train_batch_size * accelerator.num_processes
     epoch = progress.global_step // steps_per_epoch
@@ -240,16 +253,28 @@ def _search(state, loader, progress: SearchProgress, log: SearchLog, steps_per_e
         already_done = progress.global_step - epoch * steps_per_epoch
         batches = accelerator.skip_first_batches(loader, already_done) if already_done else loader
         for batch in batches:
-            metrics = accelerator.gather(search_step(state, batch["pixel_values"], batch["labels"]).unsqueeze(0))
-            skipped += int(accelerator.gather(batch["num_skipped"].reshape(1)).sum())
-            metrics = metrics.mean(0).cpu()
+            labels = batch["labels"]
+            # [processes, 2]: decodable and undecodable images of this batch on each process
+            counts = accelerator.gather(torch.stack([labels.new_tensor(len(labels)), batch["num_skipped"]])[None])
+            skipped.images += int(counts[:, 1].sum())
             progress.global_step += 1
             bar.update(1)
-            if not torch.isfinite(metrics[:2]).all():
-                raise FloatingPointError(_non_finite_message(progress.global_step, metrics, last_checkpoint))
-            window_sum += metrics
-            window_steps += 1
-            if progress.global_step % config.logging_steps == 0 or progress.global_step == total_steps:
+            if int(counts[:, 0].min()) >= MIN_IMAGES_PER_STEP:
+                metrics = accelerator.gather(search_step(state, batch["pixel_values"], labels).unsqueeze(0))
+                metrics = metrics.mean(0).cpu()
+                if not torch.isfinite(metrics[:2]).all():
+                    raise FloatingPointError(_non_finite_message(progress.global_step, metrics, last_checkpoint))
+                window_sum += metrics
+                window_steps += 1
+            else:
+                skipped.steps += 1
+                logger.warning(
+                    f"Step {progress.global_step} skipped: a process got fewer than {MIN_IMAGES_PER_STEP} "
+                    "decodable images in its batch.",
+                    main_process_only=True,
+                )
+            logging_step = progress.global_step % config.logging_steps == 0 or progress.global_step == total_steps
+            if logging_step and window_steps:
                 seconds = time.perf_counter() - window_start
                 record = {"step": progress.global_step, "epoch": round(progress.global_step / steps_per_epoch, 3)}
                 record.update(
@@ -291,7 +316,8 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
         "dataset_name": config.dataset_name,
         "dataset": data.description,
         "num_images": len(data.dataset),
-        "skipped_images": skipped,
+        "skipped_images": skipped.images,
+        "skipped_steps": skipped.steps,
         "steps": progress.global_step,
         "search_seconds": round(search_seconds, 1),
         "processes": accelerator.num_processes,
@@ -305,21 +331,33 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
     }
 
 
-def _sample_images(data: PreparedDataset, count: int = 8) -> Tensor:
-    """The first decodable image of each of the first ``count`` classes: uint8 ``[N, C, H, W]`` for the card."""
+def _sample_images(data: PreparedDataset, count: int = 8) -> Tensor | None:
+    """The first decodable image of each of the first ``count`` classes: uint8 ``[N, C, H, W]`` for the
+    card (None without any decodable image: the card then shows the embedded digits)."""
     labels = np.asarray(data.dataset.with_format("numpy")[data.label_column])
-    _, first_rows = np.unique(labels, return_index=True)
-    rows = (data.dataset[int(row)] for row in sorted(first_rows))
-    return torch.stack([row["pixel_values"] for row in rows if row["valid"]][:count])
+    samples = []
+    for label in np.unique(labels)[:count]:
+        rows = (data.dataset[int(row)] for row in np.flatnonzero(labels == label))
+        first_valid = next((row["pixel_values"] for row in rows if row["valid"]), None)
+        if first_valid is not None:
+            samples.append(first_valid)
+    return torch.stack(samples) if samples else None
 
 
-def _write_outputs(config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: int) -> None:
+def _write_outputs(
+    config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: Skipped
+) -> None:
     output_dir = Path(config.output_dir)
     policy.sample_images = _sample_images(data)
     policy.save_pretrained(output_dir)
     curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
-    if skipped:
-        logger.warning(f"{skipped} undecodable image(s) were skipped during the search.")
+    if skipped.images:
+        logger.warning(f"{skipped.images} undecodable image(s) were skipped during the search.")
+    if skipped.steps:
+        logger.warning(
+            f"{skipped.steps} step(s) were skipped: some process had fewer than {MIN_IMAGES_PER_STEP} decodable "
+            "images in its batch. Clean the dataset or use a larger --per_device_train_batch_size."
+        )
     if config.push_to_hub:
         policy.push_to_hub(config.hub_model_id, token=config.hub_token, private=config.hub_private_repo)
     where = config.hub_model_id if config.push_to_hub else str(output_dir)
