@@ -62,6 +62,14 @@ def test_shape_dtype_device_and_range(name, channels, dtype, device):
     assert out.min() >= 0 and out.max() <= 1
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_empty_batch_passes_through(name, dtype):
+    images = torch.zeros(0, 3, 8, 8, dtype=dtype)
+    out = OPERATIONS[name](images, torch.zeros(0))
+    assert out.shape == images.shape and out.dtype == dtype
+
+
 @pytest.mark.parametrize("name", MAGNITUDE_OPS)
 def test_magnitude_zero_is_identity(name):
     images = random_batch(dtype=torch.float64)

@@ -53,7 +53,8 @@ def mean_gray_level(images: Tensor) -> Tensor:
     """
     # summed in at least float32: no float16 overflow, and exact for 8-bit levels up to 256x256
     total_dtype = torch.promote_types(images.dtype, torch.float32)
-    channel_means = images.detach().sum(dim=(-2, -1), keepdim=True, dtype=total_dtype) / images[0, 0].numel()
+    pixels = images.shape[-2] * images.shape[-1]
+    channel_means = images.detach().sum(dim=(-2, -1), keepdim=True, dtype=total_dtype) / pixels
     if not images.is_floating_point():
         channel_means = channel_means / 255
     mean = to_8bit_levels(rgb_to_grayscale(channel_means)) / 255
