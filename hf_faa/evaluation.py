@@ -4,7 +4,10 @@ policy (and none), over several seeds, and compare test accuracy: the evidence b
 
 Every run goes through :func:`hf_faa.training.train_classifier` (Trainer + PolicyTransform), the code
 path of ``scripts/train.py``. The policy ``search`` means: search one now, on the same training images
-the classifiers see (never on the test images).
+the classifiers see (never on the test images); ``search-init`` is that search's starting policy,
+untrained: the control that shows what the search itself adds. Every policy is trained with the same
+seeds, so policies are compared by their paired differences per seed, with a 95% t-interval.
+``--suite`` runs the comparison on several datasets of :mod:`hf_faa.suite` into one table.
 """
 
 from __future__ import annotations
@@ -13,20 +16,29 @@ import json
 import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainingArguments
+from accelerate.utils import set_seed
+from transformers import HfArgumentParser, TrainingArguments
 
+from .data import prepare_dataset
 from .policy import PRESET_PREFIX, load_policy
 from .sample_grid import render_sample_grid
-from .search import SearchConfig, run_search
+from .search import SearchConfig, initial_policy, run_search
+from .search.diagnostics import augmentation_strength
 from .training import NO_POLICY, DataArguments, ModelArguments, load_splits, train_classifier
 
 SEARCH_NOW = "search"
+SEARCH_INIT = "search-init"
+# Two-sided 95% quantiles of Student's t distribution for 1..30 degrees of freedom (beyond: normal).
+T_QUANTILES_95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+                  2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+                  2.052, 2.048, 2.045, 2.042)  # fmt: skip
+STRENGTH_IMAGES = 256  # training images the augmentation-strength column is measured on
 # Published search cost of the presets (GPU-hours; Hataya et al. 2020, Table 1); RandAugment and
 # TrivialAugment have no search.
 PUBLISHED_SEARCH_COST = {
@@ -36,6 +48,7 @@ PUBLISHED_SEARCH_COST = {
     "preset:randaugment": "none (grid of N, M)",
     "preset:trivialaugment": "none",
     NO_POLICY: "–",
+    SEARCH_INIT: "none (the search's untrained start)",
 }
 
 
@@ -50,10 +63,18 @@ class EvaluationArguments:
             "preset:trivialaugment",
             "preset:autoaugment-cifar10",
             SEARCH_NOW,
+            SEARCH_INIT,
         ],  # fmt: skip
-        metadata={"help": "none, preset:<name>, a policy folder or Hub repo id, or 'search' (search one now)."},
+        metadata={
+            "help": "none, preset:<name>, a policy folder or Hub repo id, 'search' (search one now) or "
+            "'search-init' (that search's untrained starting policy)."
+        },  # fmt: skip
     )
     dataset_name: str | None = field(default=None, metadata={"help": "Dataset (default: the embedded MNIST-5k)."})
+    suite: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Evaluate on each of these hf_faa.suite datasets (mnist, textures, photo-patches)."},
+    )
     eval_split: str | None = field(default=None, metadata={"help": "Test split (default: hold out the rest)."})
     train_samples: int = field(default=500, metadata={"help": "Training images (data-scarce regime)."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "At most this many test images."})
@@ -61,29 +82,38 @@ class EvaluationArguments:
     num_train_epochs: int = field(default=30, metadata={"help": "Classifier epochs."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Classifier learning rate (AdamW)."})
     batch_size: int = field(default=32, metadata={"help": "Classifier batch size."})
-    search_epochs: int = field(default=20, metadata={"help": "Epochs of the 'search' policy's search (paper: 20)."})
+    search_steps: int = field(default=400, metadata={"help": "Steps of the 'search' policy's search."})
     search_batch_size: int = field(default=64, metadata={"help": "Batch size of that search."})
+    search_settings: str | None = field(
+        default=None, metadata={"help": "A .json/.yaml file of further SearchConfig settings for that search."}
+    )
     output_dir: str = field(default="evaluation", metadata={"help": "Where results and plots go."})
     quick: bool = field(default=False, metadata={"help": "Tiny sizes for a smoke test (seconds, not minutes)."})
 
     def __post_init__(self) -> None:
         if self.quick:
             self.train_samples, self.max_eval_samples, self.seeds = 64, 128, [0]
-            self.num_train_epochs, self.search_epochs, self.search_batch_size = 1, 1, 16
+            self.num_train_epochs, self.search_steps, self.search_batch_size = 1, 4, 16
 
 
-def _search_policy(args: EvaluationArguments, train_folder: Path, output_dir: Path) -> tuple[str, dict]:
-    """Search a policy on the saved training images; returns (its folder, its search_info)."""
-    config = SearchConfig(
-        dataset_name=str(train_folder),
-        output_dir=str(output_dir / "searched-policy"),
-        per_device_train_batch_size=args.search_batch_size,
-        num_train_epochs=args.search_epochs,
-        logging_steps=5,
-        image_size=32,
-    )
-    policy = run_search(config)
-    return config.output_dir, policy.search_info
+def _search_config(args: EvaluationArguments, train_folder: Path, output_dir: Path) -> SearchConfig:
+    """The search of the 'search' policy: on the saved training images, over ``args.search_settings``."""
+    overrides = {
+        "dataset_name": str(train_folder),
+        "output_dir": str(output_dir / "searched-policy"),
+        "per_device_train_batch_size": args.search_batch_size,
+        "max_steps": args.search_steps,
+        "logging_steps": 5,
+        "image_size": 32,
+    }
+    if args.quick:
+        overrides["calibration_epochs"] = 1
+    if args.search_settings is None:
+        return SearchConfig(**overrides)
+    parser = HfArgumentParser(SearchConfig)
+    read = parser.parse_yaml_file if args.search_settings.endswith((".yaml", ".yml")) else parser.parse_json_file
+    (settings,) = read(args.search_settings)
+    return replace(settings, **overrides)
 
 
 def _training_arguments(args: EvaluationArguments, seed: int, run_dir: Path) -> TrainingArguments:
@@ -106,7 +136,10 @@ def _training_arguments(args: EvaluationArguments, seed: int, run_dir: Path) -> 
 
 
 def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
-    """Train one classifier per (policy, seed), write results.md/.json, a chart and sample grids."""
+    """Train one classifier per (policy, seed), write results.md/.json, a chart and sample grids
+    (with ``args.suite``: one folder of those per dataset, and suite.md/.json over all of them)."""
+    if args.suite:
+        return run_suite(args)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     data_args = DataArguments(dataset_name=args.dataset_name, eval_split=args.eval_split,
@@ -116,18 +149,25 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     train = load_splits(data_args)[0]
     train_folder = output_dir / "train-images"
     train.save_to_disk(str(train_folder))
+    train_images = prepare_dataset(str(train_folder), image_size=32)
+    search_config = _search_config(args, train_folder, output_dir)
 
     policies, search_costs, search_infos = {}, {}, {}
     for spec in args.policies:
         if spec == SEARCH_NOW:
             start = time.perf_counter()
-            folder, info = _search_policy(args, train_folder, output_dir)
-            policies[spec] = folder
+            policies[spec] = search_config.output_dir
+            search_infos[spec] = run_search(search_config).search_info
             search_costs[spec] = f"{time.perf_counter() - start:.0f} s on this machine"
-            search_infos[spec] = info
+        elif spec == SEARCH_INIT:
+            set_seed(search_config.seed)  # as the search does before it draws a random initial policy
+            policies[spec] = str(output_dir / "search-init-policy")
+            initial_policy(search_config, train_images.num_channels).save_pretrained(policies[spec])
+            search_costs[spec] = PUBLISHED_SEARCH_COST[spec]
         else:
             policies[spec] = spec
             search_costs[spec] = PUBLISHED_SEARCH_COST.get(spec, "see the policy's model card")
+    strengths = _strengths(policies, train_images)
 
     runs = []
     for spec, policy in policies.items():
@@ -140,29 +180,92 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
                          "eval_images": metrics["eval_images"]})  # fmt: skip
             print(f"{spec} seed {seed}: accuracy {metrics['eval_accuracy']:.4f}", flush=True)
 
-    summary = _summarise(runs, search_costs)
     results = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "settings": asdict(args),
-        "summary": summary,
+        "summary": _summarise(runs, search_costs, strengths),
+        "comparisons": _compare(runs, SEARCH_NOW) if SEARCH_NOW in policies else [],
         "runs": runs,
         "search_info": search_infos,
     }
     _write_json(output_dir / "results.json", results)
     (output_dir / "results.md").write_text(_results_markdown(results), encoding="utf-8")
-    _write_chart(summary, output_dir / "results.png")
+    _write_chart(results["summary"], output_dir / "results.png")
     for spec, policy in policies.items():
         if spec != NO_POLICY:
             render_sample_grid(load_policy(policy)).save(output_dir / f"samples-{_slug(spec)}.png")
     return results
 
 
+def run_suite(args: EvaluationArguments) -> dict[str, Any]:
+    """:func:`run_evaluation` on each dataset of ``args.suite`` (built by :func:`hf_faa.suite.build_suite_dataset`
+    into ``output_dir/<name>/dataset``), then one table over all: ``suite.md`` and ``suite.json``."""
+    from .suite import build_suite_dataset  # needs scikit-image for the patch datasets
+
+    output_dir = Path(args.output_dir)
+    results = {}
+    for name in args.suite:
+        folder = output_dir / name
+        build_suite_dataset(name).save_to_disk(str(folder / "dataset"))
+        results[name] = run_evaluation(replace(args, suite=[], dataset_name=str(folder / "dataset"),
+                                               output_dir=str(folder)))  # fmt: skip
+    suite = {"date": date.today().isoformat(), "settings": asdict(args), "datasets": results}
+    _write_json(output_dir / "suite.json", suite)
+    (output_dir / "suite.md").write_text(_suite_markdown(results), encoding="utf-8")
+    return suite
+
+
+def _strengths(policies: dict[str, str], data) -> dict[str, float]:
+    """Mean absolute pixel change per image (in [0, 1] units) of each policy on the first training images."""
+    batch = data.dataset[: min(STRENGTH_IMAGES, len(data.dataset))]
+    images = torch.stack([image for image, valid in zip(batch["pixel_values"], batch["valid"], strict=True) if valid])
+    original = images.float() / 255
+    strengths = {}
+    for spec, policy in policies.items():
+        if spec == NO_POLICY:
+            strengths[spec] = 0.0
+            continue
+        augmented = load_policy(policy)(images, generator=torch.Generator().manual_seed(0)).float() / 255
+        strengths[spec] = float(augmentation_strength(original, augmented).mean())
+    return strengths
+
+
 def _slug(spec: str) -> str:
     return spec.removeprefix(PRESET_PREFIX).replace("/", "--")
 
 
-def _summarise(runs: list[dict], search_costs: dict[str, str]) -> list[dict]:
+def paired_difference(values: list[float], baseline: list[float]) -> dict[str, float]:
+    """Mean of ``values[i] − baseline[i]`` (paired by seed) with its two-sided 95% t-interval."""
+    differences = [value - base for value, base in zip(values, baseline, strict=True)]
+    mean = statistics.fmean(differences)
+    if len(differences) < 2:
+        return {"mean": mean, "low": float("nan"), "high": float("nan"), "seeds": len(differences)}
+    degrees = len(differences) - 1
+    quantile = T_QUANTILES_95[degrees - 1] if degrees <= len(T_QUANTILES_95) else 1.96
+    half_width = quantile * statistics.stdev(differences) / len(differences) ** 0.5
+    return {"mean": mean, "low": mean - half_width, "high": mean + half_width, "seeds": len(differences)}
+
+
+def _accuracies_by_seed(runs: list[dict], spec: str) -> dict[int, float]:
+    return {run["seed"]: run["accuracy"] for run in runs if run["policy"] == spec}
+
+
+def _compare(runs: list[dict], subject: str) -> list[dict]:
+    """``subject`` against every other policy: paired differences over the seeds both were trained with."""
+    mine = _accuracies_by_seed(runs, subject)
+    comparisons = []
+    for spec in dict.fromkeys(run["policy"] for run in runs):
+        if spec == subject:
+            continue
+        theirs = _accuracies_by_seed(runs, spec)
+        seeds = sorted(mine.keys() & theirs.keys())
+        difference = paired_difference([mine[seed] for seed in seeds], [theirs[seed] for seed in seeds])
+        comparisons.append({"policy": subject, "baseline": spec, **difference})
+    return comparisons
+
+
+def _summarise(runs: list[dict], search_costs: dict[str, str], strengths: dict[str, float]) -> list[dict]:
     summary = []
     for spec, cost in search_costs.items():
         accuracies = [run["accuracy"] for run in runs if run["policy"] == spec]
@@ -172,27 +275,59 @@ def _summarise(runs: list[dict], search_costs: dict[str, str]) -> list[dict]:
             "mean_accuracy": statistics.fmean(accuracies),
             "std_accuracy": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
             "seeds": len(accuracies),
+            "augmentation_strength": strengths[spec],
             "search_cost": cost,
             "mean_train_seconds": statistics.fmean(seconds),
         })  # fmt: skip
     return summary
 
 
+def _interval(difference: dict) -> str:
+    low, high = 100 * difference["low"], 100 * difference["high"]
+    interval = f"[{low:+.2f}, {high:+.2f}]" if low == low else "(one seed: no interval)"  # NaN != NaN
+    return f"{100 * difference['mean']:+.2f} {interval}"
+
+
 def _results_markdown(results: dict) -> str:
     settings = results["settings"]
     lines = [
-        "| policy | test accuracy (mean ± std) | seeds | search cost | train time per run |",
-        "|---|---:|---:|---|---:|",
+        "| policy | test accuracy (mean ± std) | seeds | augmentation strength | search cost | train time per run |",
+        "|---|---:|---:|---:|---|---:|",
     ]
     for row in results["summary"]:
         lines.append(f"| {row['policy']} | {100 * row['mean_accuracy']:.2f} ± {100 * row['std_accuracy']:.2f} % "
-                     f"| {row['seeds']} | {row['search_cost']} | {row['mean_train_seconds']:.1f} s |")  # fmt: skip
+                     f"| {row['seeds']} | {row['augmentation_strength']:.3f} | {row['search_cost']} "
+                     f"| {row['mean_train_seconds']:.1f} s |")  # fmt: skip
+    if results["comparisons"]:
+        lines += ["", "Paired differences per seed, search − baseline, in accuracy points, mean [95% t-interval]:", "",
+                  "| baseline | search − baseline |", "|---|---:|"]  # fmt: skip
+        lines += [f"| {row['baseline']} | {_interval(row)} |" for row in results["comparisons"]]
     first = results["runs"][0]
     return (
         f"# Policy evaluation\n\n{results['date']}, {results['machine']}. Dataset: "
         f"{settings['dataset_name'] or 'embedded MNIST-5k'}, {first['train_images']} training images, "
         f"{first['eval_images']} test images; small ResNet from scratch, {settings['num_train_epochs']} epochs, "
-        f"seeds {settings['seeds']}.\n\n" + "\n".join(lines) + "\n"
+        f"seeds {settings['seeds']}. Augmentation strength: mean absolute pixel change per image (0-1 scale) "
+        f"on the training images.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+def _suite_markdown(results: dict[str, dict]) -> str:
+    """One row per dataset: mean accuracy of every policy, then search − (best other, none, search-init)."""
+    policies = [row["policy"] for row in next(iter(results.values()))["summary"]]
+    header = "| dataset | " + " | ".join(policies) + " | search − best other | search − search-init |"
+    lines = [header, "|---|" + "---:|" * (len(policies) + 2)]
+    for name, result in results.items():
+        means = {row["policy"]: row["mean_accuracy"] for row in result["summary"]}
+        cells = [f"{100 * means[spec]:.2f}" for spec in policies]
+        comparisons = {row["baseline"]: row for row in result["comparisons"]}
+        others = [spec for spec in policies if spec not in (SEARCH_NOW, SEARCH_INIT)]
+        best = max(others, key=means.__getitem__, default=None)
+        versus_best = f"{_interval(comparisons[best])} ({best})" if best in comparisons else "–"
+        versus_init = _interval(comparisons[SEARCH_INIT]) if SEARCH_INIT in comparisons else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {versus_best} | {versus_init} |")
+    return "# Evaluation suite\n\nTest accuracy (%), mean over seeds; differences in points, mean [95% t-interval].\n\n" + (
+        "\n".join(lines) + "\n"
     )
 
 

@@ -22,6 +22,7 @@ from transformers import (
     Trainer,
     TrainingArguments,
     ViTImageProcessorPil,
+    set_seed,
 )
 
 from .data import class_names, load_image_dataset, resolve_columns, stratified_subset
@@ -128,6 +129,7 @@ def train_classifier(
     """
     training_args.remove_unused_columns = False
     train, evaluation, image_column, label_column = load_splits(data_args)
+    set_seed(training_args.seed)  # the same initial model for every policy trained with this seed
     model, processor = build_model(model_args, class_names(train, label_column))
     policy = None if model_args.policy == NO_POLICY else model_args.policy
     train.set_transform(PolicyTransform(policy, image_column, label_column, image_processor=processor,

@@ -1,12 +1,16 @@
 """Compare augmentation policies: the same classifier trained with each, on the same few images.
 
     python scripts/evaluate.py                        # embedded MNIST-5k: none, RandAugment, TrivialAugment,
-                                                      # AutoAugment-CIFAR-10 and a policy searched now
+                                                      # AutoAugment-CIFAR-10, a policy searched now and
+                                                      # that search's untrained starting policy
     python scripts/evaluate.py --quick                # seconds: a smoke test of the whole pipeline
     python scripts/evaluate.py --policies none preset:randaugment your-name/your-policy --seeds 0 1 2 3 4
+    python scripts/evaluate.py --suite mnist textures photo-patches  # the evaluation suite (hf-faa[suite])
 
-Writes results.md, results.json, results.png (with matplotlib: pip install hf-faa[plot]) and one
-sample grid per policy to --output_dir. Flags: hf_faa.evaluation.EvaluationArguments (--help).
+Writes results.md (with paired differences per seed against the searched policy), results.json,
+results.png (with matplotlib: pip install hf-faa[plot]) and one sample grid per policy to
+--output_dir; with --suite, one such folder per dataset and suite.md/suite.json over all of them.
+Flags: hf_faa.evaluation.EvaluationArguments (--help).
 """
 
 from __future__ import annotations
@@ -21,5 +25,6 @@ if __name__ == "__main__":
     (arguments,) = HfArgumentParser(EvaluationArguments, description=__doc__).parse_args_into_dataclasses(
         args=sys.argv[1:]
     )
-    results = run_evaluation(arguments)
-    print(open(f"{arguments.output_dir}/results.md", encoding="utf-8").read())
+    run_evaluation(arguments)
+    table = "suite.md" if arguments.suite else "results.md"
+    print(open(f"{arguments.output_dir}/{table}", encoding="utf-8").read())

@@ -2,7 +2,7 @@
 
     accelerate launch scripts/search.py                                  # embedded MNIST-5k, offline
     accelerate launch scripts/search.py --dataset_name uoft-cs/cifar10 --max_train_samples 4000 \\
-        --critic_depth 40 --critic_widen_factor 2 --num_train_epochs 20 --output_dir cifar10-policy
+        --critic_depth 40 --critic_widen_factor 2 --max_steps -1 --num_train_epochs 20 --output_dir cifar10-policy
     python scripts/search.py config.yaml                                 # settings from a file
 
 Every flag is a field of hf_faa.search.SearchConfig (``--help`` lists them).

@@ -14,18 +14,19 @@ from hf_faa.evaluation import EvaluationArguments, run_evaluation
 
 def test_quick_evaluation_writes_one_row_per_policy(tmp_path):
     results = run_evaluation(EvaluationArguments(output_dir=str(tmp_path), quick=True))
-    policies = ["none", "preset:randaugment", "preset:trivialaugment", "preset:autoaugment-cifar10", "search"]
+    policies = ["none", "preset:randaugment", "preset:trivialaugment", "preset:autoaugment-cifar10", "search",
+                "search-init"]
     assert [row["policy"] for row in results["summary"]] == policies
     for row in results["summary"]:
         assert 0 <= row["mean_accuracy"] <= 1 and math.isfinite(row["std_accuracy"]) and row["seeds"] == 1
     stored = json.loads((tmp_path / "results.json").read_text())
-    assert len(stored["runs"]) == 5 and stored["runs"][0]["train_images"] == 64
+    assert len(stored["runs"]) == 6 and stored["runs"][0]["train_images"] == 64
     assert stored["search_info"]["search"]["steps"] == 4  # searched on the training images only
     table = (tmp_path / "results.md").read_text()
-    assert table.count("\n| ") == 6 and "| search | " in table and "s on this machine" in table
+    assert table.count("\n| ") == 7 + 6 and "| search | " in table and "s on this machine" in table
     pytest.importorskip("matplotlib")
     assert Image.open(tmp_path / "results.png").size[0] > 100
-    for name in ("randaugment", "trivialaugment", "autoaugment-cifar10", "search"):
+    for name in ("randaugment", "trivialaugment", "autoaugment-cifar10", "search", "search-init"):
         assert (tmp_path / f"samples-{name}.png").is_file()
 
 
@@ -36,3 +37,36 @@ def test_a_learned_policy_given_by_hub_name(tmp_path, hub):
     row = results["summary"][1]
     assert row["policy"] == "someone/mnist-policy" and row["search_cost"] == "see the policy's model card"
     assert (tmp_path / "samples-someone--mnist-policy.png").is_file()
+
+
+def test_control_row_and_paired_differences_of_a_tiny_run(tmp_path):
+    arguments = EvaluationArguments(output_dir=str(tmp_path), quick=True, policies=["none", "search", "search-init"])
+    arguments.seeds = [0, 1]  # --quick trains one seed; pairing needs two
+    results = run_evaluation(arguments)
+    runs = {(run["policy"], run["seed"]): run["accuracy"] for run in results["runs"]}
+    comparisons = {row["baseline"]: row for row in results["comparisons"]}
+    assert set(comparisons) == {"none", "search-init"}
+    for baseline, row in comparisons.items():
+        differences = [runs["search", seed] - runs[baseline, seed] for seed in (0, 1)]
+        assert row["mean"] == pytest.approx(sum(differences) / 2) and row["seeds"] == 2
+        half_width = 12.706 * abs(differences[0] - differences[1]) / math.sqrt(2) / math.sqrt(2)
+        assert row["high"] - row["mean"] == pytest.approx(half_width)
+    # the control is the search's own starting point: uniform, untrained, saved beside the results
+    initial = FasterAutoAugmentPolicy.from_pretrained(tmp_path / "search-init-policy")
+    searched = FasterAutoAugmentPolicy.from_pretrained(tmp_path / "searched-policy")
+    assert initial.operations == searched.operations and bool((initial.probabilities == 0.5).all())
+    strengths = {row["policy"]: row["augmentation_strength"] for row in results["summary"]}
+    assert strengths["none"] == 0 and 0.01 < strengths["search-init"] < 0.5
+    assert "| search-init | " in (tmp_path / "results.md").read_text().split("Paired differences")[1]
+
+
+def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path):
+    pytest.importorskip("skimage")
+    suite = run_evaluation(EvaluationArguments(output_dir=str(tmp_path), quick=True, suite=["textures", "photo-patches"],
+                                               policies=["none", "search", "search-init"]))  # fmt: skip
+    assert list(suite["datasets"]) == ["textures", "photo-patches"]
+    for name in ("textures", "photo-patches"):
+        assert (tmp_path / name / "results.md").is_file() and (tmp_path / name / "dataset").is_dir()
+    table = (tmp_path / "suite.md").read_text()
+    assert table.count("\n| textures |") == 1 and table.count("\n| photo-patches |") == 1
+    assert "search − best other" in table and "(none)" in table  # the only other policy is none

@@ -24,7 +24,7 @@ from hf_faa.search.checkpoints import latest_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"max_train_samples": 256, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
-        "logging_steps": 2}  # fmt: skip
+        "logging_steps": 2, "calibration_epochs": 1, "critic_warmup_steps": 1}  # fmt: skip
 
 
 def tiny_config(output_dir: Path, **overrides) -> SearchConfig:
@@ -69,8 +69,20 @@ def test_end_to_end_on_the_embedded_dataset(tmp_path):
     for record in records:
         assert all(torch.isfinite(torch.tensor(value)) for key, value in record.items())
         assert record["images_per_second"] > 0 and 0 <= record["augmented_accuracy"] <= 1
+        # diagnostics: distance from the start, gradient signal-to-noise, per-op rates, strength
+        assert {f"drift/{group}" for group in ("logits", "magnitudes", "probabilities")} <= set(record)
+        assert sum(record[f"rate/{name}"] for name in loaded.operations) == pytest.approx(0.5, abs=0.05)
+        assert 0 < record["augmentation_strength"] < 1 and 0 <= record["changed_share"] <= 1
+    assert records[1]["drift/logits"] > 0
+    # the signal-to-noise needs two policy updates in a window (step 1 only trains the critic)
+    assert all(records[1][f"gradient_snr/{group}"] > 0 for group in ("logits", "magnitudes", "probabilities"))
+    assert info["verdict"] in ("learned", "stalled", "collapsed")
+    assert info["calibration"]["candidates"] == [[0.0, 1.0], [1.0, 0.5], [1.0, 1.0], [2.0, 0.5], [2.0, 1.0]]
+    assert info["calibration"]["chosen"] in info["calibration"]["candidates"]
     card = (tmp_path / "README.md").read_text()
     assert "## How it was made" in card and '"final_metrics"' in card and "wasserstein" in card
+    assert "## Did the search learn?" in card and f"The search {info['verdict']}" in card
+    assert "| drift/probabilities |" in card and "Kept apply factor" in card
     assert latest_checkpoint(tmp_path).name == "step_4"  # end of the (only) epoch
     assert Image.open(tmp_path / "policy_samples.png").size[1] == 8 * 96 + 7 * 4  # one digit per class, 8 rows
 
@@ -236,12 +248,61 @@ def test_two_processes_on_cpu_end_identical_and_only_one_writes(tmp_path):
     assert sorted(path.name for path in (tmp_path / "out" / "checkpoints").iterdir()) == ["step_3", "step_6"]
 
 
+# the paper's objective, which the defaults change (docs/search-research.md)
+PAPER_OBJECTIVE = {"classifier": "shared", "classification_weight": 0.1, "policy_learning_rate": 1e-3,
+                   "critic_warmup_steps": 0, "min_strength_ratio": 0.0, "calibration": "none"}  # fmt: skip
+
+
 @pytest.mark.slow
-def test_search_on_digits_turns_down_label_destroying_ops(tmp_path):
-    """Inverting a digit image (white background) is easy for the critic to spot: after a short search on
-    the embedded MNIST the policy applies Invert far less often than at initialisation (seeds 0-3 cut it
-    by 3.5x to 19x; the assertion asks for 2x)."""
+def test_the_papers_search_on_digits_turns_down_label_destroying_ops(tmp_path):
+    """Inverting a digit image (white background) is easy for the critic to spot: after a short search with
+    the paper's objective on the embedded MNIST the policy applies Invert far less often than at
+    initialisation (seeds 0-3 cut it by 3.5x to 19x; the assertion asks for 2x). (The default search's
+    strength floor can keep Invert in a stage: a large pixel change meets the floor cheaply.)"""
     policy = run_search(SearchConfig(output_dir=str(tmp_path), image_size=16, per_device_train_batch_size=64,
-                                     max_steps=200, logging_steps=50, seed=0))  # fmt: skip
+                                     max_steps=200, logging_steps=50, seed=0, **PAPER_OBJECTIVE))  # fmt: skip
     rates = policy.search_info["operation_rates"]
     assert rates["Invert"]["final"] < 0.5 * rates["Invert"]["initial"]
+
+
+@pytest.fixture(scope="module")
+def digit_searches(tmp_path_factory):
+    """The default search (without the calibration, which rescales afterwards) on the embedded digits,
+    short and small, for two seeds."""
+    searches = {}
+    for seed in (0, 1):
+        output_dir = tmp_path_factory.mktemp(f"digits-seed{seed}")
+        policy = run_search(SearchConfig(output_dir=str(output_dir), image_size=16, per_device_train_batch_size=64,
+                                         max_steps=150, logging_steps=10, seed=seed, calibration="none"))  # fmt: skip
+        records = [json.loads(line) for line in (output_dir / "search_log.jsonl").read_text().splitlines()]
+        searches[seed] = (policy, records)
+    return searches
+
+
+@pytest.mark.slow
+def test_the_default_search_does_not_collapse(digit_searches):
+    """The floor is the initial policy's own strength on these images: the policy may trade operations
+    but not augment less than it started (the paper's objective alone falls to ~0.006 here)."""
+    for policy, records in digit_searches.values():
+        initial = policy.search_info["initial_augmentation_strength"]
+        assert records[-1]["augmentation_strength"] >= 0.9 * initial > 0.02
+        assert policy.search_info["verdict"] == "learned"
+        rates = {name: rate["final"] for name, rate in policy.search_info["operation_rates"].items()}
+        assert sum(rate > 0.01 for rate in rates.values()) >= 3, rates
+
+
+@pytest.mark.slow
+def test_two_seeds_agree_on_which_way_the_most_changed_ops_move(digit_searches):
+    """The op that changed most in one seed moves the same way in the other, and so do at least 2/3 of the
+    ops that clearly changed (by half their initial rate or more) in both. Seeds do not agree on every op:
+    each stage settles on one op early, and which one depends on the first steps' noise."""
+    rates = {seed: policy.search_info["operation_rates"] for seed, (policy, _) in digit_searches.items()}
+    changes = {seed: {name: rate["final"] - rate["initial"] for name, rate in by_op.items()}
+               for seed, by_op in rates.items()}  # fmt: skip
+    for seed, other in ((0, 1), (1, 0)):
+        top = max(changes[seed], key=lambda name: abs(changes[seed][name]))
+        assert changes[seed][top] * changes[other][top] > 0, (top, changes)
+    clear = [name for name, rate in rates[0].items()
+             if min(abs(changes[0][name]), abs(changes[1][name])) >= 0.5 * rate["initial"]]  # fmt: skip
+    agreeing = [name for name in clear if changes[0][name] * changes[1][name] > 0]
+    assert len(clear) >= 4 and len(agreeing) >= 2 / 3 * len(clear), (clear, changes)

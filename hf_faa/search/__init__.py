@@ -2,6 +2,6 @@
 
 from .config import SearchConfig
 from .critic import WideResNetCritic
-from .loop import run_search
+from .loop import initial_policy, run_search
 
-__all__ = ["SearchConfig", "WideResNetCritic", "run_search"]
+__all__ = ["SearchConfig", "WideResNetCritic", "initial_policy", "run_search"]

@@ -20,12 +20,14 @@ class SearchProgress:
     """The loop's position, saved with every checkpoint (``accelerator.register_for_checkpointing``)."""
 
     global_step: int = 0
+    initial_strength: float = 0.0  # the initial policy's augmentation strength (the floor's reference)
 
-    def state_dict(self) -> dict[str, int]:
-        return {"global_step": self.global_step}
+    def state_dict(self) -> dict[str, float]:
+        return {"global_step": self.global_step, "initial_strength": self.initial_strength}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, float]) -> None:
         self.global_step = int(state["global_step"])
+        self.initial_strength = float(state.get("initial_strength", 0.0))
 
 
 def checkpoint_folder(output_dir: str | Path, step: int) -> Path:

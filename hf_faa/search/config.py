@@ -9,6 +9,8 @@ from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
 
 GRADIENT_PENALTY_NORMS = ("image", "channel")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
+CALIBRATIONS = ("validation", "none")
+CLASSIFIERS = ("separate", "shared")
 
 
 def _help(text: str, **kwargs) -> dict:
@@ -19,7 +21,10 @@ def _help(text: str, **kwargs) -> dict:
 class SearchConfig:
     """Settings of a Faster AutoAugment search. Defaults search the embedded MNIST-5k offline in a few
     minutes on a CPU; the paper's CIFAR-10 setting is ``--dataset_name uoft-cs/cifar10
-    --max_train_samples 4000 --critic_depth 40 --critic_widen_factor 2 --num_train_epochs 20``."""
+    --max_train_samples 4000 --critic_depth 40 --critic_widen_factor 2 --max_steps -1 --num_train_epochs 20``
+    and its objective ``--classifier shared --classification_weight 0.1 --policy_learning_rate 1e-3
+    --critic_warmup_steps 0 --min_strength_ratio 0 --calibration none`` (docs/search-research.md says
+    why the defaults differ)."""
 
     # data
     dataset_name: str | None = field(
@@ -69,14 +74,35 @@ class SearchConfig:
     # critic
     critic_depth: int = field(default=10, **_help("WideResNet depth of the critic (paper: 40)."))
     critic_widen_factor: int = field(default=1, **_help("WideResNet widen factor of the critic (paper: 2)."))
+    classifier: str = field(
+        default="separate",
+        **_help(
+            "Which network judges whether augmented images keep their labels: a separate classifier of the "
+            "critic's size trained on the real images only (separate), or the critic's own class head (shared, "
+            "the paper).",
+            choices=CLASSIFIERS,
+        ),  # fmt: skip
+    )
 
     # optimisation
-    num_train_epochs: int = field(default=20, **_help("Passes over the search data (20, as in the paper)."))
-    max_steps: int = field(default=-1, **_help("Stop after this many steps (overrides num_train_epochs when > 0)."))
+    num_train_epochs: int = field(default=20, **_help("Passes over the search data, when --max_steps is -1."))
+    max_steps: int = field(
+        default=400,
+        **_help(
+            "Steps of the search, a budget in images seen whatever the dataset's size (400 x 128 images; the "
+            "paper: 20 epochs of 4,000 images, about 625 steps). -1: --num_train_epochs passes instead."
+        ),  # fmt: skip
+    )
     per_device_train_batch_size: int = field(
         default=128, **_help("Images per step and process: the first half is augmented, the second half is real.")
     )
-    learning_rate: float = field(default=1e-3, **_help("Adam learning rate of critic and policy."))
+    learning_rate: float = field(default=1e-3, **_help("Adam learning rate of the critic (and of the policy by default)."))
+    policy_learning_rate: float | None = field(
+        default=1e-2, **_help("Adam learning rate of the policy (the paper: 1e-3, as --learning_rate).")
+    )
+    critic_warmup_steps: int = field(
+        default=50, **_help("Steps that train only the critic (and classifier) before the policy starts to learn.")
+    )
     adam_beta1: float = field(default=0.0, **_help("Adam beta1 (WGAN-GP: 0)."))
     adam_beta2: float = field(default=0.999, **_help("Adam beta2."))
     gradient_penalty_weight: float = field(default=10.0, **_help("WGAN-GP gradient-penalty weight."))
@@ -87,7 +113,47 @@ class SearchConfig:
             choices=GRADIENT_PENALTY_NORMS,
         ),  # fmt: skip
     )
-    classification_weight: float = field(default=0.1, **_help("Weight of the label-preserving classification loss."))
+    classification_weight: float = field(
+        default=1.0, **_help("Weight of the label-preserving classification loss (the paper: 0.1, shared head).")
+    )
+    min_strength_ratio: float = field(
+        default=1.0,
+        **_help(
+            "Floor on the augmentation strength (mean absolute pixel change) as a share of the initial policy's: "
+            "the critic's objective alone is minimised by no augmentation. 0 turns the floor off (the paper)."
+        ),  # fmt: skip
+    )
+    strength_penalty_weight: float = field(
+        default=100.0, **_help("Weight of the penalty on the strength's shortfall below the floor.")
+    )
+    min_entropy_ratio: float = field(
+        default=0.0,
+        **_help(
+            "Floor on the op selection's mean entropy, as a share of its maximum log(number of ops): keeps each "
+            "stage a mixture of operations. 0 turns it off."
+        ),  # fmt: skip
+    )
+
+    # how much to augment
+    calibration: str = field(
+        default="validation",
+        **_help(
+            "After the search, scale the apply probabilities and magnitudes by the candidate factors (no "
+            "augmentation, or one of --calibration_apply_factors x --calibration_magnitude_factors) whose policy "
+            "trains the best small classifier on held-out folds of the search data (validation), or keep the "
+            "searched policy as it is (none, the paper).",
+            choices=CALIBRATIONS,
+        ),  # fmt: skip
+    )
+    calibration_apply_factors: list[float] = field(
+        default_factory=lambda: [1.0, 2.0], **_help("Candidate factors on the apply probabilities.")
+    )
+    calibration_magnitude_factors: list[float] = field(
+        default_factory=lambda: [0.5, 1.0], **_help("Candidate factors on the magnitudes.")
+    )
+    calibration_folds: int = field(default=2, **_help("Cross-validation folds of the calibration."))
+    calibration_epochs: int = field(default=30, **_help("Epochs of each calibration classifier."))
+    calibration_max_samples: int = field(default=500, **_help("Calibrate on at most this many search images."))
     gradient_accumulation_steps: int = field(default=1, **_help("Batches accumulated per optimiser step."))
     mixed_precision: str | None = field(
         default=None, **_help("no, fp16 or bf16 (default: accelerate's config).", choices=MIXED_PRECISIONS)
@@ -118,6 +184,18 @@ class SearchConfig:
             "per_device_train_batch_size": self.per_device_train_batch_size >= 2,
             "num_train_epochs": self.num_train_epochs >= 1 or self.max_steps > 0,
             "learning_rate": self.learning_rate > 0,
+            "policy_learning_rate": self.policy_learning_rate is None or self.policy_learning_rate > 0,
+            "critic_warmup_steps": self.critic_warmup_steps >= 0,
+            "min_strength_ratio": self.min_strength_ratio >= 0,
+            "strength_penalty_weight": self.strength_penalty_weight >= 0,
+            "min_entropy_ratio": 0 <= self.min_entropy_ratio <= 1,
+            "calibration_apply_factors": bool(self.calibration_apply_factors)
+            and min(self.calibration_apply_factors) > 0,
+            "calibration_magnitude_factors": bool(self.calibration_magnitude_factors)
+            and min(self.calibration_magnitude_factors) > 0,
+            "calibration_folds": self.calibration_folds >= 2,
+            "calibration_epochs": self.calibration_epochs >= 1,
+            "calibration_max_samples": self.calibration_max_samples >= 2 * self.calibration_folds,
             "logging_steps": self.logging_steps >= 1,
             "gradient_accumulation_steps": self.gradient_accumulation_steps >= 1,
             "checkpointing_steps": self.checkpointing_steps is None or self.checkpointing_steps >= 1,
@@ -127,7 +205,8 @@ class SearchConfig:
         if bad:
             raise ValueError(f"Invalid search setting(s) {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)}.")
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
-                              ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS)):  # fmt: skip
+                              ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
+                              ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")
         if self.push_to_hub and self.hub_model_id is None:

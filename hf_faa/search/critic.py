@@ -190,6 +190,18 @@ class WideResNetCritic(nn.Module):
             )
 
 
+class WideResNetClassifier(WideResNetCritic):
+    """The same backbone with the class head only: ``classifier(images)`` returns class logits
+    ``[B, num_classes]``. Every parameter takes part in the loss, as DistributedDataParallel needs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.critic_head
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.class_head(self.features(images))
+
+
 def _check_arguments(num_classes: int, in_channels: int, depth: int, widen_factor: int, dropout: float) -> None:
     if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6 != 0:
         raise ValueError(

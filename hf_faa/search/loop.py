@@ -4,8 +4,9 @@ while keeping the augmented images classifiable (Hataya et al., 2020, section 3)
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +21,22 @@ from tqdm.auto import tqdm
 from ..data import PreparedDataset, collate_valid, prepare_dataset
 from ..ops import OPERATIONS
 from ..policy import FasterAutoAugmentPolicy
+from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
 from .checkpoints import SearchProgress, resolve_checkpoint, save_checkpoint
 from .config import SearchConfig
-from .critic import WideResNetCritic
-from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss
-from .report import LOG_NAME, LOSS_CURVE_NAME, SearchLog, write_loss_curves
+from .critic import WideResNetClassifier, WideResNetCritic
+from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength, search_verdict, window_diagnostics
+from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
+from .report import LOG_NAME, LOSS_CURVE_NAME, SearchLog, summary_markdown, write_loss_curves
 
 logger = get_logger(__name__)
 
 # A step needs one real and one augmented image on every process; a batch left with fewer
 # decodable images on any process is skipped by all of them (together, or DDP would hang).
 MIN_IMAGES_PER_STEP = 2
+
+# Weight of the penalty on the op selection's entropy below its floor (nats; --min_entropy_ratio).
+ENTROPY_PENALTY_WEIGHT = 1.0
 
 # Per-step metrics, in the order they are gathered across processes.
 METRICS = (
@@ -43,6 +49,8 @@ METRICS = (
     "augmented_classification_loss",
     "augmented_accuracy",
     "selection_entropy",
+    "augmentation_strength",
+    "changed_share",
 )
 
 
@@ -65,6 +73,10 @@ class SearchState:
     critic: torch.nn.Module  # prepared WideResNetCritic
     critic_optimizer: torch.optim.Optimizer
     policy_optimizer: torch.optim.Optimizer
+    classifier: torch.nn.Module | None = None  # prepared WideResNetClassifier (None: the critic's class head)
+    classifier_optimizer: torch.optim.Optimizer | None = None
+    strength_floor: float = 0.0  # the policy is penalised for augmenting less than this (mean |change|)
+    gradient_noise: GradientNoise = field(default_factory=GradientNoise)
 
     @property
     def policy_module(self) -> FasterAutoAugmentPolicy:
@@ -74,16 +86,24 @@ class SearchState:
     def critic_module(self) -> WideResNetCritic:
         return self.accelerator.unwrap_model(self.critic)
 
+    def models(self) -> list[torch.nn.Module]:
+        return [model for model in (self.critic, self.policy, self.classifier) if model is not None]
+
     def critic_input(self, images: Tensor) -> Tensor:
         images = normalize(images)
         return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
 
 
-def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
-    """One critic update then one policy update on a batch ``[B, C, H, W]`` uint8 with labels ``[B]``.
+def search_step(state: SearchState, images: Tensor, labels: Tensor, update_policy: bool = True) -> Tensor:
+    """One critic update then (if ``update_policy``) one policy update on a batch ``[B, C, H, W]`` uint8
+    with labels ``[B]``.
 
     The policy's relaxed forward runs once: its output feeds the critic step detached and the policy
-    step with its graph (the official code runs it twice). Returns the step's :data:`METRICS`.
+    step with its graph (the official code runs it twice). With a separate classifier, that classifier
+    learns on the real half only, and judges (in eval mode) whether the augmented half keeps its
+    labels; otherwise the critic's class head does. The policy's loss adds
+    ``strength_penalty_weight · max(0, strength_floor − mean |augmented − original|)``, so it cannot
+    escape the critic by not augmenting. Returns the step's :data:`METRICS`.
     """
     config = state.config
     images = images.float() / 255
@@ -91,8 +111,9 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
     to_augment, real = images[:half], images[half : 2 * half]
     augment_labels, real_labels = labels[:half], labels[half : 2 * half]
 
-    with state.accelerator.accumulate(state.critic, state.policy):
+    with state.accelerator.accumulate(*state.models()):
         augmented = state.policy(to_augment)
+        strength = augmentation_strength(to_augment, augmented)
         real_input, fake_input = state.critic_input(real), state.critic_input(augmented)
 
         real_scores, real_logits = state.critic(real_input)
@@ -103,17 +124,35 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
         state.accelerator.backward(loss_of_critic)
         state.critic_optimizer.step()
         state.critic_optimizer.zero_grad(set_to_none=True)
+        if state.classifier is not None:
+            real_logits = state.classifier(real_input)
+            state.accelerator.backward(torch.nn.functional.cross_entropy(real_logits.float(), real_labels))
+            state.classifier_optimizer.step()
+            state.classifier_optimizer.zero_grad(set_to_none=True)
 
-        # the policy step sees a fixed critic: no gradient (and no DDP sync) for its weights
+        # the policy step sees a fixed critic (and classifier): no gradient (and no DDP sync) for their weights
         critic_module = state.critic_module
         critic_module.requires_grad_(False)
         policy_scores, policy_logits = critic_module(fake_input)
+        if state.classifier is not None:
+            policy_logits = _judge_labels(state.accelerator.unwrap_model(state.classifier), fake_input)
         loss_of_policy = policy_loss(policy_scores, policy_logits, augment_labels, config.classification_weight)
-        state.accelerator.backward(loss_of_policy)
+        loss_of_policy = loss_of_policy + config.strength_penalty_weight * strength_shortfall(
+            strength, state.strength_floor
+        )
+        if config.min_entropy_ratio > 0:
+            policy_module = state.policy_module
+            entropy_floor = config.min_entropy_ratio * math.log(len(policy_module.operations))
+            loss_of_policy = loss_of_policy + ENTROPY_PENALTY_WEIGHT * (
+                entropy_floor - policy_module.selection_entropy()
+            ).clamp_min(0)
+        if update_policy:
+            state.accelerator.backward(loss_of_policy)
+            state.gradient_noise.update(state.policy_module)
+            state.policy_optimizer.step()
+            state.policy_optimizer.zero_grad(set_to_none=True)
+            state.policy_module.clamp_parameters_()
         critic_module.requires_grad_(True)
-        state.policy_optimizer.step()
-        state.policy_optimizer.zero_grad(set_to_none=True)
-        state.policy_module.clamp_parameters_()
 
     with torch.no_grad():
         real_classification = torch.nn.functional.cross_entropy(real_logits.float(), real_labels)
@@ -128,14 +167,41 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
             augmented_classification,
             accuracy(policy_logits, augment_labels),
             state.policy_module.selection_entropy(),
+            strength.mean(),
+            (strength > CHANGED_PIXEL_CHANGE).float().mean(),
         )
         return torch.stack([value.detach().float() for value in values])
+
+
+def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
+    """Class logits of ``images`` from a frozen ``classifier`` in eval mode (its BatchNorm statistics are
+    those of real images, so a global colour or contrast shift is not normalised away)."""
+    classifier.requires_grad_(False).eval()
+    try:
+        return classifier(images)
+    finally:
+        classifier.requires_grad_(True).train()
 
 
 def default_operations(num_channels: int) -> list[str]:
     """Every op, except the colour-only ones (the identity there) on grayscale data: a no-op would
     be an easy way for the policy to look real to the critic without augmenting anything."""
     return [name for name, op in OPERATIONS.items() if num_channels == 3 or not op.color_only]
+
+
+def initial_policy(config: SearchConfig, num_channels: int) -> FasterAutoAugmentPolicy:
+    """The policy a search with ``config`` starts from on images of ``num_channels`` channels
+    (draws from the global RNG when ``policy_init="random"``)."""
+    policy = FasterAutoAugmentPolicy(
+        operations=config.operations or default_operations(num_channels),
+        num_sub_policies=config.num_sub_policies,
+        operation_count=config.operation_count,
+        temperature=config.temperature,
+        magnitude_sampling=config.magnitude_sampling,
+        selection=config.selection,
+    )
+    policy.reset_parameters(config.policy_init)
+    return policy
 
 
 def build_accelerator(config: SearchConfig) -> Accelerator:
@@ -185,25 +251,26 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
         # resumed run (which starts its iterator after restoring the RNG) would diverge
         generator=torch.Generator().manual_seed(config.seed),
     )
-    policy = FasterAutoAugmentPolicy(
-        operations=config.operations or default_operations(data.num_channels),
-        num_sub_policies=config.num_sub_policies,
-        operation_count=config.operation_count,
-        temperature=config.temperature,
-        magnitude_sampling=config.magnitude_sampling,
-        selection=config.selection,
-    )
-    policy.reset_parameters(config.policy_init)
+    policy = initial_policy(config, data.num_channels)
     critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
     if config.channels_last:
         critic = critic.to(memory_format=torch.channels_last)
     betas = (config.adam_beta1, config.adam_beta2)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
-    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, betas=betas)
+    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate or config.learning_rate,
+                                        betas=betas)  # fmt: skip
+    initial_parameters = {name: parameter.detach().clone() for name, parameter in policy.named_parameters()}
     policy, critic, critic_optimizer, policy_optimizer, loader = accelerator.prepare(
         policy, critic, critic_optimizer, policy_optimizer, loader
     )
     state = SearchState(accelerator, config, policy, critic, critic_optimizer, policy_optimizer)
+    if config.classifier == "separate":
+        classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
+                                          config.critic_widen_factor)  # fmt: skip
+        if config.channels_last:
+            classifier = classifier.to(memory_format=torch.channels_last)
+        classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=config.learning_rate)
+        state.classifier, state.classifier_optimizer = accelerator.prepare(classifier, classifier_optimizer)
     initial_rates = state.policy_module.operation_rates()
     progress = SearchProgress()
     accelerator.register_for_checkpointing(progress)
@@ -224,22 +291,64 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
         f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_steps} steps.",
         main_process_only=True,
     )
-    search_seconds, skipped = _search(state, loader, progress, log, steps_per_epoch, total_steps)
+    search_seconds, skipped = _search(state, loader, progress, log, steps_per_epoch, total_steps, initial_parameters)
 
     policy = state.policy_module.eval()
+    verdict, verdict_sentence = search_verdict(log.records, progress.initial_strength)
     policy.search_info = _search_info(config, data, accelerator, log, progress, search_seconds, skipped)
+    policy.search_info["verdict"] = verdict
+    messages = [verdict_sentence]
+    if config.calibration == "validation":
+        start = time.perf_counter()
+        calibration = _calibrate(config, data, accelerator, policy)
+        rescale_(policy, calibration.chosen)
+        policy.search_info["calibration"] = {**calibration.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
+        messages.append(
+            f"Calibration: held-out accuracy {[round(value, 3) for value in calibration.accuracies]} for the "
+            f"(apply, magnitude) factors {calibration.candidates}; keeping {calibration.chosen}."
+        )
     policy.search_info["operation_rates"] = {
         name: {"initial": round(initial_rates[name], 4), "final": round(rate, 4)}
         for name, rate in policy.operation_rates().items()
     }
     if accelerator.is_main_process:
-        _write_outputs(config, policy, data, log, skipped)
+        print("\n" + "\n".join(messages))
+        card = {"search_summary": summary_markdown(policy.search_info, log.records, verdict_sentence)}
+        _write_outputs(config, policy, data, log, skipped, card)
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
 
 
-def _search(state, loader, progress: SearchProgress, log: SearchLog, steps_per_epoch: int, total_steps: int):
+def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy) -> Calibration:
+    """Run this process's share of the calibration runs on (up to ``calibration_max_samples``) decodable
+    search images, sum the tables of all processes and choose the factor."""
+    rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed))
+    batch = data.dataset[rows[: config.calibration_max_samples].tolist()]
+    valid = torch.tensor(batch["valid"], dtype=torch.bool)
+    images = torch.stack(batch["pixel_values"])[valid].to(accelerator.device)
+    labels = torch.tensor(batch["labels"])[valid].to(accelerator.device)
+    candidates = candidate_grid(config.calibration_apply_factors, config.calibration_magnitude_factors)
+    table = calibrate(policy, images, labels, data.num_classes, candidates, config.calibration_folds,
+                      config.calibration_epochs, config.seed, accelerator.process_index,
+                      accelerator.num_processes)  # fmt: skip
+    table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
+    return choose(candidates, table)
+
+
+def _initial_strength(state: SearchState, images: Tensor) -> float:
+    """Augmentation strength of the (still initial) policy's relaxed forward on a batch's augmented
+    half, averaged over processes."""
+    with torch.no_grad():
+        to_augment = images[: images.shape[0] // 2].float() / 255
+        strength = augmentation_strength(to_augment, state.policy(to_augment)).mean()
+    return float(state.accelerator.gather(strength[None]).mean())
+
+
+def _search(
+    state, loader, progress: SearchProgress, log: SearchLog, steps_per_epoch: int, total_steps: int,
+    initial_parameters: dict[str, Tensor],
+):  # fmt: skip
     """The step loop with logging, checkpoints and the progress bar; returns (seconds, :class:`Skipped`)."""
     accelerator, config = state.accelerator, state.config
     bar = tqdm(total=total_steps, initial=progress.global_step, desc="search",
@@ -260,7 +369,12 @@ def _search(state, loader, progress: SearchProgress, log: SearchLog, steps_per_e
             progress.global_step += 1
             bar.update(1)
             if int(counts[:, 0].min()) >= MIN_IMAGES_PER_STEP:
-                metrics = accelerator.gather(search_step(state, batch["pixel_values"], labels).unsqueeze(0))
+                if not progress.initial_strength:
+                    progress.initial_strength = _initial_strength(state, batch["pixel_values"])
+                state.strength_floor = config.min_strength_ratio * progress.initial_strength
+                update_policy = progress.global_step > config.critic_warmup_steps
+                metrics = search_step(state, batch["pixel_values"], labels, update_policy)
+                metrics = accelerator.gather(metrics.unsqueeze(0))
                 metrics = metrics.mean(0).cpu()
                 if not torch.isfinite(metrics[:2]).all():
                     raise FloatingPointError(_non_finite_message(progress.global_step, metrics, last_checkpoint))
@@ -281,10 +395,14 @@ def _search(state, loader, progress: SearchProgress, log: SearchLog, steps_per_e
                     {name: float(value) for name, value in zip(METRICS, window_sum / window_steps, strict=True)}
                 )
                 record["images_per_second"] = window_steps * images_per_step / seconds
+                record.update(window_diagnostics(state.policy_module, initial_parameters, state.gradient_noise))
                 log.append(record)
                 accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.global_step)
-                bar.set_postfix(w=f"{record['wasserstein']:.3f}", acc=f"{record['augmented_accuracy']:.2f}")
+                bar.set_postfix(wasserstein=f"{record['wasserstein']:.3f}",
+                                critic_class_acc=f"{record['augmented_accuracy']:.2f}",
+                                strength=f"{record['augmentation_strength']:.3f}")  # fmt: skip
                 window_sum, window_steps, window_start = torch.zeros(len(METRICS)), 0, time.perf_counter()
+                state.gradient_noise.reset()
             end_of_epoch = progress.global_step % steps_per_epoch == 0
             if end_of_epoch or (config.checkpointing_steps and progress.global_step % config.checkpointing_steps == 0):
                 last_checkpoint = save_checkpoint(accelerator, config.output_dir, progress.global_step)
@@ -322,7 +440,9 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
         "search_seconds": round(search_seconds, 1),
         "processes": accelerator.num_processes,
         "device": str(accelerator.device),
-        "final_metrics": {name: round(final[name], 4) for name in METRICS if name in final},
+        "final_metrics": {name: round(value, 4) for name, value in final.items()
+                          if name not in ("step", "epoch") and not name.startswith("rate/")},
+        "initial_augmentation_strength": round(progress.initial_strength, 4),
         "config": {
             key: value
             for key, value in config.to_dict().items()
@@ -345,11 +465,11 @@ def _sample_images(data: PreparedDataset, count: int = 8) -> Tensor | None:
 
 
 def _write_outputs(
-    config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: Skipped
+    config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: Skipped, card: dict
 ) -> None:
     output_dir = Path(config.output_dir)
     policy.sample_images = _sample_images(data)
-    policy.save_pretrained(output_dir)
+    policy.save_pretrained(output_dir, model_card_kwargs=card)
     curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
     if skipped.images:
         logger.warning(f"{skipped.images} undecodable image(s) were skipped during the search.")
@@ -359,7 +479,8 @@ def _write_outputs(
             "images in its batch. Clean the dataset or use a larger --per_device_train_batch_size."
         )
     if config.push_to_hub:
-        policy.push_to_hub(config.hub_model_id, token=config.hub_token, private=config.hub_private_repo)
+        policy.push_to_hub(config.hub_model_id, token=config.hub_token, private=config.hub_private_repo,
+                           model_card_kwargs=card)  # fmt: skip
     where = config.hub_model_id if config.push_to_hub else str(output_dir)
     print(
         f"\nPolicy saved to {output_dir}/ (model.safetensors, config.json, README.md, policy_samples.png"
@@ -371,4 +492,4 @@ def _write_outputs(
     )
 
 
-__all__ = ["METRICS", "SearchState", "run_search", "search_step"]
+__all__ = ["METRICS", "SearchState", "initial_policy", "run_search", "search_step"]

@@ -55,6 +55,11 @@ def policy_loss(fake_scores: Tensor, fake_logits: Tensor, labels: Tensor, classi
     return classification_weight * F.cross_entropy(fake_logits.float(), labels) - fake_scores.float().mean()
 
 
+def strength_shortfall(strength: Tensor, floor: float) -> Tensor:
+    """``max(0, floor − mean(strength))`` for per-image strengths ``[B]``: a scalar, 0 above the floor."""
+    return (floor - strength.float().mean()).clamp_min(0)
+
+
 def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
     """Share of correct argmax predictions, a scalar tensor."""
     return (logits.argmax(-1) == labels).float().mean()

@@ -9,12 +9,17 @@ from typing import Any
 
 LOG_NAME = "search_log.jsonl"
 LOSS_CURVE_NAME = "search_curves.png"
-# (metric key, panel title) of the loss-curve figure
+# (metric key, or a key prefix ending in "/" for one line per matching key; panel title) of the figure
+# the log's metrics the model card's summary shows (besides drift/ and gradient_snr/)
+SUMMARY_METRICS = ("wasserstein", "real_accuracy", "augmented_accuracy", "selection_entropy", "augmentation_strength",
+                   "changed_share")  # fmt: skip
 CURVE_PANELS = (
     ("wasserstein", "Wasserstein estimate E[D(real)] - E[D(augmented)]"),
-    ("gradient_penalty", "Gradient penalty"),
     ("augmented_accuracy", "Class-head accuracy on augmented images"),
+    ("augmentation_strength", "Augmentation strength (mean |change| per pixel)"),
     ("selection_entropy", "Op-selection entropy (nats)"),
+    ("drift/", "Distance from the initial policy (RMS)"),
+    ("gradient_snr/", "Policy-gradient signal-to-noise"),
 )
 
 
@@ -60,10 +65,18 @@ def write_loss_curves(records: list[dict[str, Any]], path: str | Path) -> bool:
         return False
     if not records:
         return False
-    figure, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(4.2 * len(CURVE_PANELS), 3.4))
-    steps = [record["step"] for record in records]
-    for axis, (key, title) in zip(axes, CURVE_PANELS, strict=True):
-        axis.plot(steps, [record[key] for record in records], linewidth=1.5)
+    columns = 3
+    rows = -(-len(CURVE_PANELS) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for axis, (key, title) in zip(axes.flat, CURVE_PANELS, strict=True):
+        keys = [key]
+        if key.endswith("/"):
+            keys = sorted({name for record in records for name in record if name.startswith(key)})
+        for name in keys:
+            points = [(record["step"], record[name]) for record in records if name in record]
+            axis.plot(*zip(*points, strict=True), linewidth=1.5, label=name.removeprefix(key))
+        if len(keys) > 1:
+            axis.legend(fontsize=7)
         axis.set_title(title, fontsize=9)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
@@ -73,3 +86,29 @@ def write_loss_curves(records: list[dict[str, Any]], path: str | Path) -> bool:
     plt.close(figure)
     os.replace(staging, path)
     return True
+
+
+def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]], verdict_sentence: str) -> str:
+    """The model card's "Did the search learn?" section: the verdict, the diagnostics at the first and
+    the last logging step, how the apply rate of each operation changed, and the calibration."""
+    lines = [verdict_sentence]
+    if records:
+        first, last = records[0], records[-1]
+        lines += ["", "| diagnostic | first logged step | last logged step |", "|---|---:|---:|"]
+        for key in last:
+            if key in first and (key in SUMMARY_METRICS or key.startswith(("drift/", "gradient_snr/"))):
+                lines.append(f"| {key} | {first[key]:.4g} | {last[key]:.4g} |")
+    rates = sorted(search_info["operation_rates"].items(), key=lambda item: -item[1]["final"])
+    lines += ["", "| operation | initial apply rate | final apply rate |", "|---|---:|---:|"]
+    lines += [f"| {name} | {rate['initial']:.3f} | {rate['final']:.3f} |" for name, rate in rates]
+    calibration = search_info.get("calibration")
+    if calibration:
+        lines += ["", "Calibration: a small classifier trained with the policy at each (apply-probability, "
+                      "magnitude) scaling, tested on held-out folds of the search data:", "",
+                  "| apply factor | magnitude factor | held-out accuracy |", "|---:|---:|---:|"]  # fmt: skip
+        for (apply, magnitude), accuracy in zip(calibration["candidates"], calibration["held_out_accuracy"],
+                                                strict=True):  # fmt: skip
+            lines.append(f"| {apply:g} | {magnitude:g} | {accuracy:.3f} |")
+        apply, magnitude = calibration["chosen"]
+        lines += ["", f"Kept apply factor {apply:g}, magnitude factor {magnitude:g} (apply factor 0: no augmentation)."]
+    return "\n".join(lines)

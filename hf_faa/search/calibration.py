@@ -1,0 +1,145 @@
+"""How much to augment: the critic's objective ranks operations (which ones look like real data), but
+it is minimised by no augmentation at all, so it cannot say how strongly to augment. This step
+decides that by evidence: each candidate scales the searched policy's apply probabilities and
+magnitudes by a pair of factors; a small classifier is trained from scratch with each on k-1 folds
+of the search data and tested on the held-out fold, and the candidate with the best mean accuracy
+is kept. The candidate ``(0, 1)`` is no augmentation, so a dataset that any augmentation hurts gets
+the identity policy.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..policy import FasterAutoAugmentPolicy
+from .critic import WideResNetClassifier
+from .losses import normalize
+
+CLASSIFIER_LEARNING_RATE = 3e-3
+CLASSIFIER_BATCH_SIZE = 32
+
+
+Candidate = tuple[float, float]  # (factor on the apply probabilities, factor on the magnitudes)
+IDENTITY: Candidate = (0.0, 1.0)
+
+
+@dataclass
+class Calibration:
+    """The candidates, the mean held-out accuracy of each, and the chosen one."""
+
+    candidates: list[Candidate]
+    accuracies: list[float]
+    chosen: Candidate
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "candidates": [list(candidate) for candidate in self.candidates],
+            "held_out_accuracy": [round(accuracy, 4) for accuracy in self.accuracies],
+            "chosen": list(self.chosen),
+        }
+
+
+def candidate_grid(apply_factors: list[float], magnitude_factors: list[float]) -> list[Candidate]:
+    """No augmentation, then every (apply factor, magnitude factor) pair."""
+    return [IDENTITY] + [(apply, magnitude) for apply in apply_factors for magnitude in magnitude_factors]
+
+
+@torch.no_grad()
+def rescale_(policy: FasterAutoAugmentPolicy, candidate: Candidate) -> FasterAutoAugmentPolicy:
+    """Multiply ``policy``'s apply probabilities and magnitudes by the candidate's factors, in place,
+    clamped to [0, 1]; returns the policy."""
+    apply, magnitude = candidate
+    policy.probabilities.mul_(apply).clamp_(0, 1)
+    policy.magnitudes.mul_(magnitude).clamp_(0, 1)
+    return policy
+
+
+def fold_indices(labels: Tensor, folds: int, generator: torch.Generator) -> list[Tensor]:
+    """Stratified folds: indices ``[N]`` split into ``folds`` parts with every class spread evenly."""
+    parts: list[list[Tensor]] = [[] for _ in range(folds)]
+    for label in labels.unique().tolist():
+        rows = torch.nonzero(labels == label).squeeze(1)
+        rows = rows[torch.randperm(len(rows), generator=generator)]
+        for fold, chunk in enumerate(rows.tensor_split(folds)):
+            parts[fold].append(chunk)
+    return [torch.cat(part) for part in parts]
+
+
+def held_out_accuracy(
+    policy: FasterAutoAugmentPolicy | None,
+    train: tuple[Tensor, Tensor],
+    held_out: tuple[Tensor, Tensor],
+    num_classes: int,
+    epochs: int,
+    seed: int,
+) -> float:
+    """Train a WRN-10-1 classifier from scratch on ``train`` (uint8 images ``[N, C, H, W]``, labels ``[N]``),
+    augmenting every batch with ``policy`` (None: not at all), and return its accuracy on ``held_out``."""
+    images, labels = train
+    device = images.device
+    with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the global RNG as it was
+        torch.manual_seed(seed)
+        classifier = WideResNetClassifier(num_classes, images.shape[1], depth=10, widen_factor=1).to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    optimizer = torch.optim.AdamW(classifier.parameters(), lr=CLASSIFIER_LEARNING_RATE, weight_decay=5e-4)
+    steps = max(1, epochs * len(images) // CLASSIFIER_BATCH_SIZE)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, CLASSIFIER_LEARNING_RATE, total_steps=steps)
+    classifier.train()
+    for _ in range(steps):
+        rows = torch.randint(len(images), (CLASSIFIER_BATCH_SIZE,), generator=generator, device=device)
+        batch = images[rows]
+        if policy is not None:
+            batch = policy(batch, generator=generator)
+        logits = classifier(normalize(batch.float() / 255))
+        F.cross_entropy(logits, labels[rows]).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        schedule.step()
+    classifier.eval()
+    with torch.no_grad():
+        test_images, test_labels = held_out
+        logits = torch.cat([classifier(normalize(chunk.float() / 255)) for chunk in test_images.split(256)])
+    return float((logits.argmax(-1) == test_labels).float().mean())
+
+
+def calibrate(
+    policy: FasterAutoAugmentPolicy,
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    candidates: list[Candidate],
+    folds: int,
+    epochs: int,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Tensor:
+    """Held-out accuracy ``[len(candidates), folds]`` of each candidate on each fold, computed for this
+    process's share of the (candidate, fold) runs (``rank``-th of every ``world_size``); the others stay 0,
+    so summing the tables of all processes gives the full one. Every candidate sees the same folds and seeds."""
+    fold_rows = fold_indices(labels.cpu(), folds, torch.Generator().manual_seed(seed))
+    table = torch.zeros(len(candidates), folds)
+    for run in range(rank, len(candidates) * folds, world_size):
+        candidate_index, fold = divmod(run, folds)
+        held_out = fold_rows[fold].to(images.device)
+        kept = torch.cat([rows for other, rows in enumerate(fold_rows) if other != fold]).to(images.device)
+        candidate = candidates[candidate_index]
+        augment = rescale_(copy.deepcopy(policy).eval(), candidate) if candidate[0] > 0 else None
+        table[candidate_index, fold] = held_out_accuracy(
+            augment, (images[kept], labels[kept]), (images[held_out], labels[held_out]), num_classes, epochs,
+            seed + fold,
+        )  # fmt: skip
+    return table
+
+
+def choose(candidates: list[Candidate], table: Tensor) -> Calibration:
+    """The candidate with the best mean held-out accuracy (ties: the weaker augmentation, by the product
+    of its factors)."""
+    means = table.mean(1).tolist()
+    best = max(range(len(candidates)), key=lambda index: (means[index], -candidates[index][0] * candidates[index][1]))
+    return Calibration(list(candidates), means, candidates[best])

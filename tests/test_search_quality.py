@@ -1,0 +1,134 @@
+"""Does the search learn, and can the evaluation tell? Diagnostics, the strength calibration and the
+paired statistics of the evaluation, on hand-made inputs whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hf_faa import FasterAutoAugmentPolicy
+from hf_faa.evaluation import _compare, paired_difference
+from hf_faa.search.calibration import IDENTITY, calibrate, candidate_grid, choose, fold_indices, rescale_
+from hf_faa.search.diagnostics import (
+    GradientNoise,
+    augmentation_strength,
+    parameter_drift,
+    search_verdict,
+    window_diagnostics,
+)
+from hf_faa.search.losses import strength_shortfall
+
+
+def test_paired_difference_matches_a_hand_computation():
+    difference = paired_difference([0.90, 0.80, 0.85], [0.85, 0.80, 0.80])
+    # differences 0.05, 0, 0.05: mean 1/30, sample std 0.0288675, t(0.975, 2) = 4.303
+    half_width = 4.303 * 0.05 / math.sqrt(3) / math.sqrt(3)
+    assert difference["mean"] == pytest.approx(1 / 30)
+    assert difference["low"] == pytest.approx(1 / 30 - half_width) and difference["high"] == pytest.approx(
+        1 / 30 + half_width
+    )
+    assert difference["seeds"] == 3
+    single = paired_difference([0.5], [0.25])
+    assert single["mean"] == 0.25 and math.isnan(single["low"]) and math.isnan(single["high"])
+
+
+def test_comparisons_pair_runs_by_seed_whatever_their_order():
+    runs = [
+        {"policy": "search", "seed": 1, "accuracy": 0.7},
+        {"policy": "none", "seed": 0, "accuracy": 0.5},
+        {"policy": "search", "seed": 0, "accuracy": 0.6},
+        {"policy": "none", "seed": 1, "accuracy": 0.7},
+        {"policy": "none", "seed": 2, "accuracy": 0.9},  # no partner: left out
+    ]
+    (row,) = _compare(runs, "search")
+    assert row["baseline"] == "none" and row["seeds"] == 2
+    assert row["mean"] == pytest.approx(0.05) and row["low"] < 0.05 < row["high"]
+
+
+def test_gradient_noise_is_mean_over_std_per_parameter():
+    policy = FasterAutoAugmentPolicy(operations=["Rotate", "Invert"], num_sub_policies=1, operation_count=1)
+    noise = GradientNoise()
+    for value in (2.0, 0.0, 2.0, 0.0):  # mean 1, sample std sqrt(4/3)
+        for parameter in policy.parameters():
+            parameter.grad = torch.full_like(parameter, value)
+        noise.update(policy)
+    ratios = noise.ratios()
+    assert set(ratios) == {"logits", "magnitudes", "probabilities"}
+    assert all(ratio == pytest.approx(1 / math.sqrt(4 / 3)) for ratio in ratios.values())
+    noise.reset()
+    assert noise.ratios() == {}
+
+
+def test_drift_rates_and_strength():
+    policy = FasterAutoAugmentPolicy(operations=["Rotate", "Invert"], num_sub_policies=2, operation_count=1)
+    policy.reset_parameters("uniform")
+    initial = {name: parameter.detach().clone() for name, parameter in policy.named_parameters()}
+    with torch.no_grad():
+        policy.probabilities.add_(0.1)
+    record = window_diagnostics(policy, initial, GradientNoise())
+    assert record["drift/probabilities"] == pytest.approx(0.1) and record["drift/logits"] == 0
+    assert record["rate/Rotate"] == pytest.approx(0.5 * 0.6) and record["rate/Invert"] == pytest.approx(0.3)
+    assert parameter_drift(policy, initial)["magnitudes"] == 0
+    images = torch.zeros(2, 1, 4, 4)
+    augmented = images.clone()
+    augmented[1] = 0.5
+    assert augmentation_strength(images, augmented).tolist() == [0.0, 0.5]
+    assert float(strength_shortfall(torch.tensor([0.1, 0.3]), 0.25)) == pytest.approx(0.05)
+    assert float(strength_shortfall(torch.tensor([0.1, 0.3]), 0.1)) == 0
+
+
+@pytest.mark.parametrize(
+    ("final", "word"),
+    [
+        ({"augmentation_strength": 0.01, "drift/logits": 0.5}, "collapsed"),
+        ({"augmentation_strength": 0.10, "drift/logits": 0.001, "drift/probabilities": 0.01}, "stalled"),
+        ({"augmentation_strength": 0.10, "drift/logits": 0.3}, "learned"),
+    ],
+)
+def test_verdict_in_words(final, word):
+    verdict, sentence = search_verdict([{"step": 1}, final], initial_strength=0.1)
+    assert verdict == word and word in sentence
+    assert search_verdict([], 0.1)[0] == "unknown"
+
+
+def test_rescaling_multiplies_probabilities_and_magnitudes_and_clamps():
+    policy = FasterAutoAugmentPolicy(operations=["Rotate", "Invert"], num_sub_policies=2, operation_count=1)
+    policy.reset_parameters("uniform")
+    assert rescale_(policy, (3.0, 0.5)) is policy
+    assert torch.equal(policy.probabilities, torch.ones_like(policy.probabilities))
+    assert torch.equal(policy.magnitudes, torch.full_like(policy.magnitudes, 0.25))
+    images = torch.randint(0, 256, (8, 1, 8, 8), dtype=torch.uint8)
+    assert torch.equal(rescale_(policy, IDENTITY).eval()(images), images)  # apply factor 0: no augmentation
+    assert candidate_grid([1.0, 2.0], [0.5]) == [IDENTITY, (1.0, 0.5), (2.0, 0.5)]
+
+
+def test_folds_are_stratified_disjoint_and_cover_every_row():
+    labels = torch.tensor([0] * 6 + [1] * 4 + [2] * 2)
+    folds = fold_indices(labels, 2, torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(folds).tolist()) == list(range(12))
+    for fold in folds:
+        assert torch.bincount(labels[fold], minlength=3).tolist() == [3, 2, 1]
+
+
+def test_choose_prefers_the_best_then_the_weaker_augmentation():
+    candidates = [(1.0, 1.0), (1.0, 0.5), IDENTITY, (2.0, 1.0)]
+    table = torch.tensor([[0.5, 0.7], [0.6, 0.6], [0.7, 0.5], [0.2, 0.3]])  # means 0.6, 0.6, 0.6, 0.25
+    calibration = choose(candidates, table)
+    assert calibration.chosen == IDENTITY and calibration.accuracies == pytest.approx([0.6, 0.6, 0.6, 0.25])
+    assert choose(candidates[:2], table[:2]).chosen == (1.0, 0.5)
+    assert choose([IDENTITY, (1.0, 1.0)], torch.tensor([[0.5, 0.5], [0.6, 0.6]])).chosen == (1.0, 1.0)
+    assert calibration.as_dict()["chosen"] == [0.0, 1.0]
+
+
+def test_calibration_runs_split_across_processes_add_up_to_the_whole_table():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (24, 1, 8, 8), dtype=torch.uint8)
+    labels = torch.arange(24) % 3
+    policy = FasterAutoAugmentPolicy(operations=["Rotate", "Invert"], num_sub_policies=2, operation_count=1).eval()
+    arguments = (policy, images, labels, 3, [IDENTITY, (1.0, 1.0)], 2, 1, 0)
+    whole = calibrate(*arguments)
+    parts = calibrate(*arguments, rank=0, world_size=2) + calibrate(*arguments, rank=1, world_size=2)
+    assert whole.shape == (2, 2) and torch.equal(parts, whole)
+    assert ((whole >= 0) & (whole <= 1)).all()

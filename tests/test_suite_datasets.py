@@ -1,0 +1,167 @@
+"""Tests for hf_faa.suite: the suite datasets build offline, balanced, 32x32 and deterministic, survive
+save_to_disk, and their classes differ in the statistic that is meant to carry the label."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections import Counter
+
+import datasets
+import numpy as np
+import pytest
+from PIL import Image
+
+from hf_faa import suite
+from hf_faa.data import load_image_dataset, prepare_dataset
+
+TEXTURE_CLASSES = ["brick", "grass", "gravel", "camera", "cell", "clock"]
+PHOTO_CLASSES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina"]
+# name -> (image mode, class names)
+PATCH_DATASETS = {"textures": ("L", TEXTURE_CLASSES), "photo-patches": ("RGB", PHOTO_CLASSES)}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, datasets.Dataset]:
+    """Each patch dataset, seed 0, built once for the module."""
+    return {name: suite.build_suite_dataset(name) for name in PATCH_DATASETS}
+
+
+def image_bytes(dataset: datasets.Dataset) -> list[bytes]:
+    return [image["bytes"] for image in dataset.cast_column("image", datasets.Image(decode=False))["image"]]
+
+
+def pixels(dataset: datasets.Dataset) -> np.ndarray:
+    """float64 [N, 32, 32] (L) or [N, 32, 32, 3] (RGB)."""
+    return np.stack([np.asarray(image) for image in dataset["image"]]).astype(np.float64)
+
+
+def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.ndarray) -> float:
+    """Accuracy of assigning each row of ``features`` [N, F] to the nearest class mean [K, F]."""
+    predicted = np.argmin(((features[:, None] - means[None]) ** 2).sum(-1), axis=1)
+    return float((predicted == labels).mean())
+
+
+def test_the_suite_has_three_described_datasets():
+    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches"]
+    assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
+
+
+def test_mnist_is_the_embedded_dataset():
+    dataset = suite.build_suite_dataset("mnist")
+    embedded = load_image_dataset()
+    assert dataset.features == embedded.features
+    assert list(dataset.features) == ["image", "label"]
+    assert image_bytes(dataset) == image_bytes(embedded)
+    assert Counter(dataset["label"]) == {label: 500 for label in range(10)}
+
+
+@pytest.mark.parametrize("name", PATCH_DATASETS)
+def test_patch_dataset_features_and_balanced_classes(built, name):
+    dataset = built[name]
+    _, classes = PATCH_DATASETS[name]
+    assert dataset.features == datasets.Features(
+        {"image": datasets.Image(), "label": datasets.ClassLabel(names=classes)}
+    )
+    assert Counter(dataset["label"]) == {label: suite.PATCHES_PER_CLASS for label in range(len(classes))}
+    assert len(set(dataset["label"][: 10 * len(classes)])) == len(classes)  # rows are shuffled, not by class
+
+
+@pytest.mark.parametrize("name", PATCH_DATASETS)
+def test_patch_images_are_32x32_png_in_the_mode(built, name):
+    mode, _ = PATCH_DATASETS[name]
+    opened = [Image.open(io.BytesIO(data)) for data in image_bytes(built[name])]
+    assert {(image.format, image.size, image.mode) for image in opened} == {("PNG", (32, 32), mode)}
+
+
+@pytest.mark.parametrize("name", PATCH_DATASETS)
+def test_same_seed_same_bytes_other_seed_other_patches(built, name):
+    first = image_bytes(built[name])
+    again = suite.build_suite_dataset(name, seed=0)
+    assert image_bytes(again) == first
+    assert again["label"] == built[name]["label"]
+    other = suite.build_suite_dataset(name, seed=1)
+    shared = set(image_bytes(other)) & set(first)
+    assert 0 < len(shared) < 0.8 * len(first)  # other patches, not the same ones reordered
+    assert Counter(other["label"]) == Counter(built[name]["label"])
+
+
+def test_unknown_name_lists_the_valid_names():
+    with pytest.raises(ValueError, match="'cifar10'") as raised:
+        suite.build_suite_dataset("cifar10")
+    assert all(repr(name) in str(raised.value) for name in suite.SUITE_DATASETS)
+
+
+def test_missing_scikit_image_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    with pytest.raises(ImportError, match="pip install scikit-image"):
+        suite.build_suite_dataset("textures")
+    assert suite.build_suite_dataset("mnist").num_rows == 5000  # needs no scikit-image
+
+
+@pytest.mark.parametrize("name", PATCH_DATASETS)
+def test_save_to_disk_round_trip_loads_in_hf_faa(built, name, tmp_path):
+    folder = tmp_path / name
+    built[name].save_to_disk(str(folder))
+    loaded = datasets.load_from_disk(str(folder))
+    assert loaded.features == built[name].features
+    assert image_bytes(loaded) == image_bytes(built[name])
+    assert loaded["label"] == built[name]["label"]
+    assert loaded.info.license == built[name].info.license
+    mode, classes = PATCH_DATASETS[name]
+    prepared = prepare_dataset(str(folder), image_size=32)
+    assert (prepared.mode, prepared.class_names) == (mode, classes)
+    assert prepared.dataset[0]["pixel_values"].shape == (prepared.num_channels, 32, 32)
+
+
+def test_texture_patches_are_native_resolution_crops(built):
+    import skimage.data
+
+    source = skimage.data.brick()  # 512x512, cut without resizing
+    windows = np.lib.stride_tricks.sliding_window_view(source, (32, 32))  # [481, 481, 32, 32], a view
+    by_first_row = {}
+    for row in range(windows.shape[0]):
+        for column in range(windows.shape[1]):
+            by_first_row.setdefault(windows[row, column, 0].tobytes(), []).append((row, column))
+    brick = built["textures"].filter(lambda label: label == TEXTURE_CLASSES.index("brick"), input_columns="label")
+    patches = [np.asarray(image) for image in brick["image"]]
+    assert len({patch.tobytes() for patch in patches}) == len(patches) == suite.PATCHES_PER_CLASS
+    for patch in patches:  # every patch is some 32x32 window of the source, pixel for pixel
+        corners = by_first_row.get(patch[0].tobytes(), [])
+        assert any(np.array_equal(windows[row, column], patch) for row, column in corners)
+
+
+def test_texture_classes_differ_in_grain_and_orientation(built):
+    images, labels = pixels(built["textures"]), np.array(built["textures"]["label"])
+    across = np.abs(np.diff(images, axis=2)).mean(axis=(1, 2))  # horizontal neighbours, [N]
+    down = np.abs(np.diff(images, axis=1)).mean(axis=(1, 2))
+    gradient = {name: (across + down)[labels == label].mean() for label, name in enumerate(TEXTURE_CLASSES)}
+    assert gradient["grass"] > 10 * gradient["cell"]  # coarse grain vs smooth phase image
+    assert gradient["gravel"] > 2 * gradient["brick"]
+    anisotropy = {
+        name: across[labels == label].mean() / down[labels == label].mean()
+        for label, name in enumerate(TEXTURE_CLASSES)
+    }
+    assert anisotropy["brick"] > 1.5  # brick rows: a 90-degree rotation changes the statistic
+    assert 0.8 < anisotropy["grass"] < 1.25
+
+
+def test_photo_patch_classes_differ_in_colour_and_inversion_destroys_it(built):
+    images, labels = pixels(built["photo-patches"]), np.array(built["photo-patches"]["label"])
+    colours = images.mean(axis=(1, 2))  # [N, 3]
+    means = np.stack([colours[labels == label].mean(axis=0) for label in range(len(PHOTO_CLASSES))])
+    assert np.linalg.norm(means[:, None] - means[None], axis=-1).max() > 100  # hubble (dark) vs IHC (light)
+    chance = 1 / len(PHOTO_CLASSES)
+    assert nearest_mean_accuracy(colours, labels, means) > 3 * chance
+    assert nearest_mean_accuracy(255 - colours, labels, means) < chance
+
+
+def test_suite_sources_name_every_image_and_a_licence():
+    text = suite.suite_sources()
+    assert "CC BY-SA 3.0" in text
+    for name in ["mnist", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
+        assert f"- {name}:" in text
+    source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
+    assert len(source_lines) == len(TEXTURE_CLASSES) + len(PHOTO_CLASSES)
+    assert all("public domain" in line or "CC0" in line or "copyright" in line for line in source_lines)
