@@ -30,6 +30,7 @@ from .policy import PRESET_PREFIX, load_policy
 from .sample_grid import render_sample_grid
 from .search import SearchConfig, initial_policy, run_search
 from .search.diagnostics import augmentation_strength
+from .search.loop import sample_images
 from .training import NO_POLICY, DataArguments, ModelArguments, load_splits, train_classifier
 
 SEARCH_NOW = "search"
@@ -192,9 +193,10 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     _write_json(output_dir / "results.json", results)
     (output_dir / "results.md").write_text(_results_markdown(results), encoding="utf-8")
     _write_chart(results["summary"], output_dir / "results.png")
+    samples = sample_images(train_images)  # one training image per class (None: the embedded digits)
     for spec, policy in policies.items():
         if spec != NO_POLICY:
-            render_sample_grid(load_policy(policy)).save(output_dir / f"samples-{_slug(spec)}.png")
+            render_sample_grid(load_policy(policy), samples).save(output_dir / f"samples-{_slug(spec)}.png")
     return results
 
 

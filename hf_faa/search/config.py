@@ -87,10 +87,11 @@ class SearchConfig:
     # optimisation
     num_train_epochs: int = field(default=20, **_help("Passes over the search data, when --max_steps is -1."))
     max_steps: int = field(
-        default=400,
+        default=200,
         **_help(
-            "Steps of the search, a budget in images seen whatever the dataset's size (400 x 128 images; the "
-            "paper: 20 epochs of 4,000 images, about 625 steps). -1: --num_train_epochs passes instead."
+            "Steps of the search, a budget in images seen whatever the dataset's size (200 x 128 = 25,600 "
+            "images, as scripts/evaluate.py's 400 x 64; the paper: 20 epochs of 4,000 images, about 625 steps "
+            "of 128). -1: --num_train_epochs passes instead."
         ),  # fmt: skip
     )
     per_device_train_batch_size: int = field(

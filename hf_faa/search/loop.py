@@ -451,7 +451,7 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
     }
 
 
-def _sample_images(data: PreparedDataset, count: int = 8) -> Tensor | None:
+def sample_images(data: PreparedDataset, count: int = 8) -> Tensor | None:
     """The first decodable image of each of the first ``count`` classes: uint8 ``[N, C, H, W]`` for the
     card (None without any decodable image: the card then shows the embedded digits)."""
     labels = np.asarray(data.dataset.with_format("numpy")[data.label_column])
@@ -468,7 +468,7 @@ def _write_outputs(
     config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: Skipped, card: dict
 ) -> None:
     output_dir = Path(config.output_dir)
-    policy.sample_images = _sample_images(data)
+    policy.sample_images = sample_images(data)
     policy.save_pretrained(output_dir, model_card_kwargs=card)
     curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
     if skipped.images:
@@ -492,4 +492,4 @@ def _write_outputs(
     )
 
 
-__all__ = ["METRICS", "SearchState", "initial_policy", "run_search", "search_step"]
+__all__ = ["METRICS", "SearchState", "initial_policy", "run_search", "sample_images", "search_step"]

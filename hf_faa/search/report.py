@@ -15,7 +15,7 @@ SUMMARY_METRICS = ("wasserstein", "real_accuracy", "augmented_accuracy", "select
                    "changed_share")  # fmt: skip
 CURVE_PANELS = (
     ("wasserstein", "Wasserstein estimate E[D(real)] - E[D(augmented)]"),
-    ("augmented_accuracy", "Class-head accuracy on augmented images"),
+    ("augmented_accuracy", "Label classifier's accuracy on augmented images"),
     ("augmentation_strength", "Augmentation strength (mean |change| per pixel)"),
     ("selection_entropy", "Op-selection entropy (nats)"),
     ("drift/", "Distance from the initial policy (RMS)"),
