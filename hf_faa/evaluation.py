@@ -328,9 +328,8 @@ def _suite_markdown(results: dict[str, dict]) -> str:
         versus_best = f"{_interval(comparisons[best])} ({best})" if best in comparisons else "–"
         versus_init = _interval(comparisons[SEARCH_INIT]) if SEARCH_INIT in comparisons else "–"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {versus_best} | {versus_init} |")
-    return "# Evaluation suite\n\nTest accuracy (%), mean over seeds; differences in points, mean [95% t-interval].\n\n" + (
-        "\n".join(lines) + "\n"
-    )
+    caption = "Test accuracy (%), mean over seeds; differences in points, mean [95% t-interval]."
+    return f"# Evaluation suite\n\n{caption}\n\n" + "\n".join(lines) + "\n"
 
 
 def _write_json(path: Path, document: dict) -> None:

@@ -14,8 +14,14 @@ from hf_faa.evaluation import EvaluationArguments, run_evaluation
 
 def test_quick_evaluation_writes_one_row_per_policy(tmp_path):
     results = run_evaluation(EvaluationArguments(output_dir=str(tmp_path), quick=True))
-    policies = ["none", "preset:randaugment", "preset:trivialaugment", "preset:autoaugment-cifar10", "search",
-                "search-init"]
+    policies = [
+        "none",
+        "preset:randaugment",
+        "preset:trivialaugment",
+        "preset:autoaugment-cifar10",
+        "search",
+        "search-init",
+    ]
     assert [row["policy"] for row in results["summary"]] == policies
     for row in results["summary"]:
         assert 0 <= row["mean_accuracy"] <= 1 and math.isfinite(row["std_accuracy"]) and row["seeds"] == 1
@@ -62,8 +68,9 @@ def test_control_row_and_paired_differences_of_a_tiny_run(tmp_path):
 
 def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path):
     pytest.importorskip("skimage")
-    suite = run_evaluation(EvaluationArguments(output_dir=str(tmp_path), quick=True, suite=["textures", "photo-patches"],
-                                               policies=["none", "search", "search-init"]))  # fmt: skip
+    arguments = EvaluationArguments(output_dir=str(tmp_path), quick=True, suite=["textures", "photo-patches"],
+                                    policies=["none", "search", "search-init"])  # fmt: skip
+    suite = run_evaluation(arguments)
     assert list(suite["datasets"]) == ["textures", "photo-patches"]
     for name in ("textures", "photo-patches"):
         assert (tmp_path / name / "results.md").is_file() and (tmp_path / name / "dataset").is_dir()

@@ -97,9 +97,9 @@ class SearchConfig:
     per_device_train_batch_size: int = field(
         default=128, **_help("Images per step and process: the first half is augmented, the second half is real.")
     )
-    learning_rate: float = field(default=1e-3, **_help("Adam learning rate of the critic (and of the policy by default)."))
+    learning_rate: float = field(default=1e-3, **_help("Adam learning rate of the critic and the classifier."))
     policy_learning_rate: float | None = field(
-        default=1e-2, **_help("Adam learning rate of the policy (the paper: 1e-3, as --learning_rate).")
+        default=1e-2, **_help("Adam learning rate of the policy (None: --learning_rate; the paper: 1e-3 for both).")
     )
     critic_warmup_steps: int = field(
         default=50, **_help("Steps that train only the critic (and classifier) before the policy starts to learn.")

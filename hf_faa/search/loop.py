@@ -440,8 +440,11 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
         "search_seconds": round(search_seconds, 1),
         "processes": accelerator.num_processes,
         "device": str(accelerator.device),
-        "final_metrics": {name: round(value, 4) for name, value in final.items()
-                          if name not in ("step", "epoch") and not name.startswith("rate/")},
+        "final_metrics": {
+            name: round(value, 4)
+            for name, value in final.items()
+            if name not in ("step", "epoch") and not name.startswith("rate/")
+        },
         "initial_augmentation_strength": round(progress.initial_strength, 4),
         "config": {
             key: value
