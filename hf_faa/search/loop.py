@@ -112,7 +112,8 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
     augment_labels, real_labels = labels[:half], labels[half : 2 * half]
 
     with state.accelerator.accumulate(*state.models()):
-        augmented = state.policy(to_augment)
+        with torch.set_grad_enabled(update_policy):  # in the critic's warm-up, no policy graph is needed
+            augmented = state.policy(to_augment)
         strength = augmentation_strength(to_augment, augmented)
         real_input, fake_input = state.critic_input(real), state.critic_input(augmented)
 
