@@ -52,7 +52,6 @@ CPU_CHUNK_BYTES = 4 * 2**20
 ROW_COPY_MIN_BYTES = 8192
 # Rows whose selection weight is below this are left out of describe() by default.
 DESCRIBE_MIN_WEIGHT = 0.01
-TEMPLATE_PATH = Path(__file__).with_name("model_card_template.md")
 CITATION = """@inproceedings{hataya2020faster,
   title     = {Faster AutoAugment: Learning Augmentation Strategies using Backpropagation},
   author    = {Hataya, Ryuichiro and Zdenek, Jan and Yoshizoe, Kazuki and Nakayama, Hideki},
@@ -61,6 +60,18 @@ CITATION = """@inproceedings{hataya2020faster,
   eprint    = {1911.06987},
   archivePrefix = {arXiv},
 }"""
+
+
+def _model_card_template_path() -> Path:
+    """Where ``model_card_template.md`` is: inside the package in a wheel (pyproject's force-include),
+    at the repository root in a source checkout (editable installs and tests read the one copy in git)."""
+    candidates = (Path(__file__).with_name("model_card_template.md"), Path(__file__).parents[1] / "model_card_template.md")
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"model_card_template.md is missing from {candidates[0].parent}; reinstall hf-faa.")
+
+
 PRESETS = ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment")
 
 
@@ -142,7 +153,7 @@ class FasterAutoAugmentPolicy(
     pipeline_tag="image-to-image",
     repo_url="https://github.com/hf-faa/hf-faa",
     paper_url="https://arxiv.org/abs/1911.06987",
-    model_card_template=TEMPLATE_PATH.read_text(encoding="utf-8"),
+    model_card_template=_model_card_template_path().read_text(encoding="utf-8"),
 ):
     """A Faster AutoAugment policy over batches of images.
 
