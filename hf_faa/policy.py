@@ -10,6 +10,7 @@ Each image draws its own sub-policy; each stage then picks an op from
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -284,12 +285,13 @@ class FasterAutoAugmentPolicy(
             raise ValueError("inplace=True needs eval mode (policy.eval()): the training forward keeps its input.")
         if images.shape[0] == 0:
             return images
-        if not self.training:
-            with torch.no_grad():  # the discrete forward works in place
-                return self._discrete_forward(images if inplace else images.clone(), generator)
-        if images.is_floating_point():
-            return self._relaxed_forward(images, generator)
-        return to_uint8(self._relaxed_forward(images.float().div_(255), generator).detach())
+        with _autocast_disabled(images.device.type):
+            if not self.training:
+                with torch.no_grad():  # the discrete forward works in place
+                    return self._discrete_forward(images if inplace else images.clone(), generator)
+            if images.is_floating_point():
+                return self._relaxed_forward(images, generator).to(images.dtype)
+            return to_uint8(self._relaxed_forward(images.float().div_(255), generator).detach())
 
     def _stage_parameters(self, sub_policy: Tensor, stage: int) -> tuple[Tensor, Tensor, Tensor]:
         """Per-image logits, magnitudes and probabilities of one stage, each ``[B, num_operations]``."""
@@ -650,6 +652,15 @@ def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugme
 
 
 # ---------------------------------------------------------------------------------------- validation
+
+
+def _autocast_disabled(device_type: str) -> contextlib.AbstractContextManager:
+    """The ops' math runs in the images' dtype even inside a caller's ``torch.autocast`` (a bf16/fp16
+    critic): autocast would run the grayscale matmul and Sharpness' convolution in half precision
+    and mix dtypes in the blends."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _validate_config(operations, num_sub_policies, operation_count, temperature, magnitude_sampling, selection,

@@ -38,7 +38,7 @@ def test_defaults_follow_the_paper(policy):
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_forward_keeps_shape_and_dtype(policy, mode, dtype, channels):
     getattr(policy, mode)()
@@ -48,6 +48,45 @@ def test_forward_keeps_shape_and_dtype(policy, mode, dtype, channels):
     assert out.shape == batch.shape and out.dtype == dtype
     if dtype != torch.uint8:
         assert 0 <= out.min() and out.max() <= 1
+
+
+AUTOCAST = [
+    ("cpu", torch.bfloat16),
+    ("cpu", torch.float16),
+    *[pytest.param("cuda", dtype, marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))
+      for dtype in (torch.bfloat16, torch.float16)],
+]  # fmt: skip
+
+
+def forward_and_gradients(policy, batch, seed, autocast_dtype=None):
+    """The policy's output on ``batch`` and its parameters' gradients, optionally inside ``torch.autocast``."""
+    policy.zero_grad()
+    torch.manual_seed(seed)
+    with torch.autocast(batch.device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+        out = policy(batch)
+    if policy.training:
+        (out * torch.linspace(-1, 1, out.numel(), device=out.device).view_as(out)).sum().backward()
+    return out, {name: parameter.grad for name, parameter in policy.named_parameters()}
+
+
+@pytest.mark.parametrize(("device", "autocast_dtype"), AUTOCAST)
+@pytest.mark.parametrize("mode", ["weighted", "gumbel", "eval"])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_every_op_runs_in_full_precision_under_autocast(name, channels, mode, device, autocast_dtype):
+    """A bf16/fp16 critic runs the search under autocast: the policy's ops keep float32 math, so
+    images and gradients are those of a float32 run (the bf16 crash in Saturate's blend was this)."""
+    torch.manual_seed(0)
+    policy = FasterAutoAugmentPolicy(operations=[name], num_sub_policies=2, operation_count=2, temperature=1.0,
+                                     selection="gumbel" if mode == "gumbel" else "weighted").to(device)  # fmt: skip
+    policy.train(mode != "eval")
+    batch = images(batch=8, channels=channels).to(device)
+    expected, expected_gradients = forward_and_gradients(policy, batch, seed=3)
+    out, gradients = forward_and_gradients(policy, batch, seed=3, autocast_dtype=autocast_dtype)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+    for parameter, gradient in gradients.items():
+        torch.testing.assert_close(gradient, expected_gradients[parameter], msg=parameter)
 
 
 def test_empty_batch_passes_through(policy):

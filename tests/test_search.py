@@ -182,6 +182,17 @@ def test_tensorboard_tracking_accumulation_and_bf16(tmp_path, fresh_accelerator_
     assert policy.search_info["config"]["mixed_precision"] == "bf16"
 
 
+def test_bf16_search_on_colour_images(tmp_path, fresh_accelerator_state):
+    """RGB data brings in the colour ops (Saturate crashed under bf16 autocast)."""
+    images = [png(Image.open(io.BytesIO(image)).convert("RGB")) for image in mixed_mode_images(32)]
+    dataset = datasets.Dataset.from_dict({"image": images, "label": [index % 2 for index in range(32)]})
+    dataset.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "data"))
+    policy = run_search(tiny_config(tmp_path / "out", dataset_name=str(tmp_path / "data"), max_train_samples=None,
+                                    per_device_train_batch_size=8, max_steps=3, mixed_precision="bf16"))  # fmt: skip
+    assert "Saturate" in policy.operations
+    assert all(torch.isfinite(parameter).all() for parameter in policy.parameters())
+
+
 def test_config_parses_from_cli_and_yaml(tmp_path):
     sys.path.insert(0, str(REPO / "scripts"))
     try:
