@@ -35,6 +35,8 @@ DEFAULT_DATASET_SPLIT = "train"
 # Integer columns taken as the label when no ClassLabel column exists, in order of preference.
 LABEL_COLUMN_NAMES = ("label", "labels", "target", "targets", "fine_label", "class")
 IMAGE_MODES = {"L": 1, "RGB": 3}  # output mode -> number of channels
+# DecodeTransform's flag per row: False for an image that could not be decoded (its pixels are zeros).
+VALID_COLUMN = "valid"
 
 _FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
 SINGLE_CHANNEL_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
@@ -184,6 +186,12 @@ def resolve_columns(
         label_column = _detect_label_column(features)
     else:
         _check_label_column(features, label_column)
+    if label_column is None and require_label and set(features) == {image_column}:
+        raise ValueError(
+            f"The dataset holds only images (column {image_column!r}) and no labels, and the search needs a class "
+            "label for every image. An image folder needs one sub-folder per class (my_images/cat/1.png, "
+            "my_images/dog/2.png); another dataset needs a label column (pass --label_column)."
+        )
     if label_column is None and require_label:
         raise _column_error(
             features,
@@ -485,7 +493,7 @@ class DecodeTransform:
         return {
             "pixel_values": [self._blank() if image is None else image for image in images],
             "labels": [-1 if label is None else int(label) for label in labels],
-            "valid": [image is not None for image in images],
+            VALID_COLUMN: [image is not None for image in images],
         }
 
     def _blank(self) -> torch.Tensor:
@@ -499,7 +507,7 @@ def collate_valid(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         ``"pixel_values"`` uint8 ``[B, C, H, W]``, ``"labels"`` int64 ``[B]`` (B = valid rows, may be
         0) and ``"num_skipped"`` int64 scalar, the number of undecodable rows left out.
     """
-    valid = [row for row in rows if row["valid"]]
+    valid = [row for row in rows if row[VALID_COLUMN]]
     if valid:
         pixel_values = torch.stack([row["pixel_values"] for row in valid])
     else:

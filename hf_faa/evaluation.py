@@ -71,12 +71,12 @@ class EvaluationArguments:
             "'search-init' (that search's untrained starting policy)."
         },  # fmt: skip
     )
-    dataset_name: str | None = field(default=None, metadata={"help": "Dataset (default: the embedded MNIST-5k)."})
+    dataset_name: str | None = field(default=None, metadata={"help": "Dataset; if unset, the embedded MNIST-5k."})
     suite: list[str] = field(
         default_factory=list,
         metadata={"help": "Evaluate on each of these hf_faa.suite datasets (mnist, textures, photo-patches)."},
     )
-    eval_split: str | None = field(default=None, metadata={"help": "Test split (default: hold out the rest)."})
+    eval_split: str | None = field(default=None, metadata={"help": "Test split; if unset, hold out the rest."})
     train_samples: int = field(default=500, metadata={"help": "Training images (data-scarce regime)."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "At most this many test images."})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4], metadata={"help": "Training seeds per policy."})
@@ -193,7 +193,7 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     _write_json(output_dir / "results.json", results)
     (output_dir / "results.md").write_text(_results_markdown(results), encoding="utf-8")
     _write_chart(results["summary"], output_dir / "results.png")
-    samples = sample_images(train_images)  # one training image per class (None: the embedded digits)
+    samples, _ = sample_images(train_images)  # one training image per class (None: the embedded digits)
     for spec, policy in policies.items():
         if spec != NO_POLICY:
             render_sample_grid(load_policy(policy), samples).save(output_dir / f"samples-{_slug(spec)}.png")

@@ -66,7 +66,10 @@ CITATION = """@inproceedings{hataya2020faster,
 def _model_card_template_path() -> Path:
     """Where ``model_card_template.md`` is: inside the package in a wheel (pyproject's force-include),
     at the repository root in a source checkout (editable installs and tests read the one copy in git)."""
-    candidates = (Path(__file__).with_name("model_card_template.md"), Path(__file__).parents[1] / "model_card_template.md")
+    candidates = (
+        Path(__file__).with_name("model_card_template.md"),
+        Path(__file__).parents[1] / "model_card_template.md",
+    )
     for path in candidates:
         if path.is_file():
             return path
@@ -448,12 +451,49 @@ class FasterAutoAugmentPolicy(
         ]
         for row in self.describe(min_weight):
             magnitude = "–" if row["magnitude"] is None else f"{row['magnitude']:.2f}"
-            value = "–"
-            if row["value"] is not None:
-                value = f"{'±' if row['signed'] else ''}{row['value']:.3g} {row['unit']}"
             lines.append(
                 f"| {row['sub_policy']} | {row['stage']} | {row['operation']} | {row['weight']:.2f} "
-                f"| {row['probability']:.2f} | {magnitude} | {value} |"
+                f"| {row['probability']:.2f} | {magnitude} | {_native_value_cell(row['operation'], row['value'])} |"
+            )
+        return "\n".join(lines)
+
+    def summarize(self) -> list[dict[str, Any]]:
+        """One row per op, most applied first: ``operation``, ``rate`` (share of stages that apply it, as
+        :meth:`operation_rates`), ``chosen`` (share of stages that select it), and its ``probability`` and
+        ``magnitude`` averaged over stages weighted by selection, with the magnitude's native ``value``
+        (None for ops without one)."""
+        weights = self.selection_weights().detach().cpu()
+        chosen = weights.mean(dim=(0, 1))
+        share = weights / weights.sum(dim=(0, 1)).clamp_min(1e-12)  # each op's stages, weighted by selection
+        probabilities = (share * self.probabilities.detach().cpu().clamp(0, 1)).sum(dim=(0, 1))
+        magnitudes = (share * self.magnitudes.detach().cpu().clamp(0, 1)).sum(dim=(0, 1))
+        rows = []
+        for op, name in enumerate(self.operations):
+            value_range = self.value_range(name)
+            magnitude = float(magnitudes[op])
+            rows.append(
+                {
+                    "operation": name,
+                    "rate": float(chosen[op] * probabilities[op]),
+                    "chosen": float(chosen[op]),
+                    "probability": float(probabilities[op]),
+                    "magnitude": magnitude if value_range else None,
+                    "value": value_range[0] + magnitude * (value_range[1] - value_range[0]) if value_range else None,
+                }
+            )
+        return sorted(rows, key=lambda row: -row["rate"])
+
+    def summary_markdown(self) -> str:
+        """:meth:`summarize` as a markdown table."""
+        lines = [
+            "| operation | applied in (share of stages) | selected in | apply probability | magnitude | value |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for row in self.summarize():
+            magnitude = "–" if row["magnitude"] is None else f"{row['magnitude']:.2f}"
+            lines.append(
+                f"| {row['operation']} | {row['rate']:.3f} | {row['chosen']:.3f} | {row['probability']:.2f} "
+                f"| {magnitude} | {_native_value_cell(row['operation'], row['value'])} |"
             )
         return "\n".join(lines)
 
@@ -565,6 +605,7 @@ class FasterAutoAugmentPolicy(
         values = {
             "repo_id": kwargs.pop("repo_id", None) or "your-username/your-policy",
             "policy_table": self.describe_markdown(),
+            "operation_summary": self.summary_markdown(),
             "policy_config": json.dumps({k: v for k, v in self.config.items() if k != "search_info"}, indent=2),
             "search_info": json.dumps(self.search_info, indent=2) if self.search_info else None,
             "samples_file": SAMPLES_NAME,
@@ -652,6 +693,14 @@ def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugme
 
 
 # ---------------------------------------------------------------------------------------- validation
+
+
+def _native_value_cell(operation: str, value: float | None) -> str:
+    """A magnitude's native value for a markdown table cell (``|`` in units escaped)."""
+    if value is None:
+        return "–"
+    op = OPERATIONS[operation]
+    return f"{'±' if op.signed else ''}{value:.3g} {op.unit}".replace("|", "\\|")
 
 
 def _autocast_disabled(device_type: str) -> contextlib.AbstractContextManager:

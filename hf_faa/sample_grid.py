@@ -10,6 +10,8 @@ from .resources import embedded_sample_images
 
 GRID_CELL_PIXELS = 96
 GRID_GAP_PIXELS = 4
+# At most this many rows (one image per class): every MNIST / CIFAR-10 class, a readable picture for more.
+MAX_SAMPLE_ROWS = 16
 
 
 def render_sample_grid(
@@ -24,7 +26,7 @@ def render_sample_grid(
     if images is None:
         images = getattr(policy, "sample_images", None)
     if images is None:
-        images = embedded_sample_images()
+        images = embedded_sample_images(MAX_SAMPLE_ROWS)
     generator = torch.Generator().manual_seed(seed)
     was_training = policy.training
     policy.eval()

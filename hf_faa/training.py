@@ -36,16 +36,16 @@ class DataArguments:
     """Which data to train and evaluate on."""
 
     dataset_name: str | None = field(
-        default=None, metadata={"help": "Hub name, save_to_disk folder, image folder or parquet (default: embedded)."}
+        default=None, metadata={"help": "Hub name, save_to_disk folder, image folder or parquet; if unset, embedded."}
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "The Hub dataset's config name."})
     train_split: str = field(default="train", metadata={"help": "Training split."})
     eval_split: str | None = field(
-        default=None, metadata={"help": "Evaluation split (default: hold out --eval_fraction of the training split)."}
+        default=None, metadata={"help": "Evaluation split; if unset, hold out --eval_fraction of the training split."}
     )
     eval_fraction: float = field(default=0.2, metadata={"help": "Held-out share when there is no --eval_split."})
-    image_column: str | None = field(default=None, metadata={"help": "Image column (default: detected)."})
-    label_column: str | None = field(default=None, metadata={"help": "Label column (default: detected)."})
+    image_column: str | None = field(default=None, metadata={"help": "Image column; if unset, detected."})
+    label_column: str | None = field(default=None, metadata={"help": "Label column; if unset, detected."})
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on a stratified subset of this many images (data-scarce regime)."}
     )
@@ -60,7 +60,7 @@ class ModelArguments:
     model_name_or_path: str | None = field(
         default=None,
         metadata={
-            "help": "A transformers image classifier to fine-tune (Hub id or folder). Default: a small "
+            "help": "A transformers image classifier to fine-tune (Hub id or folder). If unset, a small "
             "ResNet from a config, trained from scratch, offline."
         },  # fmt: skip
     )
@@ -73,7 +73,7 @@ class ModelArguments:
         },  # fmt: skip
     )
     augmentation_seed: int | None = field(
-        default=None, metadata={"help": "Seed of the augmentation draws (default: fresh randomness)."}
+        default=None, metadata={"help": "Seed of the augmentation draws; if unset, fresh randomness."}
     )
 
 

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, SINGLE_CHANNEL_MODES, decode_image
+from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, SINGLE_CHANNEL_MODES, VALID_COLUMN, decode_image
 from .pil_reference import tensor_to_pil
 from .policy import FasterAutoAugmentPolicy, load_policy
 
@@ -47,6 +47,12 @@ def find_image_column(batch: dict[str, list], image_column: str | None) -> str:
             )
         return image_column
     candidates = [name for name, values in batch.items() if values and _is_image_value(values[0])]
+    if not candidates and set(batch) <= set(LABEL_COLUMN_NAMES):
+        raise ValueError(
+            f"The batch holds no images, only {sorted(batch)}: transformers.Trainer drops the columns its model "
+            "does not take (the image column too) before set_transform runs. Pass remove_unused_columns=False "
+            "to TrainingArguments."
+        )
     if len(candidates) != 1:
         found = "no column" if not candidates else f"several columns ({candidates})"
         raise ValueError(f"Found {found} holding images among {sorted(batch)}; pass image_column=<name>.")
@@ -205,11 +211,17 @@ class PolicyCollator:
         if not features or self.input_column not in features[0]:
             columns = sorted(features[0]) if features else []
             raise ValueError(
-                f"PolicyCollator needs a {self.input_column!r} column of image tensors; rows have {columns}."
+                f"PolicyCollator needs a {self.input_column!r} column of image tensors; rows have {columns}. "
+                "Decode the images first (hf_faa.data.prepare_dataset(...).dataset yields uint8 'pixel_values' "
+                "rows), or augment raw rows with dataset.set_transform(PolicyTransform(policy, image_processor=...))."
             )
+        if VALID_COLUMN in features[0]:  # rows of hf_faa.data's DecodeTransform: leave out the undecodable ones
+            features = [feature for feature in features if feature[VALID_COLUMN]]
+            if not features:
+                raise ValueError("PolicyCollator got a batch without a single decodable image.")
         images = torch.stack([torch.as_tensor(feature[self.input_column]) for feature in features])
-        batch = {key: torch.as_tensor([feature[key] for feature in features])
-                 for key in features[0] if key != self.input_column and _is_number(features[0][key])}  # fmt: skip
+        batch = {key: torch.as_tensor([feature[key] for feature in features]) for key in features[0]
+                 if key not in (self.input_column, VALID_COLUMN) and _is_number(features[0][key])}  # fmt: skip
         if "label" in batch and "labels" not in batch:
             batch["labels"] = batch.pop("label")
         augmented = self.policy(images, generator=self.generator, inplace=True)

@@ -15,16 +15,18 @@ Flags: hf_faa.evaluation.EvaluationArguments (--help).
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
-from transformers import HfArgumentParser
-
+from hf_faa import cli
 from hf_faa.evaluation import EvaluationArguments, run_evaluation
 
-if __name__ == "__main__":
-    (arguments,) = HfArgumentParser(EvaluationArguments, description=__doc__).parse_args_into_dataclasses(
-        args=sys.argv[1:]
-    )
+
+def main(argv: list[str]) -> None:
+    (arguments,) = cli.parse_arguments(EvaluationArguments, argv, __doc__)
     run_evaluation(arguments)
     table = "suite.md" if arguments.suite else "results.md"
-    print(open(f"{arguments.output_dir}/{table}", encoding="utf-8").read())
+    print((Path(arguments.output_dir) / table).read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    cli.run_script(main)

@@ -11,20 +11,19 @@ DataArguments and TrainingArguments (``--help``).
 
 from __future__ import annotations
 
-import sys
+from transformers import TrainingArguments
 
-from transformers import HfArgumentParser, TrainingArguments
-
+from hf_faa import cli
 from hf_faa.training import DataArguments, ModelArguments, train_classifier
 
 
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments), description=__doc__)
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        parse_file = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
-        return parse_file(argv[0])
-    return parser.parse_args_into_dataclasses(args=argv)
+    return cli.parse_arguments((ModelArguments, DataArguments, TrainingArguments), argv, __doc__)
+
+
+def main(argv: list[str]) -> None:
+    train_classifier(*parse_arguments(argv))
 
 
 if __name__ == "__main__":
-    train_classifier(*parse_arguments(sys.argv[1:]))
+    cli.run_script(main)

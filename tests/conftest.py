@@ -1,4 +1,4 @@
-"""Shared fixtures: every test runs offline with a private Hub cache, and `hub` is a test double of
+"""Shared fixtures: every test runs offline with a private Hub cache and datasets cache, and `hub` is a test double of
 the Hub that stores pushed repos in that cache's layout, so push -> load-by-name round-trips."""
 
 from __future__ import annotations
@@ -21,18 +21,22 @@ def offline_hub_cache(monkeypatch, tmp_path_factory) -> Path:
     the environment variables reach subprocesses (``accelerate launch`` tests).
     """
     cache = tmp_path_factory.mktemp("hub-cache")
+    datasets_cache = tmp_path_factory.mktemp("datasets-cache")  # e.g. imagefolder's Arrow files
     for name, value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_CACHE": str(cache),
-                        "HF_HUB_DISABLE_TELEMETRY": "1"}.items():  # fmt: skip
+                        "HF_DATASETS_CACHE": str(datasets_cache), "HF_HUB_DISABLE_TELEMETRY": "1"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", datasets_cache)
     return cache
 
 
 class HubDouble:
     """Repos live in the Hub cache layout: ``models--{user}--{name}/refs/main`` holds a revision and
     ``snapshots/{revision}/`` the files, which is what ``hf_hub_download`` reads offline."""
+
+    USER = "someone"  # the owner of the (pretend) token
 
     def __init__(self, cache: Path) -> None:
         self.cache = cache
@@ -68,7 +72,8 @@ def hub(monkeypatch, offline_hub_cache) -> HubDouble:
     double = HubDouble(offline_hub_cache)
 
     def create_repo(self, repo_id: str, **kwargs) -> RepoUrl:
-        return RepoUrl(f"{constants.ENDPOINT}/{repo_id}")
+        # as the Hub does, a bare name is created in the token owner's namespace
+        return RepoUrl(f"{constants.ENDPOINT}/{repo_id if '/' in repo_id else f'{HubDouble.USER}/{repo_id}'}")
 
     def upload_folder(self, *, repo_id: str, folder_path, **kwargs) -> str:
         revision = double.publish(repo_id, folder_path)

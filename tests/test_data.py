@@ -392,6 +392,22 @@ def test_load_image_folder(tmp_path):
     assert decoded[:, 4, 4].tolist() in ([30, 30, 0], [220, 220, 0])
 
 
+def test_image_folder_without_class_folders_says_how_to_lay_it_out(tmp_path):
+    (tmp_path / "flat").mkdir()
+    for index in range(3):
+        Image.new("L", (8, 8), index * 40).save(tmp_path / "flat" / f"{index}.png")
+    dataset = data.load_image_dataset(str(tmp_path / "flat"))
+    with pytest.raises(ValueError, match=r"only images \(column 'image'\) and no labels.*one sub-folder per class"):
+        data.resolve_columns(dataset)
+
+
+def test_image_folders_are_cached_in_the_tests_datasets_cache(tmp_path):
+    (tmp_path / "pets" / "cat").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(tmp_path / "pets" / "cat" / "0.png")
+    data.load_image_dataset(str(tmp_path / "pets"))
+    assert list(datasets.config.HF_DATASETS_CACHE.glob("imagefolder/*"))  # conftest's, not the user's cache
+
+
 def test_load_parquet_file(tmp_path):
     image_dataset([gray_png(1)] * 2, [0, 1]).to_parquet(str(tmp_path / "digits.parquet"))
     dataset = data.load_image_dataset(str(tmp_path / "digits.parquet"), cache_dir=str(tmp_path / "cache"))

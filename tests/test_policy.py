@@ -329,6 +329,22 @@ def test_describe_rows_and_markdown(policy):
     assert "| sub-policy | stage | operation |" in markdown
 
 
+def test_summary_per_operation(policy):
+    rows = policy.summarize()
+    assert [row["operation"] for row in rows] == sorted(
+        policy.operations, key=lambda name: -policy.operation_rates()[name]
+    )
+    assert sum(row["chosen"] for row in rows) == pytest.approx(1)
+    for row in rows:
+        assert row["rate"] == pytest.approx(policy.operation_rates()[row["operation"]], rel=1e-5)
+        assert 0 <= row["probability"] <= 1
+    # one op selected everywhere at one magnitude: its summary is that magnitude, in native units
+    preset = FasterAutoAugmentPolicy.from_preset("randaugment", magnitude=9)
+    rotate = next(row for row in preset.summarize() if row["operation"] == "Rotate")
+    assert rotate["magnitude"] == pytest.approx(0.3) and rotate["value"] == pytest.approx(9)
+    assert "| Rotate |" in preset.summary_markdown() and "\\|factor - 1\\|" in preset.summary_markdown()
+
+
 def test_json_round_trip_is_exact(policy):
     text = policy.to_json()
     assert json.loads(text)["config"]["operations"] == list(OPERATIONS)

@@ -4,6 +4,7 @@ a Hub double, strict loading of tampered files, and the model card."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -172,18 +173,31 @@ def test_model_card_content(saved):
     for line in ("library_name: hf-faa", "license: apache-2.0", "pipeline_tag: image-to-image",
                  "- faster-autoaugment", "- data-augmentation", "datasets:", "- uoft-cs/cifar10"):  # fmt: skip
         assert line in front_matter, line
-    assert "| sub-policy | stage | operation |" in card
+    assert "| sub-policy | stage | operation |" in card and "<details>" in card
+    assert card.index("| operation | applied in (share of stages) |") < card.index("| sub-policy | stage |")
     assert f"![Original and augmented samples]({SAMPLES_NAME})" in card
     assert "@inproceedings{hataya2020faster" in card
     assert '"num_sub_policies": 4' in card and "## How it was made" in card
     assert "arxiv.org/abs/1911.06987" in card
 
 
+def test_model_card_tables_keep_their_columns(saved):
+    """Units such as ``|factor - 1|`` are escaped: every row of a table has its header's cell count."""
+    cells = None
+    for line in (saved / "README.md").read_text().splitlines():
+        if not line.startswith("|"):
+            cells = None
+            continue
+        count = len(re.findall(r"(?<!\\)\|", line))
+        cells = cells or count
+        assert count == cells, line
+
+
 def test_sample_grid_shows_originals_and_augmentations(saved, policy):
     grid = Image.open(saved / SAMPLES_NAME)
     assert grid.mode == "RGB"
     columns, rows = grid.size[0] // 96, grid.size[1] // 96
-    assert (columns, rows) == (7, 8)  # original + 6 augmentations, 8 embedded digits
+    assert (columns, rows) == (7, 10)  # original + 6 augmentations, one embedded digit per class
     cells = [grid.crop((column * 100, 0, column * 100 + 96, 96)) for column in range(7)]
     assert any(cell.tobytes() != cells[0].tobytes() for cell in cells[1:])
 

@@ -18,6 +18,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from hf_faa import FasterAutoAugmentPolicy
+from hf_faa.data import prepare_dataset
+from hf_faa.sample_grid import MAX_SAMPLE_ROWS
 from hf_faa.search import SearchConfig, run_search
 from hf_faa.search import loop as search_loop
 from hf_faa.search.checkpoints import latest_checkpoint
@@ -84,7 +86,22 @@ def test_end_to_end_on_the_embedded_dataset(tmp_path):
     assert "## Did the search learn?" in card and f"The search {info['verdict']}" in card
     assert "| drift/probabilities |" in card and "Kept apply factor" in card
     assert latest_checkpoint(tmp_path).name == "step_4"  # end of the (only) epoch
-    assert Image.open(tmp_path / "policy_samples.png").size[1] == 8 * 96 + 7 * 4  # one digit per class, 8 rows
+    assert Image.open(tmp_path / "policy_samples.png").size[1] == 10 * 96 + 9 * 4  # one digit per class
+    assert "one image of each class (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)." in (tmp_path / "README.md").read_text()
+
+
+def test_card_samples_show_one_image_per_class_up_to_a_cap(tmp_path):
+    images = [png(Image.new("L", (8, 8), index * 10)) for index in range(20)]
+    dataset = datasets.Dataset.from_dict({"image": images, "label": list(range(20))})
+    dataset = dataset.cast_column("image", datasets.Image()).cast_column(
+        "label", datasets.ClassLabel(names=[f"class-{index}" for index in range(20)])
+    )
+    dataset.save_to_disk(str(tmp_path / "data"))
+    samples, caption = search_loop.sample_images(prepare_dataset(str(tmp_path / "data"), image_size=8))
+    assert samples.shape == (MAX_SAMPLE_ROWS, 1, 8, 8)
+    assert samples[:, 0, 0, 0].tolist() == [index * 10 for index in range(MAX_SAMPLE_ROWS)]  # first of each class
+    assert "class-0, class-1, class-2, class-3" in caption and f"class-{MAX_SAMPLE_ROWS - 1})" in caption
+    assert caption.endswith(f"; {20 - MAX_SAMPLE_ROWS} of the 20 classes are not shown.")
 
 
 def test_differently_named_columns_mixed_modes_and_a_corrupt_image(tmp_path):
@@ -147,10 +164,10 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"per_device_train_batch_size": 1}, "per_device_train_batch_size=1"),
+        ({"per_device_train_batch_size": 1}, r"--per_device_train_batch_size 1 \(must be at least 2"),
+        ({"image_size": 4, "calibration_folds": 1}, r"--image_size 4 \(must be at least 8\); --calibration_folds 1"),
         ({"selection": "soft"}, "selection must be one of"),
         ({"policy_init": "zeros"}, "policy_init must be one of"),
-        ({"push_to_hub": True}, "--push_to_hub needs --hub_model_id"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):
@@ -163,6 +180,12 @@ def test_push_to_hub_at_the_end_then_load_by_name(tmp_path, hub):
     assert hub.pushes == ["someone/digits-policy"]
     assert "policy_samples.png" in hub.files("someone/digits-policy")
     assert FasterAutoAugmentPolicy.from_pretrained("someone/digits-policy").search_info["steps"] == 2
+
+
+def test_push_to_hub_without_a_repo_id_uses_the_output_dir_name(tmp_path, hub, capsys):
+    run_search(tiny_config(tmp_path / "my-digits", max_steps=2, push_to_hub=True, calibration="none"))
+    assert hub.pushes == ["someone/my-digits"]  # the token owner's namespace
+    assert 'FasterAutoAugmentPolicy.from_pretrained("someone/my-digits")' in capsys.readouterr().out
 
 
 @pytest.fixture

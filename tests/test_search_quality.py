@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from hf_faa import FasterAutoAugmentPolicy
 from hf_faa.evaluation import _compare, paired_difference
@@ -19,6 +21,7 @@ from hf_faa.search.diagnostics import (
     window_diagnostics,
 )
 from hf_faa.search.losses import strength_shortfall
+from hf_faa.search.report import write_loss_curves
 
 
 def test_paired_difference_matches_a_hand_computation():
@@ -132,3 +135,20 @@ def test_calibration_runs_split_across_processes_add_up_to_the_whole_table():
     parts = calibrate(*arguments, rank=0, world_size=2) + calibrate(*arguments, rank=1, world_size=2)
     assert whole.shape == (2, 2) and torch.equal(parts, whole)
     assert ((whole >= 0) & (whole <= 1)).all()
+
+
+def test_curves_of_a_one_record_run_show_a_point_in_every_panel(tmp_path):
+    pytest.importorskip("matplotlib")
+    record = {"step": 2, "wasserstein": 0.1, "augmented_accuracy": 0.5, "augmentation_strength": 0.1,
+              "selection_entropy": 2.0, "drift/logits": 0.01, "gradient_snr/logits": 0.3}  # fmt: skip
+    assert write_loss_curves([record], tmp_path / "curves.png")
+    pixels = np.asarray(Image.open(tmp_path / "curves.png").convert("RGB")).astype(int)
+    # matplotlib's first line colour, #1f77b4: the marker of the lone point
+    blue = abs(pixels - np.array([31, 119, 180])).sum(-1) < 40
+    height, width = blue.shape
+    rows, columns = 2, 3
+    for row in range(rows):
+        for column in range(columns):
+            panel = blue[row * height // rows : (row + 1) * height // rows,
+                         column * width // columns : (column + 1) * width // columns]  # fmt: skip
+            assert panel.sum() > 10, (row, column)

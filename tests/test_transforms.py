@@ -84,8 +84,19 @@ def test_policy_collator_augments_whole_batches(digits, policy):
     assert batch["pixel_values"].shape == (16, 3, 32, 32) and batch["labels"].tolist() == [i % 10 for i in range(16)]
     unaugmented = (100 / 255 - 0.5) / 0.5
     assert (batch["pixel_values"] - unaugmented).abs().amax(dim=(1, 2, 3)).gt(1e-3).sum() >= 8
-    with pytest.raises(ValueError, match="needs a 'pixel_values' column"):
+    with pytest.raises(ValueError, match="needs a 'pixel_values' column.*Decode the images first"):
         collator([{"image": 1}])
+
+
+def test_policy_collator_takes_decoded_rows_and_leaves_out_undecodable_ones(policy):
+    collator = PolicyCollator(policy, image_mean=[0.5], image_std=[0.5], seed=0)
+    rows = [{"pixel_values": torch.full((1, 8, 8), 100, dtype=torch.uint8), "labels": i, "valid": i != 1}
+            for i in range(4)]  # fmt: skip
+    batch = collator(rows)
+    assert set(batch) == {"pixel_values", "labels"} and batch["labels"].tolist() == [0, 2, 3]
+    assert batch["pixel_values"].shape == (3, 1, 8, 8)
+    with pytest.raises(ValueError, match="without a single decodable image"):
+        collator([{**rows[1]}])
 
 
 def encoded_images(dataset: datasets.Dataset) -> list[bytes]:
@@ -150,6 +161,12 @@ def test_policy_by_hub_name_and_by_preset(digits, policy, hub, tmp_path):
 def test_bad_columns_are_clear_errors(digits, policy, kwargs, error, message):
     with pytest.raises(error, match=message):
         digits.with_transform(PolicyTransform(policy, **kwargs))[:2]
+
+
+def test_a_batch_that_trainer_stripped_of_its_images_names_the_fix(digits, policy):
+    """Trainer's default remove_unused_columns=True leaves only the label column for the transform."""
+    with pytest.raises(ValueError, match="only \\['label'\\].*remove_unused_columns=False"):
+        digits.select_columns(["label"]).with_transform(PolicyTransform(policy))[:2]
 
 
 def test_unknown_policy_name_is_a_clear_error(hub):

@@ -13,7 +13,7 @@ from PIL import Image
 DEFAULT_DATASET_FILE: Path = Path(__file__).resolve().parent / "mnist_5k.parquet"
 
 
-def embedded_sample_images(count: int = 8) -> torch.Tensor:
+def embedded_sample_images(count: int = 10) -> torch.Tensor:
     """The first image of each class of the embedded dataset, up to ``count``: uint8 ``[N, 1, 28, 28]``.
 
     Read straight from the parquet file (no ``datasets`` import), for model-card sample grids.

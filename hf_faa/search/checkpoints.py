@@ -61,6 +61,14 @@ def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str) -> P
     return path
 
 
+def remove_checkpoints(accelerator: Accelerator, output_dir: str | Path) -> None:
+    """Delete every checkpoint under ``output_dir/checkpoints`` (main process), e.g. an earlier search's,
+    which ``latest`` would otherwise pick over a new search's."""
+    if accelerator.is_main_process:
+        shutil.rmtree(Path(output_dir) / CHECKPOINTS_FOLDER, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
 def save_checkpoint(accelerator: Accelerator, output_dir: str | Path, step: int) -> Path:
     """Every process writes its part into ``step_N.tmp``; the main process then renames it to ``step_N``."""
     final = checkpoint_folder(output_dir, step)

@@ -4,6 +4,7 @@ turns into command-line flags (or reads from a .json/.yaml file)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
 
@@ -31,13 +32,13 @@ class SearchConfig:
         default=None,
         **_help(
             "A Hub dataset name, a save_to_disk folder, an image folder or a .parquet file. "
-            "Default: the MNIST-5k subset shipped in the package (offline)."
+            "If unset, the MNIST-5k subset shipped in the package (offline)."
         ),  # fmt: skip
     )
     dataset_config_name: str | None = field(default=None, **_help("The Hub dataset's config name."))
     train_split: str = field(default="train", **_help("The split to search on."))
-    image_column: str | None = field(default=None, **_help("Image column (default: the datasets.Image column)."))
-    label_column: str | None = field(default=None, **_help("Label column (default: the ClassLabel column)."))
+    image_column: str | None = field(default=None, **_help("Image column; if unset, the datasets.Image column."))
+    label_column: str | None = field(default=None, **_help("Label column; if unset, the ClassLabel column."))
     image_size: int = field(default=32, **_help("Images are resized (shorter side) and centre-cropped to this."))
     max_train_samples: int | None = field(
         default=None, **_help("Search on a stratified subset of this many images (the paper uses 4000 of CIFAR-10).")
@@ -48,7 +49,7 @@ class SearchConfig:
     # policy
     operations: list[str] | None = field(
         default=None,
-        **_help("Operation names (default: all of hf_faa.ops, without the colour-only ones on grayscale data)."),
+        **_help("Operation names; if unset, all of hf_faa.ops, without the colour-only ones on grayscale data."),
     )
     num_sub_policies: int = field(default=10, **_help("Sub-policies of the policy."))
     operation_count: int = field(default=2, **_help("Operations per sub-policy."))
@@ -157,7 +158,7 @@ class SearchConfig:
     calibration_max_samples: int = field(default=500, **_help("Calibrate on at most this many search images."))
     gradient_accumulation_steps: int = field(default=1, **_help("Batches accumulated per optimiser step."))
     mixed_precision: str | None = field(
-        default=None, **_help("no, fp16 or bf16 (default: accelerate's config).", choices=MIXED_PRECISIONS)
+        default=None, **_help("no, fp16 or bf16; if unset, accelerate's config.", choices=MIXED_PRECISIONS)
     )
     channels_last: bool = field(default=False, **_help("Run the critic in channels_last memory format."))
     seed: int = field(default=42, **_help("Seed of initialisation, data order and augmentation draws."))
@@ -175,43 +176,58 @@ class SearchConfig:
         default=None, **_help("Resume from a checkpoint folder, or 'latest' in output_dir/checkpoints.")
     )
     push_to_hub: bool = field(default=False, **_help("Push the policy to the Hub at the end."))
-    hub_model_id: str | None = field(default=None, **_help("Repo id to push to (default: the output_dir name)."))
-    hub_token: str | None = field(default=None, **_help("Hub token (default: the logged-in one)."))
+    hub_model_id: str | None = field(default=None, **_help("Repo id to push to; if unset, the output_dir name."))
+    hub_token: str | None = field(default=None, **_help("Hub token; if unset, the logged-in one."))
     hub_private_repo: bool | None = field(default=None, **_help("Create the Hub repo as private."))
 
     def __post_init__(self) -> None:
-        checks = {
-            "image_size": self.image_size >= 8,
-            "per_device_train_batch_size": self.per_device_train_batch_size >= 2,
-            "num_train_epochs": self.num_train_epochs >= 1 or self.max_steps > 0,
-            "learning_rate": self.learning_rate > 0,
-            "policy_learning_rate": self.policy_learning_rate is None or self.policy_learning_rate > 0,
-            "critic_warmup_steps": self.critic_warmup_steps >= 0,
-            "min_strength_ratio": self.min_strength_ratio >= 0,
-            "strength_penalty_weight": self.strength_penalty_weight >= 0,
-            "min_entropy_ratio": 0 <= self.min_entropy_ratio <= 1,
-            "calibration_apply_factors": bool(self.calibration_apply_factors)
-            and min(self.calibration_apply_factors) > 0,
-            "calibration_magnitude_factors": bool(self.calibration_magnitude_factors)
-            and min(self.calibration_magnitude_factors) > 0,
-            "calibration_folds": self.calibration_folds >= 2,
-            "calibration_epochs": self.calibration_epochs >= 1,
-            "calibration_max_samples": self.calibration_max_samples >= 2 * self.calibration_folds,
-            "logging_steps": self.logging_steps >= 1,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps >= 1,
-            "checkpointing_steps": self.checkpointing_steps is None or self.checkpointing_steps >= 1,
-            "max_train_samples": self.max_train_samples is None or self.max_train_samples >= 2,
+        positive_list = "a non-empty list of numbers above 0"
+        checks = {  # setting: (valid?, what it must be)
+            "image_size": (self.image_size >= 8, "at least 8"),
+            "per_device_train_batch_size": (
+                self.per_device_train_batch_size >= 2,
+                "at least 2 (half real, half augmented)",
+            ),
+            "num_train_epochs": (self.num_train_epochs >= 1 or self.max_steps > 0, "at least 1 when --max_steps is -1"),
+            "learning_rate": (self.learning_rate > 0, "above 0"),
+            "policy_learning_rate": (self.policy_learning_rate is None or self.policy_learning_rate > 0, "above 0"),
+            "critic_warmup_steps": (self.critic_warmup_steps >= 0, "0 or more"),
+            "min_strength_ratio": (self.min_strength_ratio >= 0, "0 or more"),
+            "strength_penalty_weight": (self.strength_penalty_weight >= 0, "0 or more"),
+            "min_entropy_ratio": (0 <= self.min_entropy_ratio <= 1, "between 0 and 1"),
+            "calibration_apply_factors": (
+                bool(self.calibration_apply_factors) and min(self.calibration_apply_factors) > 0,
+                positive_list,
+            ),
+            "calibration_magnitude_factors": (
+                bool(self.calibration_magnitude_factors) and min(self.calibration_magnitude_factors) > 0,
+                positive_list,
+            ),
+            "calibration_folds": (self.calibration_folds >= 2, "at least 2"),
+            "calibration_epochs": (self.calibration_epochs >= 1, "at least 1"),
+            "calibration_max_samples": (
+                self.calibration_max_samples >= 2 * self.calibration_folds,
+                "at least 2 x --calibration_folds",
+            ),
+            "logging_steps": (self.logging_steps >= 1, "at least 1"),
+            "gradient_accumulation_steps": (self.gradient_accumulation_steps >= 1, "at least 1"),
+            "checkpointing_steps": (self.checkpointing_steps is None or self.checkpointing_steps >= 1, "at least 1"),
+            "max_train_samples": (self.max_train_samples is None or self.max_train_samples >= 2, "at least 2"),
         }
-        bad = [name for name, ok in checks.items() if not ok]
+        bad = [f"--{name} {getattr(self, name)!r} (must be {rule})" for name, (ok, rule) in checks.items() if not ok]
         if bad:
-            raise ValueError(f"Invalid search setting(s) {', '.join(f'{n}={getattr(self, n)!r}' for n in bad)}.")
+            raise ValueError(f"Invalid search setting(s): {'; '.join(bad)}.")
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
                               ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")
-        if self.push_to_hub and self.hub_model_id is None:
-            raise ValueError("--push_to_hub needs --hub_model_id user/name (the repo to create or update).")
+
+    @property
+    def hub_repo_name(self) -> str:
+        """The repo to push to: ``hub_model_id``, else the output_dir's name (in the token's namespace), as
+        ``transformers.Trainer`` does."""
+        return self.hub_model_id or Path(self.output_dir).absolute().name
 
     @property
     def trackers(self) -> list[str] | str | None:

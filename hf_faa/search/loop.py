@@ -14,15 +14,17 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
+from huggingface_hub import HfApi
 from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data import PreparedDataset, collate_valid, prepare_dataset
 from ..ops import OPERATIONS
-from ..policy import FasterAutoAugmentPolicy
+from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
+from ..sample_grid import MAX_SAMPLE_ROWS
 from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
-from .checkpoints import SearchProgress, resolve_checkpoint, save_checkpoint
+from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, resolve_checkpoint, save_checkpoint
 from .config import SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
 from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength, search_verdict, window_diagnostics
@@ -284,6 +286,7 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
         logger.info(f"Resumed from {checkpoint} at step {progress.global_step}.", main_process_only=True)
     else:
         set_seed(config.seed, device_specific=True)  # different augmentation draws on each process
+        _warn_about_an_earlier_search(output_dir)
 
     log = SearchLog(output_dir / LOG_NAME, writer=accelerator.is_main_process, resume_step=progress.global_step)
     accelerator.init_trackers("hf-faa-search", config=_tracker_config(config))
@@ -319,6 +322,19 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
+
+
+def _warn_about_an_earlier_search(output_dir: Path) -> None:
+    earlier = [
+        str(path) for path in ((output_dir / WEIGHTS_NAME), latest_checkpoint(output_dir)) if path and path.exists()
+    ]
+    if earlier:
+        logger.warning(
+            f"{output_dir} holds an earlier search ({', '.join(earlier)}): this new search replaces its policy at "
+            "the end and its checkpoints at its first checkpoint. To continue the earlier search instead, stop "
+            "this one and rerun with --resume_from_checkpoint latest (or choose another --output_dir).",
+            main_process_only=True,
+        )
 
 
 def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy) -> Calibration:
@@ -406,6 +422,8 @@ def _search(
                 state.gradient_noise.reset()
             end_of_epoch = progress.global_step % steps_per_epoch == 0
             if end_of_epoch or (config.checkpointing_steps and progress.global_step % config.checkpointing_steps == 0):
+                if last_checkpoint is None and not config.resume_from_checkpoint:
+                    remove_checkpoints(accelerator, config.output_dir)  # an earlier search's
                 last_checkpoint = save_checkpoint(accelerator, config.output_dir, progress.global_step)
             if progress.global_step >= total_steps:
                 break
@@ -455,24 +473,31 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
     }
 
 
-def sample_images(data: PreparedDataset, count: int = 8) -> Tensor | None:
-    """The first decodable image of each of the first ``count`` classes: uint8 ``[N, C, H, W]`` for the
-    card (None without any decodable image: the card then shows the embedded digits)."""
+def sample_images(data: PreparedDataset, count: int = MAX_SAMPLE_ROWS) -> tuple[Tensor | None, str]:
+    """The first decodable image of each of the first ``count`` classes, uint8 ``[N, C, H, W]`` for the
+    card (None without any decodable image: the card then shows the embedded digits), and a caption
+    that names the classes shown and says how many were left out."""
     labels = np.asarray(data.dataset.with_format("numpy")[data.label_column])
-    samples = []
+    samples, shown = [], []
     for label in np.unique(labels)[:count]:
         rows = (data.dataset[int(row)] for row in np.flatnonzero(labels == label))
         first_valid = next((row["pixel_values"] for row in rows if row["valid"]), None)
         if first_valid is not None:
             samples.append(first_valid)
-    return torch.stack(samples) if samples else None
+            shown.append(data.class_names[label] if label < len(data.class_names) else str(label))
+    if not samples:
+        return None, ""
+    caption = f"Rows, top to bottom: one image of each class ({', '.join(shown)})"
+    left_out = data.num_classes - len(shown)
+    caption += f"; {left_out} of the {data.num_classes} classes are not shown." if left_out > 0 else "."
+    return torch.stack(samples), caption
 
 
 def _write_outputs(
     config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: Skipped, card: dict
 ) -> None:
     output_dir = Path(config.output_dir)
-    policy.sample_images = sample_images(data)
+    policy.sample_images, card["samples_caption"] = sample_images(data)
     policy.save_pretrained(output_dir, model_card_kwargs=card)
     curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
     if skipped.images:
@@ -482,10 +507,12 @@ def _write_outputs(
             f"{skipped.steps} step(s) were skipped: some process had fewer than {MIN_IMAGES_PER_STEP} decodable "
             "images in its batch. Clean the dataset or use a larger --per_device_train_batch_size."
         )
+    where = str(output_dir)
     if config.push_to_hub:
-        policy.push_to_hub(config.hub_model_id, token=config.hub_token, private=config.hub_private_repo,
-                           model_card_kwargs=card)  # fmt: skip
-    where = config.hub_model_id if config.push_to_hub else str(output_dir)
+        # the full id (a bare name lands in the token's namespace), for the usage line below
+        where = HfApi(token=config.hub_token).create_repo(config.hub_repo_name, private=config.hub_private_repo,
+                                                          exist_ok=True).repo_id  # fmt: skip
+        policy.push_to_hub(where, token=config.hub_token, private=config.hub_private_repo, model_card_kwargs=card)
     print(
         f"\nPolicy saved to {output_dir}/ (model.safetensors, config.json, README.md, policy_samples.png"
         f"{', ' + LOSS_CURVE_NAME if curves else ''}, {LOG_NAME}).\n"

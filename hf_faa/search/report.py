@@ -13,6 +13,8 @@ LOSS_CURVE_NAME = "search_curves.png"
 # the log's metrics the model card's summary shows (besides drift/ and gradient_snr/)
 SUMMARY_METRICS = ("wasserstein", "real_accuracy", "augmented_accuracy", "selection_entropy", "augmentation_strength",
                    "changed_share")  # fmt: skip
+# Series with at most this many logged points are drawn with markers (short runs log few points).
+CURVE_MARKER_MAX_POINTS = 20
 CURVE_PANELS = (
     ("wasserstein", "Wasserstein estimate E[D(real)] - E[D(augmented)]"),
     ("augmented_accuracy", "Label classifier's accuracy on augmented images"),
@@ -74,7 +76,11 @@ def write_loss_curves(records: list[dict[str, Any]], path: str | Path) -> bool:
             keys = sorted({name for record in records for name in record if name.startswith(key)})
         for name in keys:
             points = [(record["step"], record[name]) for record in records if name in record]
-            axis.plot(*zip(*points, strict=True), linewidth=1.5, label=name.removeprefix(key))
+            marker = "o" if len(points) <= CURVE_MARKER_MAX_POINTS else None  # a lone point shows
+            axis.plot(*zip(*points, strict=True), linewidth=1.5, marker=marker, markersize=4,
+                      label=name.removeprefix(key))  # fmt: skip
+        if not keys:
+            axis.text(0.5, 0.5, "not logged in this run", ha="center", va="center", transform=axis.transAxes)
         if len(keys) > 1:
             axis.legend(fontsize=7)
         axis.set_title(title, fontsize=9)
