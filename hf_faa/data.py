@@ -408,6 +408,18 @@ def decode_image(image: ImageInput, mode: str, size: int | None) -> torch.Tensor
         return None
 
 
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """uint8 ``[C, H, W]`` (C = 1 or 3) -> PIL image, as a per-image Dataset transform converts."""
+    array = image.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL image -> uint8 ``[C, H, W]``."""
+    array = np.asarray(image)
+    return torch.from_numpy(array.reshape(*array.shape[:2], -1).copy()).permute(2, 0, 1)
+
+
 def _open_image(image: ImageInput) -> Image.Image:
     if isinstance(image, Image.Image):
         return image

@@ -20,8 +20,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, SINGLE_CHANNEL_MODES, VALID_COLUMN, decode_image
-from .pil_reference import tensor_to_pil
+from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, SINGLE_CHANNEL_MODES, VALID_COLUMN, decode_image, tensor_to_pil
 from .policy import FasterAutoAugmentPolicy, load_policy
 
 logger = logging.getLogger(__name__)

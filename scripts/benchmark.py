@@ -10,7 +10,10 @@ Sections:
   policy   eval-mode policy images/s (per-image choices) for a learned-shape policy and each preset vs a
            per-image PIL AutoAugment loop (with conversion); relaxed forward+backward, weighted vs gumbel.
   search   images/s through a full search step (critic + policy update, half augmented, half real) for
-           weighted/gumbel selection and the default/paper critics, with peak memory.
+           weighted/gumbel selection, the default/paper critics, both memory formats, fp32 and bf16
+           autocast, with peak memory.
+  summary  the headline numbers: the paper's search step (WRN-40-2, fp32 and bf16), the projected time of
+           the paper's CIFAR-10 search (4,000 images x 20 epochs) at that rate, policy eval at 224x224.
   adapter  PolicyTransform (decode + policy + image processor) vs the same pipeline without a policy, and
            a per-image PIL AutoAugment pipeline vs the same without augmentation (best of 3 rounds).
 """
@@ -27,22 +30,32 @@ from pathlib import Path
 
 import torch
 
+from hf_faa.data import pil_to_tensor, tensor_to_pil
 from hf_faa.ops import OPERATIONS
-from hf_faa.pil_reference import PIL_OPERATIONS, PilAutoAugment, pil_to_tensor, tensor_to_pil
 from hf_faa.policy import PRESETS, SELECTIONS, FasterAutoAugmentPolicy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the PIL reference is a test oracle
+from pil_reference import PIL_OPERATIONS, PilAutoAugment  # noqa: E402
 
 
 def images_per_second(run: Callable[[], object], images_per_run: int, min_seconds: float) -> float:
     """Best of three timings, each repeating ``run`` for at least ``min_seconds`` (after one warm-up run)."""
     run()
+    synchronize()
     best = float("inf")
     for _ in range(3):
         runs, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < min_seconds or runs == 0:
+        while runs == 0 or time.perf_counter() - start < min_seconds:
             run()
             runs += 1
-        best = min(best, elapsed / runs)
+        synchronize()  # CUDA runs asynchronously: time the work, not its launch
+        best = min(best, (time.perf_counter() - start) / runs)
     return images_per_run / best
+
+
+def synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def synthetic_photos(batch_size: int, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -100,12 +113,13 @@ def measure_op(name: str, photos: torch.Tensor, min_seconds: float, generator: t
     )
 
 
-def benchmark_policy(sizes: Sequence[int], batch_size: int, min_seconds: float) -> str:
-    """Eval-mode policies vs per-image PIL AutoAugment, then relaxed training forward+backward."""
+def benchmark_policy(sizes: Sequence[int], batch_size: int, min_seconds: float, device: str = "cpu") -> str:
+    """Eval-mode policies on ``device`` vs per-image PIL AutoAugment, then relaxed training forward+backward."""
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     policies = {"learned shape (10x2, 17 ops)": FasterAutoAugmentPolicy().eval()}
     policies.update({name: FasterAutoAugmentPolicy.from_preset(name) for name in PRESETS})
+    policies = {name: policy.to(device) for name, policy in policies.items()}
     rows = []
     for size in sizes:
         photos = synthetic_photos(batch_size, size, generator)
@@ -117,18 +131,19 @@ def benchmark_policy(sizes: Sequence[int], batch_size: int, min_seconds: float) 
         )
         rows.append(["per-image PIL AutoAugment (CIFAR-10 table, with conversion)", f"{size}x{size}",
                      format_rate(baseline), "1.0x"])  # fmt: skip
+        on_device = photos.to(device)
         for name, policy in policies.items():
-            rate = images_per_second(
-                lambda policy=policy, photos=photos: policy(photos, generator=generator), batch_size, min_seconds
-            )
+            rate = images_per_second(lambda policy=policy, photos=on_device: policy(photos), batch_size, min_seconds)
             rows.append([name, f"{size}x{size}", format_rate(rate), f"{rate / baseline:.1f}x"])
             print(" | ".join(rows[-1]), flush=True)
-    eval_table = markdown_table(["policy (eval mode, uint8 in/out)", "size", "img/s", "vs PIL"], rows)
+    eval_table = markdown_table(
+        [f"policy (eval mode on {device}, uint8 in/out)", "size", "img/s", "vs PIL (CPU)"], rows
+    )
 
     relaxed_rows = []
-    images = synthetic_photos(128, 32, generator).float() / 255
+    images = synthetic_photos(128, 32, generator).to(device).float() / 255
     for selection in SELECTIONS:
-        policy = FasterAutoAugmentPolicy(selection=selection).train()
+        policy = FasterAutoAugmentPolicy(selection=selection).to(device).train()
 
         def forward_backward(policy=policy):
             policy(images).mean().backward()
@@ -141,48 +156,89 @@ def benchmark_policy(sizes: Sequence[int], batch_size: int, min_seconds: float) 
     return f"{eval_table}\n\n{relaxed_table}"
 
 
-def benchmark_search(min_seconds: float) -> str:
-    """Images/s through full search steps (batch 128: 64 augmented + 64 real, 3x32x32) and peak memory."""
+def search_step_rate(depth: int, width: int, selection: str, channels_last: bool, autocast_dtype: torch.dtype | None,
+                     min_seconds: float) -> float:  # fmt: skip
+    """Images/s through full search steps (batch 128: 64 augmented + 64 real, 3x32x32) with a WRN-depth-width
+    critic on the default device, optionally under ``torch.autocast`` (what ``--mixed_precision`` does)."""
     from accelerate import Accelerator
 
     from hf_faa.search.config import SearchConfig
     from hf_faa.search.critic import WideResNetCritic
     from hf_faa.search.loop import SearchState, search_step
 
+    torch.manual_seed(0)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0)).to(accelerator.device)
+    labels = (torch.arange(128) % 10).to(accelerator.device)
+    config = SearchConfig(selection=selection, critic_depth=depth, critic_widen_factor=width,
+                          channels_last=channels_last, output_dir="unused")  # fmt: skip
+    policy = FasterAutoAugmentPolicy(selection=selection)
+    critic = WideResNetCritic(10, 3, depth, width)
+    if channels_last:
+        critic = critic.to(memory_format=torch.channels_last)
+    optimizers = [torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)]
+    policy, critic, *optimizers = accelerator.prepare(policy, critic, *optimizers)
+    state = SearchState(accelerator, config, policy, critic, *optimizers)
+
+    def step() -> None:
+        with torch.autocast(accelerator.device.type, dtype=autocast_dtype or torch.float32,
+                            enabled=autocast_dtype is not None):  # fmt: skip
+            search_step(state, images, labels)
+
+    return images_per_second(step, 128, min_seconds)
+
+
+CRITICS = {"default WRN-10-1": (10, 1), "paper WRN-40-2": (40, 2)}
+
+
+def benchmark_search(min_seconds: float) -> str:
+    """Images/s through full search steps for each critic, selection, memory format and precision, with peak memory."""
     rows = []
-    device = Accelerator(cpu=not torch.cuda.is_available()).device
-    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0)).to(device)
-    labels = (torch.arange(128) % 10).to(device)
-    critics = {"default WRN-10-1": (10, 1), "paper WRN-40-2": (40, 2)}
-    for critic_name, (depth, width) in critics.items():
+    for critic_name, (depth, width) in CRITICS.items():
         for selection in SELECTIONS:
             for channels_last in (False, True):
-                torch.manual_seed(0)
-                config = SearchConfig(selection=selection, critic_depth=depth, critic_widen_factor=width,
-                                      channels_last=channels_last, output_dir="unused")  # fmt: skip
-                accelerator = Accelerator(cpu=not torch.cuda.is_available())
-                policy = FasterAutoAugmentPolicy(selection=selection)
-                critic = WideResNetCritic(10, 3, depth, width)
-                if channels_last:
-                    critic = critic.to(memory_format=torch.channels_last)
-                optimizers = [
-                    torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)
-                ]
-                policy, critic, *optimizers = accelerator.prepare(policy, critic, *optimizers)
-                state = SearchState(accelerator, config, policy, critic, *optimizers)
-                reset_peak_memory()
-                rate = images_per_second(lambda state=state: search_step(state, images, labels), 128, min_seconds)
-                rows.append([critic_name, selection, "yes" if channels_last else "no", f"{rate:,.1f}",
-                             f"{peak_memory_mib():,.0f}"])  # fmt: skip
-                print(" | ".join(rows[-1]), flush=True)
+                for precision, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
+                    reset_peak_memory()
+                    rate = search_step_rate(depth, width, selection, channels_last, dtype, min_seconds)
+                    rows.append([critic_name, selection, "yes" if channels_last else "no", precision, f"{rate:,.1f}",
+                                 f"{peak_memory_mib():,.0f}"])  # fmt: skip
+                    print(" | ".join(rows[-1]), flush=True)
     header = [
         "critic",
         "selection",
         "channels_last",
+        "precision",
         "img/s (full step)",
         "peak memory, MiB (CUDA: allocated; CPU: max RSS so far)",
     ]
     return markdown_table(header, rows)
+
+
+# The paper's CIFAR-10 search (Hataya et al. 2020, Table 1: 0.23 GPU-hours): 4,000 images for 20 epochs.
+PAPER_SEARCH_IMAGES = 4000 * 20
+PAPER_SEARCH_GPU_HOURS = 0.23
+
+
+def benchmark_summary(min_seconds: float, device: str) -> str:
+    """The headline numbers: the paper's search step (WRN-40-2 critic, fp32 and bf16), the projected time of
+    the paper's CIFAR-10 search at that rate, and eval-mode policy throughput at 224x224."""
+    rows = []
+    for precision, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
+        rate = search_step_rate(40, 2, "weighted", channels_last=True, autocast_dtype=dtype, min_seconds=min_seconds)
+        hours = PAPER_SEARCH_IMAGES / rate / 3600
+        rows.append([f"search step, WRN-40-2 critic, weighted, channels_last, {precision}", f"{rate:,.1f} img/s"])
+        rows.append([f"projected paper CIFAR-10 search ({PAPER_SEARCH_IMAGES:,} images), {precision}",
+                     f"{hours:.3f} h (paper: {PAPER_SEARCH_GPU_HOURS} GPU-h)"])  # fmt: skip
+        print(" | ".join(rows[-2]), "|", " | ".join(rows[-1]), flush=True)
+    photos = synthetic_photos(64, 224, torch.Generator().manual_seed(0)).to(device)
+    for name in ("learned shape", "autoaugment-cifar10"):
+        torch.manual_seed(0)
+        policy = FasterAutoAugmentPolicy() if name == "learned shape" else FasterAutoAugmentPolicy.from_preset(name)
+        policy = policy.to(device).eval()
+        rate = images_per_second(lambda policy=policy: policy(photos), len(photos), min_seconds)
+        rows.append([f"policy eval, {name}, 224x224 uint8 on {device}", f"{rate:,.0f} img/s"])
+        print(" | ".join(rows[-1]), flush=True)
+    return markdown_table(["what", "measured"], rows)
 
 
 def benchmark_adapter(sizes: Sequence[int], batch_size: int, min_seconds: float, rounds: int = 3) -> str:
@@ -267,8 +323,9 @@ def machine_description() -> str:
 
 SECTIONS = {
     "ops": lambda args: benchmark_ops(args.sizes, args.batch_size, args.min_seconds),
-    "policy": lambda args: benchmark_policy(args.sizes, args.batch_size, args.min_seconds),
+    "policy": lambda args: benchmark_policy(args.sizes, args.batch_size, args.min_seconds, args.device),
     "search": lambda args: benchmark_search(args.min_seconds),
+    "summary": lambda args: benchmark_summary(args.min_seconds, args.device),
     "adapter": lambda args: benchmark_adapter(args.sizes, args.batch_size, args.min_seconds),
 }
 
@@ -282,6 +339,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--min_seconds", type=float, default=0.3, help="minimum duration of one timing")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where the policy and summary sections run policies")  # fmt: skip
     return parser.parse_args(argv)
 
 

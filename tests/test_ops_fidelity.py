@@ -12,9 +12,10 @@ import random
 import pytest
 import torch
 from PIL import Image
+from pil_reference import PIL_OPERATIONS
 
+from hf_faa.data import pil_to_tensor, tensor_to_pil
 from hf_faa.ops import OPERATIONS
-from hf_faa.pil_reference import PIL_OPERATIONS, pil_to_tensor, tensor_to_pil
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +51,19 @@ def test_examples_run(example, tmp_path):
     extra = ["--output_dir", str(tmp_path)] if "trainer" in example[0] else []
     result = run_script(*example, *extra)
     assert "accuracy" in result.stdout or "step 3: loss" in result.stdout
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_without_a_gpu(tmp_path):
+    """scripts/gpu_check.sh's CPU path: the CUDA tests are collected (and skip), the summary benchmark runs
+    and one table comes out."""
+    env = {**os.environ, "GPU_CHECK_SKIP_INSTALL": "1", "GPU_CHECK_MIN_SECONDS": "0", "GPU_CHECK_LOGS": str(tmp_path)}
+    result = subprocess.run(["bash", "scripts/gpu_check.sh"], capture_output=True, text=True, timeout=600, cwd=REPO,
+                            env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert table[0] == "| what | measured |"
+    assert re.search(r"\| CUDA tests \(pytest -k cuda\) \| \d+ (passed|skipped)", result.stdout)
+    assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast \| [\d.]+ h", result.stdout)
+    assert sum("policy eval" in line for line in table) == 2
+    assert (tmp_path / "tests.log").is_file() and (tmp_path / "benchmark.log").is_file()

@@ -340,3 +340,25 @@ def test_two_seeds_agree_on_which_way_the_most_changed_ops_move(digit_searches):
              if min(abs(changes[0][name]), abs(changes[1][name])) >= 0.5 * rate["initial"]]  # fmt: skip
     agreeing = [name for name in clear if changes[0][name] * changes[1][name] > 0]
     assert len(clear) >= 4 and len(agreeing) >= 2 / 3 * len(clear), (clear, changes)
+
+
+@pytest.mark.slow
+def test_a_bf16_search_on_colour_images_moves_the_ops_as_fp32_does(tmp_path, fresh_accelerator_state):
+    """Mixed precision runs the critic and classifier in bf16 and the policy's ops in float32: on colour
+    photo patches (where colour carries the label) the three ops whose rate changed most in float32 move
+    the same way in bf16."""
+    pytest.importorskip("skimage")
+    from hf_faa.suite import build_suite_dataset
+
+    build_suite_dataset("photo-patches").save_to_disk(str(tmp_path / "data"))
+    changes = {}
+    for precision in ("no", "bf16"):
+        AcceleratorState._reset_state(reset_partial_state=True)
+        policy = run_search(SearchConfig(dataset_name=str(tmp_path / "data"), output_dir=str(tmp_path / precision),
+                                         image_size=16, per_device_train_batch_size=64, max_steps=150,
+                                         calibration="none", mixed_precision=precision))  # fmt: skip
+        rates = policy.search_info["operation_rates"]
+        changes[precision] = {name: rate["final"] - rate["initial"] for name, rate in rates.items()}
+    most_changed = sorted(changes["no"], key=lambda name: -abs(changes["no"][name]))[:3]
+    for name in most_changed:
+        assert changes["no"][name] * changes["bf16"][name] > 0, (name, changes)

@@ -1,5 +1,6 @@
 """PIL versions of the operations, one image at a time: the reference the batched ops are tested
-against, and the per-image baseline the benchmarks compare with (what torchvision/timm do).
+against, and the per-image baseline the benchmarks compare with (what torchvision/timm do). A test
+oracle, so it lives with the tests and is not shipped in the package.
 
 ``PIL_OPERATIONS[name](image, value)`` takes the op's *native* parameter, the ``value`` that
 ``OPERATIONS[name].function`` receives (signed where the op is signed).
@@ -11,13 +12,11 @@ import math
 import random
 from collections.abc import Callable
 
-import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from .ops import OPERATIONS
-from .ops.cutout import CUTOUT_FILL
-from .preset_tables import AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION, AUTOAUGMENT_POLICIES, AUTOAUGMENT_RANGES
+from hf_faa.ops import OPERATIONS
+from hf_faa.ops.cutout import CUTOUT_FILL
+from hf_faa.preset_tables import AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION, AUTOAUGMENT_POLICIES, AUTOAUGMENT_RANGES
 
 
 def _affine(image: Image.Image, coefficients: tuple[float, ...]) -> Image.Image:
@@ -70,18 +69,6 @@ PIL_OPERATIONS: dict[str, Callable[[Image.Image, float], Image.Image]] = {
     "Equalize": lambda image, _: ImageOps.equalize(image),
     "Cutout": _cutout,
 }
-
-
-def tensor_to_pil(image: torch.Tensor) -> Image.Image:
-    """uint8 ``[C, H, W]`` (C = 1 or 3) -> PIL image, as a per-image Dataset transform converts."""
-    array = image.permute(1, 2, 0).numpy()
-    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-
-
-def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL image -> uint8 ``[C, H, W]``."""
-    array = np.asarray(image)
-    return torch.from_numpy(array.reshape(*array.shape[:2], -1).copy()).permute(2, 0, 1)
 
 
 class PilAutoAugment:
