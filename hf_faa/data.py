@@ -387,8 +387,9 @@ def decode_image(image: ImageInput, mode: str, size: int | None) -> torch.Tensor
         size: output side; the shorter side is resized to ``size`` (bilinear, antialiased) and
             the centre cropped to ``size x size``. ``None`` keeps the image's size.
 
-    Conversions: transparency (RGBA, LA, P or L/RGB with a transparent colour) is composited on
-    white; 16-bit images (I;16*) keep their top 8 bits; 32-bit integer and float images (I, F)
+    Encoded images are turned upright by their EXIF orientation (``ImageOps.exif_transpose``, as
+    ``datasets.Image`` decodes). Conversions: transparency (RGBA, LA, P or L/RGB with a transparent
+    colour) is composited on white; 16-bit images (I;16*) keep their top 8 bits; 32-bit integer and float images (I, F)
     are scaled from the smallest of [0, 1], [0, 255], [0, 65535] that holds them (else from
     their own min..max) to [0, 255]; every other mode (1, P, CMYK, YCbCr, ...) goes through PIL.
 
@@ -427,9 +428,11 @@ def _open_image(image: ImageInput) -> Image.Image:
         image = image.get("bytes") or image.get("path")
         if image is None:
             raise ValueError("an image dict with neither bytes nor a path")
-    if isinstance(image, bytes):
-        return Image.open(io.BytesIO(image))
-    return Image.open(image)
+    opened = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else Image.open(image)
+    # upright as displayed (camera JPEGs store the orientation in EXIF), as datasets' own decoding does
+    if opened.getexif().get(Image.ExifTags.Base.Orientation) is not None:
+        opened = ImageOps.exif_transpose(opened)
+    return opened
 
 
 def _convert(image: Image.Image, mode: str) -> Image.Image:
@@ -547,6 +550,7 @@ class PreparedDataset:
     num_classes: int
     class_names: list[str]
     description: str  # e.g. "hf-faa embedded MNIST-5k (train, 4000 rows)", for model cards
+    unlabelled_rows: int = 0  # rows labelled -1 ("no label"), left out
 
 
 def prepare_dataset(
@@ -576,6 +580,10 @@ def prepare_dataset(
     dataset = load_image_dataset(dataset_name, dataset_config_name, split, cache_dir)
     image_column, label_column = resolve_columns(dataset, image_column, label_column, require_label)
     classes = class_names(dataset, label_column)
+    unlabelled = 0
+    if require_label:
+        source = _describe_source(dataset_name, dataset_config_name, split, len(dataset))
+        dataset, unlabelled = labelled_rows(dataset, label_column, len(classes), source)
     if max_samples is not None:
         dataset = stratified_subset(dataset, label_column, max_samples, seed)
     description = _describe_source(dataset_name, dataset_config_name, split, len(dataset))
@@ -597,7 +605,41 @@ def prepare_dataset(
         num_classes=len(classes),
         class_names=classes,
         description=description,
+        unlabelled_rows=unlabelled,
     )
+
+
+def labelled_rows(
+    dataset: datasets.Dataset, label_column: str, num_classes: int, source: str
+) -> tuple[datasets.Dataset, int]:
+    """``dataset`` without its unlabelled rows (label -1, the ``datasets`` convention, e.g. of unlabelled
+    test splits), and how many were left out.
+
+    Raises:
+        ValueError: a label outside ``[0, num_classes)`` other than -1, or fewer than 2 classes.
+    """
+    labels = _column_values(dataset, label_column)
+    outside = (labels < -1) | (labels >= num_classes)
+    if outside.any():
+        examples = sorted({int(label) for label in labels[outside][:100]})[:5]
+        raise ValueError(
+            f"{source}: {int(outside.sum())} label(s) in column {label_column!r} are outside the {num_classes} "
+            f"classes 0..{num_classes - 1} (e.g. {examples}). Fix those labels, or pass --label_column with the "
+            "column that holds the class ids."
+        )
+    if num_classes < 2:
+        raise ValueError(
+            f"{source} has {num_classes} class(es) in column {label_column!r}; the search learns which "
+            "augmentations keep images apart from other classes and needs at least 2."
+        )
+    unlabelled = labels == -1
+    if unlabelled.all():
+        raise ValueError(
+            f"{source}: every label in column {label_column!r} is -1 (unlabelled); the search needs labels."
+        )
+    if unlabelled.any():
+        dataset = dataset.select(np.flatnonzero(~unlabelled))
+    return dataset, int(unlabelled.sum())
 
 
 def _describe_source(dataset_name: str | None, dataset_config_name: str | None, split: str, num_rows: int) -> str:

@@ -290,6 +290,9 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
 
     log = SearchLog(output_dir / LOG_NAME, writer=accelerator.is_main_process, resume_step=progress.global_step)
     accelerator.init_trackers("hf-faa-search", config=_tracker_config(config))
+    if data.unlabelled_rows:
+        logger.warning(f"{data.unlabelled_rows} unlabelled image(s) (label -1) are left out of the search.",
+                       main_process_only=True)  # fmt: skip
     logger.info(
         f"Searching on {data.description}: {len(data.dataset)} images, {data.num_classes} classes, "
         f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_steps} steps.",
@@ -455,6 +458,7 @@ def _search_info(config, data, accelerator, log, progress, search_seconds, skipp
         "num_images": len(data.dataset),
         "skipped_images": skipped.images,
         "skipped_steps": skipped.steps,
+        "unlabelled_images_left_out": data.unlabelled_rows,
         "steps": progress.global_step,
         "search_seconds": round(search_seconds, 1),
         "processes": accelerator.num_processes,

@@ -1,0 +1,127 @@
+"""Hostile images and datasets: each gets a clear error, or is skipped and counted; never a crash deep
+inside torch, never a silent wrong label."""
+
+from __future__ import annotations
+
+import io
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from PIL import Image
+
+from hf_faa.data import collate_valid, decode_image, prepare_dataset
+
+
+def encode(image: Image.Image, image_format: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def photo(size: tuple[int, int] = (64, 64)) -> Image.Image:
+    return Image.effect_noise(size, 60).convert("RGB")
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("P", (8, 8), index) for index in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    return buffer.getvalue()
+
+
+DECODABLE = {  # name: (encoded image, mean value of the decoded 8x8 RGB result)
+    "1x1 pixel": (encode(Image.new("RGB", (1, 1), (10, 20, 30))), 20.0),
+    "20,000 pixels wide": (encode(Image.new("L", (20_000, 3), 7)), 7.0),
+    "CMYK JPEG": (encode(Image.new("CMYK", (16, 16), (0, 0, 0, 0)), "JPEG"), 255.0),
+    "16-bit TIFF (top 8 bits)": (encode(Image.fromarray(np.full((8, 8), 40_000, np.uint16)), "TIFF"), 156.0),
+    "float TIFF in [0, 1]": (encode(Image.fromarray(np.full((8, 8), 0.5, np.float32)), "TIFF"), 128.0),
+    "animated GIF (first frame)": (animated_gif(), 0.0),
+}
+UNDECODABLE = {
+    "truncated PNG": encode(photo())[:300],
+    "truncated JPEG": encode(photo(), "JPEG")[:300],
+    # 400 megapixels: beyond twice PIL's MAX_IMAGE_PIXELS, PIL raises DecompressionBombError before decoding
+    "decompression bomb": encode(Image.new("1", (20_000, 20_000))),
+    "not an image": b"GIF89a but not really",
+}
+
+
+@pytest.mark.parametrize("name", DECODABLE)
+def test_odd_but_valid_images_decode(name):
+    encoded, mean = DECODABLE[name]
+    out = decode_image({"bytes": encoded, "path": None}, "RGB", 8)
+    assert out.shape == (3, 8, 8) and out.dtype == torch.uint8
+    assert out.float().mean().item() == pytest.approx(mean, abs=1.5)
+
+
+@pytest.mark.parametrize("name", UNDECODABLE)
+def test_broken_images_and_bombs_are_skipped(name):
+    assert decode_image({"bytes": UNDECODABLE[name], "path": None}, "RGB", 8) is None
+
+
+def test_exif_rotated_jpeg_is_turned_upright_as_datasets_does():
+    stored = Image.new("RGB", (20, 10), (255, 0, 0))
+    stored.paste((0, 0, 255), (0, 0, 10, 10))  # left half blue as stored
+    exif = Image.Exif()
+    exif[Image.ExifTags.Base.Orientation] = 6  # displayed rotated 90° clockwise: blue on top
+    encoded = encode(stored, "JPEG", exif=exif, quality=95)
+    ours = decode_image({"bytes": encoded, "path": None}, "RGB", None)
+    assert ours.shape == (3, 20, 10)
+    assert ours[2, 2, 5] > 200 and ours[0, 17, 5] > 200  # blue top, red bottom
+    theirs = datasets.Image().decode_example({"bytes": encoded, "path": None})
+    assert torch.equal(ours, torch.from_numpy(np.array(theirs)).permute(2, 0, 1))
+
+
+def saved_dataset(tmp_path, images: list[bytes], labels: list[int], names: list[str] | None = None) -> str:
+    """A save_to_disk folder. The table is built in Arrow directly, as another tool could write it: datasets'
+    own constructors refuse a ClassLabel value out of range, files written elsewhere need not."""
+    features = datasets.Features(
+        {"image": datasets.Image(), "label": datasets.ClassLabel(names=names) if names else datasets.Value("int64")}
+    )
+    table = pa.table({"image": [{"bytes": image, "path": None} for image in images], "label": labels},
+                     schema=features.arrow_schema)  # fmt: skip
+    datasets.Dataset(table, info=datasets.DatasetInfo(features=features)).save_to_disk(str(tmp_path / "data"))
+    return str(tmp_path / "data")
+
+
+def test_hostile_images_in_a_dataset_are_skipped_and_counted(tmp_path):
+    images = [encode(photo((12, 12))) for _ in range(6)] + list(UNDECODABLE.values())
+    prepared = prepare_dataset(
+        saved_dataset(tmp_path, images, [index % 2 for index in range(len(images))]), image_size=8
+    )
+    batch = collate_valid([prepared.dataset[index] for index in range(len(images))])
+    assert batch["pixel_values"].shape == (6, 3, 8, 8) and int(batch["num_skipped"]) == len(UNDECODABLE)
+
+
+def test_unlabelled_rows_are_left_out_and_counted(tmp_path):
+    images = [encode(Image.new("L", (8, 8), value)) for value in range(8)]
+    labels = [0, 1, -1, 0, 1, -1, 0, 1]  # -1: datasets' "no label"
+    prepared = prepare_dataset(saved_dataset(tmp_path, images, labels, names=["a", "b"]), image_size=8)
+    assert prepared.unlabelled_rows == 2 and len(prepared.dataset) == 6
+    kept = [prepared.dataset[index] for index in range(6)]
+    assert [row["labels"] for row in kept] == [0, 1, 0, 1, 0, 1]
+    assert [int(row["pixel_values"][0, 0, 0]) for row in kept] == [0, 1, 3, 4, 6, 7]  # the labelled images
+
+
+@pytest.mark.parametrize(
+    ("labels", "names", "message"),
+    [
+        ([0, 1, 7, 1], ["a", "b"], r"1 label\(s\) in column 'label' are outside the 2 classes 0..1 \(e.g. \[7\]\)"),
+        ([0, -5, 1, 1], None, r"outside the 2 classes 0..1 \(e.g. \[-5\]\)"),
+        ([0, 0, 0, 0], ["only"], r"has 1 class\(es\) in column 'label'.*needs at least 2"),
+        ([-1, -1, -1, -1], ["a", "b"], "every label in column 'label' is -1"),
+    ],
+)
+def test_impossible_labels_are_clear_errors(tmp_path, labels, names, message):
+    images = [encode(Image.new("L", (8, 8))) for _ in labels]
+    with pytest.raises(ValueError, match=message):
+        prepare_dataset(saved_dataset(tmp_path, images, labels, names), image_size=8)
+
+
+def test_a_dataset_smaller_than_one_batch_per_process_is_a_clear_error(tmp_path):
+    images = [encode(Image.new("L", (8, 8))) for _ in range(6)]
+    with pytest.raises(ValueError, match="has 6 rows, but at least 16 are needed"):
+        prepare_dataset(saved_dataset(tmp_path, images, [0, 1] * 3), image_size=8, min_samples=16)
