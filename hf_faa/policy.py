@@ -577,10 +577,12 @@ class FasterAutoAugmentPolicy(
         save_directory = Path(save_directory)
         save_directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=save_directory, prefix=".staging-") as staging:
-            super().save_pretrained(staging, config=config, model_card_kwargs=model_card_kwargs)
-            for file in Path(staging).iterdir():
-                file.chmod(_FILE_MODE)  # some writers create private (0600) temporary files
-                os.replace(file, save_directory / file.name)
+            try:
+                super().save_pretrained(staging, config=config, model_card_kwargs=model_card_kwargs)
+            except OSError as error:
+                raise OSError(error.errno, f"Saving the policy to {save_directory} failed while writing its files "
+                              f"({error}); the files already there are unchanged.") from error  # fmt: skip
+            _move_into_place(Path(staging), save_directory)
         if push_to_hub:
             return self.push_to_hub(
                 repo_id or save_directory.name, config=config, model_card_kwargs=model_card_kwargs, **push_to_hub_kwargs
@@ -700,6 +702,31 @@ def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugme
 
 
 # ---------------------------------------------------------------------------------------- validation
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Rename each file of ``staging`` into ``folder`` (atomic per file); if a rename fails, the files
+    already moved are put back as they were, so ``folder`` holds either the new policy or the old one."""
+    files = sorted(staging.iterdir())
+    backup = staging / ".previous"
+    backup.mkdir()
+    moved = []
+    try:
+        for file in files:
+            file.chmod(_FILE_MODE)  # some writers create private (0600) temporary files
+            target = folder / file.name
+            if target.exists():
+                os.replace(target, backup / file.name)
+            moved.append(file.name)
+            os.replace(file, target)
+    except OSError as error:
+        for name in moved:
+            if (backup / name).exists():
+                os.replace(backup / name, folder / name)
+            else:
+                (folder / name).unlink(missing_ok=True)
+        raise OSError(error.errno, f"Saving the policy to {folder} failed while moving its files into place "
+                      f"({error}); the files there were put back as they were.") from error  # fmt: skip
 
 
 def _native_value_cell(operation: str, value: float | None) -> str:

@@ -3,10 +3,10 @@ temporary folder and renamed into place, so a checkpoint folder is always comple
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -15,19 +15,23 @@ CHECKPOINTS_FOLDER = "checkpoints"
 _STEP_FOLDER = re.compile(r"^step_(\d+)$")
 
 
-@dataclass
+@dataclasses.dataclass
 class SearchProgress:
     """The loop's position, saved with every checkpoint (``accelerator.register_for_checkpointing``)."""
 
     global_step: int = 0
     initial_strength: float = 0.0  # the initial policy's augmentation strength (the floor's reference)
+    skipped_images: int = 0  # undecodable images left out so far
+    skipped_steps: int = 0  # steps without updates: some process had too few decodable images
 
     def state_dict(self) -> dict[str, float]:
-        return {"global_step": self.global_step, "initial_strength": self.initial_strength}
+        return dataclasses.asdict(self)
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.global_step = int(state["global_step"])
         self.initial_strength = float(state.get("initial_strength", 0.0))
+        self.skipped_images = int(state.get("skipped_images", 0))
+        self.skipped_steps = int(state.get("skipped_steps", 0))
 
 
 def checkpoint_folder(output_dir: str | Path, step: int) -> Path:
@@ -76,7 +80,12 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | Path, step: int)
     if accelerator.is_main_process and staging.exists():
         shutil.rmtree(staging)  # left by an interrupted save
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))
+    try:
+        accelerator.save_state(str(staging))
+    except OSError as error:
+        message = (f"Writing checkpoint {final} failed ({error}); the earlier checkpoints in {final.parent} are "
+                   "intact (resume from them with --resume_from_checkpoint latest).")  # fmt: skip
+        raise OSError(error.errno, message) from error
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if final.exists():

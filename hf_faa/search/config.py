@@ -162,6 +162,13 @@ class SearchConfig:
     )
     channels_last: bool = field(default=False, **_help("Run the critic in channels_last memory format."))
     seed: int = field(default=42, **_help("Seed of initialisation, data order and augmentation draws."))
+    ddp_timeout: int = field(
+        default=600,
+        **_help(
+            "Seconds a process waits in a collective (e.g. for a stuck peer) before the run fails; a peer that "
+            "crashes ends the run at once. Raise it when the main process first downloads a large dataset."
+        ),
+    )
 
     # outputs
     output_dir: str = field(default="faa-policy", **_help("Where the policy, logs and checkpoints go."))
@@ -210,6 +217,7 @@ class SearchConfig:
                 "at least 2 x --calibration_folds",
             ),
             "logging_steps": (self.logging_steps >= 1, "at least 1"),
+            "ddp_timeout": (self.ddp_timeout >= 1, "at least 1"),
             "gradient_accumulation_steps": (self.gradient_accumulation_steps >= 1, "at least 1"),
             "checkpointing_steps": (self.checkpointing_steps is None or self.checkpointing_steps >= 1, "at least 1"),
             "max_train_samples": (self.max_train_samples is None or self.max_train_samples >= 2, "at least 2"),

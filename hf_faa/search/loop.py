@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
-from accelerate.utils import set_seed
+from accelerate.utils import InitProcessGroupKwargs, set_seed
 from huggingface_hub import HfApi
 from torch import Tensor
 from torch.utils.data import DataLoader
@@ -54,15 +55,6 @@ METRICS = (
     "augmentation_strength",
     "changed_share",
 )
-
-
-@dataclass
-class Skipped:
-    """What the search left out: undecodable images, and steps where some process had fewer than
-    MIN_IMAGES_PER_STEP decodable images (counted as steps, without updates)."""
-
-    images: int = 0
-    steps: int = 0
 
 
 @dataclass
@@ -214,6 +206,7 @@ def build_accelerator(config: SearchConfig) -> Accelerator:
         log_with=config.trackers,
         project_dir=config.output_dir,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
+        kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.ddp_timeout))],
     )
 
 
@@ -298,11 +291,11 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
         f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_steps} steps.",
         main_process_only=True,
     )
-    search_seconds, skipped = _search(state, loader, progress, log, steps_per_epoch, total_steps, initial_parameters)
+    search_seconds = _search(state, loader, progress, log, steps_per_epoch, total_steps, initial_parameters)
 
     policy = state.policy_module.eval()
     verdict, verdict_sentence = search_verdict(log.records, progress.initial_strength)
-    policy.search_info = _search_info(config, data, accelerator, log, progress, search_seconds, skipped)
+    policy.search_info = _search_info(config, data, accelerator, log, progress, search_seconds)
     policy.search_info["verdict"] = verdict
     messages = [verdict_sentence]
     if config.calibration == "validation":
@@ -321,7 +314,7 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
     if accelerator.is_main_process:
         print("\n" + "\n".join(messages))
         card = {"search_summary": summary_markdown(policy.search_info, log.records, verdict_sentence)}
-        _write_outputs(config, policy, data, log, skipped, card)
+        _write_outputs(config, policy, data, log, progress, card)
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
@@ -369,11 +362,12 @@ def _search(
     state, loader, progress: SearchProgress, log: SearchLog, steps_per_epoch: int, total_steps: int,
     initial_parameters: dict[str, Tensor],
 ):  # fmt: skip
-    """The step loop with logging, checkpoints and the progress bar; returns (seconds, :class:`Skipped`)."""
+    """The step loop with logging, checkpoints and the progress bar (skips counted in ``progress``); returns
+    the seconds it took."""
     accelerator, config = state.accelerator, state.config
     bar = tqdm(total=total_steps, initial=progress.global_step, desc="search",
                disable=not accelerator.is_local_main_process)  # fmt: skip
-    window_sum, window_steps, skipped, last_checkpoint = torch.zeros(len(METRICS)), 0, Skipped(), None
+    window_sum, window_steps, last_checkpoint = torch.zeros(len(METRICS)), 0, None
     start = window_start = time.perf_counter()
     images_per_step = config.per_device_train_batch_size * accelerator.num_processes
     epoch = progress.global_step // steps_per_epoch
@@ -385,7 +379,7 @@ def _search(
             labels = batch["labels"]
             # [processes, 2]: decodable and undecodable images of this batch on each process
             counts = accelerator.gather(torch.stack([labels.new_tensor(len(labels)), batch["num_skipped"]])[None])
-            skipped.images += int(counts[:, 1].sum())
+            progress.skipped_images += int(counts[:, 1].sum())
             progress.global_step += 1
             bar.update(1)
             if int(counts[:, 0].min()) >= MIN_IMAGES_PER_STEP:
@@ -401,7 +395,7 @@ def _search(
                 window_sum += metrics
                 window_steps += 1
             else:
-                skipped.steps += 1
+                progress.skipped_steps += 1
                 logger.warning(
                     f"Step {progress.global_step} skipped: a process got fewer than {MIN_IMAGES_PER_STEP} "
                     "decodable images in its batch.",
@@ -432,7 +426,7 @@ def _search(
                 break
         epoch += 1
     bar.close()
-    return time.perf_counter() - start, skipped
+    return time.perf_counter() - start
 
 
 def _non_finite_message(step: int, metrics: Tensor, last_checkpoint: Path | None) -> str:
@@ -450,14 +444,14 @@ def _tracker_config(config: SearchConfig) -> dict:
     return {k: (v if isinstance(v, int | float | str | bool) else str(v)) for k, v in config.to_dict().items()}
 
 
-def _search_info(config, data, accelerator, log, progress, search_seconds, skipped) -> dict:
+def _search_info(config, data, accelerator, log, progress, search_seconds) -> dict:
     final = log.records[-1] if log.records else {}
     return {
         "dataset_name": config.dataset_name,
         "dataset": data.description,
         "num_images": len(data.dataset),
-        "skipped_images": skipped.images,
-        "skipped_steps": skipped.steps,
+        "skipped_images": progress.skipped_images,
+        "skipped_steps": progress.skipped_steps,
         "unlabelled_images_left_out": data.unlabelled_rows,
         "steps": progress.global_step,
         "search_seconds": round(search_seconds, 1),
@@ -498,25 +492,33 @@ def sample_images(data: PreparedDataset, count: int = MAX_SAMPLE_ROWS) -> tuple[
 
 
 def _write_outputs(
-    config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, skipped: Skipped, card: dict
+    config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, progress: SearchProgress, card: dict
 ) -> None:
     output_dir = Path(config.output_dir)
     policy.sample_images, card["samples_caption"] = sample_images(data)
     policy.save_pretrained(output_dir, model_card_kwargs=card)
     curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
-    if skipped.images:
-        logger.warning(f"{skipped.images} undecodable image(s) were skipped during the search.")
-    if skipped.steps:
+    if progress.skipped_images:
+        logger.warning(f"{progress.skipped_images} undecodable image(s) were skipped during the search.")
+    if progress.skipped_steps:
         logger.warning(
-            f"{skipped.steps} step(s) were skipped: some process had fewer than {MIN_IMAGES_PER_STEP} decodable "
-            "images in its batch. Clean the dataset or use a larger --per_device_train_batch_size."
+            f"{progress.skipped_steps} step(s) were skipped: some process had fewer than {MIN_IMAGES_PER_STEP} "
+            "decodable images in its batch. Clean the dataset or use a larger --per_device_train_batch_size."
         )
     where = str(output_dir)
     if config.push_to_hub:
         # the full id (a bare name lands in the token's namespace), for the usage line below
         where = HfApi(token=config.hub_token).create_repo(config.hub_repo_name, private=config.hub_private_repo,
                                                           exist_ok=True).repo_id  # fmt: skip
-        policy.push_to_hub(where, token=config.hub_token, private=config.hub_private_repo, model_card_kwargs=card)
+        try:
+            policy.push_to_hub(where, token=config.hub_token, private=config.hub_private_repo, model_card_kwargs=card)
+        except Exception as error:  # any failure of the upload: the local policy is what must not be lost
+            raise RuntimeError(
+                f"The policy is saved in {output_dir}/, but pushing it to the Hub repo {where} failed "
+                f'({type(error).__name__}: {error}). Retry the push alone:\n    python -c "from huggingface_hub '
+                f"import upload_folder; upload_folder(repo_id='{where}', folder_path='{output_dir}', "
+                "allow_patterns=['model.safetensors', 'config.json', 'README.md', '*.png'])\""
+            ) from error
     print(
         f"\nPolicy saved to {output_dir}/ (model.safetensors, config.json, README.md, policy_samples.png"
         f"{', ' + LOSS_CURVE_NAME if curves else ''}, {LOG_NAME}).\n"
