@@ -252,6 +252,12 @@ class FasterAutoAugmentPolicy(
             return None
         return tuple(self.magnitude_ranges.get(operation, OPERATIONS[operation].value_range))
 
+    def native_value(self, operation: str, magnitude: float) -> float | None:
+        """The native parameter (degrees, shear factor, ...) ``operation`` gets at ``magnitude`` in [0, 1],
+        unsigned (None: no magnitude)."""
+        value_range = self.value_range(operation)
+        return None if value_range is None else value_range[0] + magnitude * (value_range[1] - value_range[0])
+
     @torch.no_grad()
     def clamp_parameters_(self) -> FasterAutoAugmentPolicy:
         """Project magnitudes and probabilities back into [0, 1] (call after an optimiser step)."""
@@ -425,7 +431,6 @@ class FasterAutoAugmentPolicy(
                         break
                     name = self.operations[op]
                     magnitude = float(magnitudes[sub_policy, stage, op])
-                    value_range = self.value_range(name)
                     rows.append(
                         {
                             "sub_policy": sub_policy,
@@ -433,10 +438,8 @@ class FasterAutoAugmentPolicy(
                             "operation": name,
                             "weight": float(stage_weights[op]),
                             "probability": float(probabilities[sub_policy, stage, op]),
-                            "magnitude": magnitude if value_range else None,
-                            "value": value_range[0] + magnitude * (value_range[1] - value_range[0])
-                            if value_range
-                            else None,
+                            "magnitude": magnitude if OPERATIONS[name].has_magnitude else None,
+                            "value": self.native_value(name, magnitude),
                             "unit": OPERATIONS[name].unit,
                             "signed": OPERATIONS[name].signed,
                         }
@@ -469,7 +472,6 @@ class FasterAutoAugmentPolicy(
         magnitudes = (share * self.magnitudes.detach().cpu().clamp(0, 1)).sum(dim=(0, 1))
         rows = []
         for op, name in enumerate(self.operations):
-            value_range = self.value_range(name)
             magnitude = float(magnitudes[op])
             rows.append(
                 {
@@ -477,8 +479,8 @@ class FasterAutoAugmentPolicy(
                     "rate": float(chosen[op] * probabilities[op]),
                     "chosen": float(chosen[op]),
                     "probability": float(probabilities[op]),
-                    "magnitude": magnitude if value_range else None,
-                    "value": value_range[0] + magnitude * (value_range[1] - value_range[0]) if value_range else None,
+                    "magnitude": magnitude if OPERATIONS[name].has_magnitude else None,
+                    "value": self.native_value(name, magnitude),
                 }
             )
         return sorted(rows, key=lambda row: -row["rate"])
