@@ -79,13 +79,6 @@ def _model_card_template_path() -> Path:
 PRESETS = ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment")
 
 
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _default_file_mode()
 
 
 def _clamp_straight_through(values: Tensor, low: float, high: float) -> Tensor:
@@ -706,16 +699,27 @@ def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugme
 # ---------------------------------------------------------------------------------------- validation
 
 
+def _new_file_mode(folder: Path) -> int:
+    """The permissions a new file gets in ``folder`` under the process umask, read from a probe file (the
+    umask itself can only be read by changing it, which is not thread-safe)."""
+    probe = folder / ".mode-probe"
+    os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    mode = probe.stat().st_mode & 0o777
+    probe.unlink()
+    return mode
+
+
 def _move_into_place(staging: Path, folder: Path) -> None:
     """Rename each file of ``staging`` into ``folder`` (atomic per file); if a rename fails, the files
     already moved are put back as they were, so ``folder`` holds either the new policy or the old one."""
     files = sorted(staging.iterdir())
     backup = staging / ".previous"
     backup.mkdir()
+    mode = _new_file_mode(staging)
     moved = []
     try:
         for file in files:
-            file.chmod(_FILE_MODE)  # some writers create private (0600) temporary files
+            file.chmod(mode)  # some writers create private (0600) temporary files
             target = folder / file.name
             if target.exists():
                 os.replace(target, backup / file.name)

@@ -4,6 +4,7 @@ a Hub double, strict loading of tampered files, and the model card."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -206,3 +207,13 @@ def test_sample_grid_uses_the_policy_sample_images(policy, tmp_path):
     policy.sample_images = torch.full((3, 3, 20, 20), 200, dtype=torch.uint8)
     policy.save_pretrained(tmp_path)
     assert Image.open(tmp_path / SAMPLES_NAME).size[1] == 3 * 96 + 2 * 4
+
+
+def test_saved_files_get_the_umask_permissions_not_private_ones(policy, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        policy.save_pretrained(tmp_path)
+    finally:
+        os.umask(previous)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir() if path.is_file()}
+    assert modes and set(modes.values()) == {0o640}, modes
