@@ -23,7 +23,7 @@ from typing import Any
 import safetensors
 import safetensors.torch
 import torch
-from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import ModelCard, ModelCardData, PyTorchModelHubMixin, constants, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
 from torch import Tensor, nn
 
@@ -34,8 +34,8 @@ from .ops.base import random_integers, random_uniform
 SELECTIONS = ("weighted", "gumbel")
 POLICY_INITS = ("random", "uniform")
 MAGNITUDE_SAMPLINGS = ("fixed", "uniform")
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
+WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # model.safetensors, the names the Hub mixin uses
+CONFIG_NAME = constants.CONFIG_NAME  # config.json
 SAMPLES_NAME = "policy_samples.png"
 PARAMETER_NAMES = ("logits", "magnitudes", "probabilities")
 # A logit this low gets selection weight exactly 0 at any temperature below ~100: presets use it
@@ -141,16 +141,23 @@ class DiscreteChoices:
     magnitude: Tensor  # [K, B] magnitude in [0, 1]
 
 
+# The model card's metadata, given to the Hub mixin and used by generate_model_card.
+CARD_DATA = {
+    "library_name": "hf-faa",
+    "tags": ["data-augmentation", "faster-autoaugment", "image-classification", "autoaugment"],
+    "license": "apache-2.0",
+    "pipeline_tag": "image-to-image",
+}
+PAPER_URL = "https://arxiv.org/abs/1911.06987"
+MODEL_CARD_TEMPLATE = _model_card_template_path().read_text(encoding="utf-8")
+
+
 class FasterAutoAugmentPolicy(
     nn.Module,
     PyTorchModelHubMixin,
-    library_name="hf-faa",
-    tags=["data-augmentation", "faster-autoaugment", "image-classification", "autoaugment"],
-    license="apache-2.0",
-    pipeline_tag="image-to-image",
-    repo_url="https://github.com/hf-faa/hf-faa",
-    paper_url="https://arxiv.org/abs/1911.06987",
-    model_card_template=_model_card_template_path().read_text(encoding="utf-8"),
+    **CARD_DATA,
+    paper_url=PAPER_URL,
+    model_card_template=MODEL_CARD_TEMPLATE,
 ):
     """A Faster AutoAugment policy over batches of images.
 
@@ -599,7 +606,7 @@ class FasterAutoAugmentPolicy(
 
     def generate_model_card(self, *args, **kwargs) -> ModelCard:
         """The model card (``model_card_template.md``) filled with this policy's table, config and facts."""
-        card_data = ModelCardData(**self._hub_mixin_info.model_card_data.to_dict())
+        card_data = ModelCardData(**{**CARD_DATA, "tags": list(CARD_DATA["tags"])})
         dataset = self.search_info.get("dataset_name")
         if dataset:
             card_data.datasets = [dataset]
@@ -617,9 +624,8 @@ class FasterAutoAugmentPolicy(
         values.update(kwargs)
         return ModelCard.from_template(
             card_data=card_data,
-            template_str=self._hub_mixin_info.model_card_template,
-            repo_url=self._hub_mixin_info.repo_url,
-            paper_url=self._hub_mixin_info.paper_url,
+            template_str=MODEL_CARD_TEMPLATE,
+            paper_url=PAPER_URL,
             **values,
         )
 
@@ -679,7 +685,6 @@ class FasterAutoAugmentPolicy(
         tensors = _checked_tensors(_read_safetensors(weights_file), settings, source=weights_file)
         policy = FasterAutoAugmentPolicy(**settings)  # only now allocated, at the size the weights file has
         _copy_parameters(policy, tensors)
-        policy._hub_mixin_config = policy.config
         return policy.to(map_location).eval()
 
 
