@@ -79,8 +79,6 @@ def _model_card_template_path() -> Path:
 PRESETS = ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment")
 
 
-
-
 def _clamp_straight_through(values: Tensor, low: float, high: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass: a parameter that has reached a
     bound can still be pulled back by its gradient (a plain clamp would freeze it there)."""

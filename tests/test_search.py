@@ -52,7 +52,8 @@ def mixed_mode_images(count: int) -> list[bytes]:
 
 
 def test_end_to_end_on_the_embedded_dataset(tmp_path):
-    policy = run_search(tiny_config(tmp_path, max_steps=-1, num_train_epochs=1, max_train_samples=64))
+    policy = run_search(tiny_config(tmp_path, max_steps=-1, num_train_epochs=1, max_train_samples=64,
+                                    calibration="validation"))  # fmt: skip
     files = {path.name for path in tmp_path.iterdir()}
     assert {"model.safetensors", "config.json", "README.md", "policy_samples.png", "search_log.jsonl",
             "search_curves.png", "checkpoints"} <= files  # fmt: skip
@@ -88,6 +89,14 @@ def test_end_to_end_on_the_embedded_dataset(tmp_path):
     assert latest_checkpoint(tmp_path).name == "step_4"  # end of the (only) epoch
     assert Image.open(tmp_path / "policy_samples.png").size[1] == 10 * 96 + 9 * 4  # one digit per class
     assert "one image of each class (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)." in (tmp_path / "README.md").read_text()
+
+
+def test_the_saved_policy_has_the_searched_magnitudes_scaled(tmp_path):
+    searched = run_search(tiny_config(tmp_path / "as-searched", magnitude_scale=1.0))
+    halved = run_search(tiny_config(tmp_path / "halved"))  # the default, 0.5; the same search otherwise
+    torch.testing.assert_close(halved.magnitudes, 0.5 * searched.magnitudes)
+    torch.testing.assert_close(halved.probabilities, searched.probabilities)
+    assert halved.search_info["config"]["magnitude_scale"] == 0.5
 
 
 def test_card_samples_show_one_image_per_class_up_to_a_cap(tmp_path):
@@ -284,7 +293,7 @@ def test_two_processes_on_cpu_end_identical_and_only_one_writes(tmp_path):
 
 # the paper's objective, which the defaults change (docs/search-research.md)
 PAPER_OBJECTIVE = {"classifier": "shared", "classification_weight": 0.1, "policy_learning_rate": 1e-3,
-                   "critic_warmup_steps": 0, "min_strength_ratio": 0.0, "calibration": "none"}  # fmt: skip
+                   "critic_warmup_steps": 0, "min_strength_ratio": 0.0, "magnitude_scale": 1.0}  # fmt: skip
 
 
 @pytest.mark.slow

@@ -298,6 +298,9 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
     policy.search_info = _search_info(config, data, accelerator, log, progress, search_seconds)
     policy.search_info["verdict"] = verdict
     messages = [verdict_sentence]
+    rescale_(policy, (1.0, config.magnitude_scale))
+    if config.magnitude_scale != 1:
+        messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
     if config.calibration == "validation":
         start = time.perf_counter()
         calibration = _calibrate(config, data, accelerator, policy)
