@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 # Cases per fuzz test; the README's reliability table reports these counts.
-FUZZ_CASES = 300
+FUZZ_CASES = 100
 FUZZ = settings(max_examples=FUZZ_CASES, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 database=None, derandomize=True)  # fmt: skip
 

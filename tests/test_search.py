@@ -354,8 +354,8 @@ def test_two_seeds_agree_on_which_way_the_most_changed_ops_move(digit_searches):
 @pytest.mark.slow
 def test_a_bf16_search_on_colour_images_moves_the_ops_as_fp32_does(tmp_path, fresh_accelerator_state):
     """Mixed precision runs the critic and classifier in bf16 and the policy's ops in float32: on colour
-    photo patches (where colour carries the label) the three ops whose rate changed most in float32 move
-    the same way in bf16."""
+    photo patches (where colour carries the label) the ops whose rate clearly changed in float32 (by 0.05
+    or more, over 1.5x an op's starting rate of 1/34) move the same way in bf16."""
     pytest.importorskip("skimage")
     from hf_faa.suite import build_suite_dataset
 
@@ -364,10 +364,11 @@ def test_a_bf16_search_on_colour_images_moves_the_ops_as_fp32_does(tmp_path, fre
     for precision in ("no", "bf16"):
         AcceleratorState._reset_state(reset_partial_state=True)
         policy = run_search(SearchConfig(dataset_name=str(tmp_path / "data"), output_dir=str(tmp_path / precision),
-                                         image_size=16, per_device_train_batch_size=64, max_steps=150,
-                                         calibration="none", mixed_precision=precision))  # fmt: skip
+                                         image_size=16, per_device_train_batch_size=64, max_steps=100,
+                                         mixed_precision=precision))  # fmt: skip
         rates = policy.search_info["operation_rates"]
         changes[precision] = {name: rate["final"] - rate["initial"] for name, rate in rates.items()}
-    most_changed = sorted(changes["no"], key=lambda name: -abs(changes["no"][name]))[:3]
+    most_changed = [name for name, change in changes["no"].items() if abs(change) >= 0.05]
+    assert most_changed, changes
     for name in most_changed:
         assert changes["no"][name] * changes["bf16"][name] > 0, (name, changes)
