@@ -10,6 +10,11 @@ datasets whose labels survive different operations:
   sharpness, contrast, equalize, posterize, rotate and shear all change.
 - ``"photo-patches"``: 32x32 RGB patches from scikit-image's bundled colour photos; the label (the
   source photo) lives mostly in colour, which invert, solarize and saturate destroy.
+- ``"exposure"``: 32x32 grayscale patches of scikit-image's three bundled texture photos, each shown
+  at one of six exposures (mean grey level x contrast); the label is the exposure, so every operation
+  that moves the pixel statistics (brightness, contrast, the histogram operations, inversion,
+  solarization, and the geometric ones through their black fill) blurs or destroys it: the presets
+  hurt here, and a search has to find the few operations that do not.
 
 The patch datasets are cut from the images that the scikit-image wheel ships (no download), with a
 seeded ``numpy`` Generator: the same seed gives the same PNG bytes. :func:`suite_sources` lists each
@@ -42,9 +47,9 @@ _CANDIDATES_PER_PATCH = 2
 
 @dataclasses.dataclass(frozen=True)
 class _Source:
-    """One class of a patch dataset: a bundled ``skimage.data`` image."""
+    """A bundled ``skimage.data`` image that patches are cut from (in textures and photo-patches, one class)."""
 
-    name: str  # the skimage.data function, also the class name
+    name: str  # the skimage.data function, also the class name where the source is the label
     licence: str  # as the function's docstring (skimage/data/_fetchers.py) states it
     factor: int = 1  # integer box downsampling before cutting, so that a patch holds recognisable content
 
@@ -68,6 +73,9 @@ _PHOTO_SOURCES = (
 )
 # name -> (image mode, one source per class)
 _PATCH_DATASETS = {"textures": ("L", _TEXTURE_SOURCES), "photo-patches": ("RGB", _PHOTO_SOURCES)}
+_EXPOSURE_SOURCES = _TEXTURE_SOURCES[:3]  # brick, grass, gravel
+# One class per (mean grey level, contrast): a patch's pixels p become mean + contrast * (p - source mean).
+EXPOSURES = tuple((mean, contrast) for contrast in (0.5, 1.0) for mean in (90, 128, 166))
 
 _MNIST_SOURCE = (
     "the embedded MNIST-5k (hf_faa/resources/mnist_5k.parquet): MNIST by Y. LeCun, C. Cortes and "
@@ -83,6 +91,11 @@ SUITE_DATASETS = {
     "photo-patches": (
         f"{PATCH_SIZE}x{PATCH_SIZE} RGB patches of {len(_PHOTO_SOURCES)} scikit-image colour photos, "
         "label = source photo; colour carries the label, so invert, solarize and saturation destroy it."
+    ),
+    "exposure": (
+        f"{PATCH_SIZE}x{PATCH_SIZE} grayscale patches of scikit-image's brick, grass and gravel photos at "
+        f"{len(EXPOSURES)} exposures (mean grey level x contrast), label = exposure; any operation that moves "
+        "the pixel statistics destroys it."
     ),
 }
 
@@ -108,6 +121,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
     """
     if name == "mnist":
         return load_image_dataset()
+    if name == "exposure":
+        return _exposure_dataset(seed)
     if name not in _PATCH_DATASETS:
         valid = ", ".join(map(repr, SUITE_DATASETS))
         raise ValueError(f"unknown suite dataset {name!r}; the suite datasets are {valid}.")
@@ -118,7 +133,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
 def suite_sources() -> str:
     """Each suite dataset's source images and their licences, one line per image (Markdown list)."""
     lines = [f"- mnist: {_MNIST_SOURCE}"]
-    for name, (_, sources) in _PATCH_DATASETS.items():
+    sources_by_dataset = {name: sources for name, (_, sources) in _PATCH_DATASETS.items()}
+    for name, sources in {**sources_by_dataset, "exposure": _EXPOSURE_SOURCES}.items():
         lines.append(f"- {name}: scikit-image's bundled images (licences as skimage/data/_fetchers.py states them)")
         lines.extend(f"  - {source.name}: {_licence_line(source)}" for source in sources)
     return "\n".join(lines)
@@ -130,7 +146,7 @@ def _licence_line(source: _Source) -> str:
 
 
 def _patch_dataset(name: str, mode: str, sources: tuple[_Source, ...], seed: int) -> datasets.Dataset:
-    """:data:`PATCHES_PER_CLASS` patches of each source -> a shuffled Image + ClassLabel dataset."""
+    """:data:`PATCHES_PER_CLASS` patches of each source, labelled by source -> a shuffled dataset."""
     skimage_data = _import_skimage_data()
     rng = np.random.default_rng(seed)
     images: list[bytes] = []
@@ -140,10 +156,42 @@ def _patch_dataset(name: str, mode: str, sources: tuple[_Source, ...], seed: int
         for row, column in _patch_corners(pixels.shape[0], pixels.shape[1], PATCHES_PER_CLASS, rng):
             images.append(_png(pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE]))
             labels.append(label)
+    return _shuffled_dataset(name, seed, images, labels, [source.name for source in sources], sources, rng)
+
+
+def _exposure_dataset(seed: int) -> datasets.Dataset:
+    """:data:`PATCHES_PER_CLASS` patches per exposure, as many of each source; no position is cut twice, so
+    two classes never share a patch's content."""
+    skimage_data = _import_skimage_data()
+    rng = np.random.default_rng(seed)
+    images: list[bytes] = []
+    labels: list[int] = []
+    patches_per_source = len(EXPOSURES) * PATCHES_PER_CLASS // len(_EXPOSURE_SOURCES)
+    for source in _EXPOSURE_SOURCES:
+        pixels = _load_source(skimage_data, source, "L").astype(np.float64)
+        corners = _patch_corners(pixels.shape[0], pixels.shape[1], patches_per_source, rng)
+        for index, (row, column) in enumerate(corners):
+            label = index % len(EXPOSURES)
+            mean, contrast = EXPOSURES[label]
+            patch = mean + contrast * (pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE] - pixels.mean())
+            images.append(_png(np.clip(np.rint(patch), 0, 255).astype(np.uint8)))
+            labels.append(label)
+    names = [f"mean{mean}-contrast{contrast}" for mean, contrast in EXPOSURES]
+    return _shuffled_dataset("exposure", seed, images, labels, names, _EXPOSURE_SOURCES, rng)
+
+
+def _shuffled_dataset(
+    name: str,
+    seed: int,
+    images: list[bytes],
+    labels: list[int],
+    class_names: list[str],
+    sources: tuple[_Source, ...],
+    rng: np.random.Generator,
+) -> datasets.Dataset:
+    """PNG bytes and labels -> an Image + ClassLabel dataset in a seeded random order, with its licences."""
     order = rng.permutation(len(images))
-    features = datasets.Features(
-        {"image": datasets.Image(), "label": datasets.ClassLabel(names=[source.name for source in sources])}
-    )
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=class_names)})
     info = datasets.DatasetInfo(
         description=f"hf-faa suite dataset {name!r} (seed {seed}): {SUITE_DATASETS[name]}",
         license="; ".join(f"{source.name}: {source.licence}" for source in sources),
@@ -161,7 +209,7 @@ def _import_skimage_data() -> ModuleType:
         import skimage.data
     except ImportError as error:
         raise ImportError(
-            "the 'textures' and 'photo-patches' suite datasets are cut from the images that scikit-image "
+            "the 'textures', 'photo-patches' and 'exposure' suite datasets are cut from the images that scikit-image "
             "bundles; install it with `pip install hf-faa[suite]` (or `pip install scikit-image`)."
         ) from error
     return skimage.data

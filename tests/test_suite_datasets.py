@@ -17,8 +17,14 @@ from hf_faa.data import load_image_dataset, prepare_dataset
 
 TEXTURE_CLASSES = ["brick", "grass", "gravel", "camera", "cell", "clock"]
 PHOTO_CLASSES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina"]
+EXPOSURE_CLASSES = [f"mean{mean}-contrast{contrast}" for contrast in (0.5, 1.0) for mean in (90, 128, 166)]
+EXPOSURE_SOURCES = ["brick", "grass", "gravel"]
 # name -> (image mode, class names)
-PATCH_DATASETS = {"textures": ("L", TEXTURE_CLASSES), "photo-patches": ("RGB", PHOTO_CLASSES)}
+PATCH_DATASETS = {
+    "textures": ("L", TEXTURE_CLASSES),
+    "photo-patches": ("RGB", PHOTO_CLASSES),
+    "exposure": ("L", EXPOSURE_CLASSES),
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +48,8 @@ def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.nd
     return float((predicted == labels).mean())
 
 
-def test_the_suite_has_three_described_datasets():
-    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches"]
+def test_the_suite_has_four_described_datasets():
+    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches", "exposure"]
     assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
 
 
@@ -157,11 +163,34 @@ def test_photo_patch_classes_differ_in_colour_and_inversion_destroys_it(built):
     assert nearest_mean_accuracy(255 - colours, labels, means) < chance
 
 
+def test_exposure_classes_differ_in_mean_and_contrast_and_inversion_destroys_them(built):
+    images, labels = pixels(built["exposure"]), np.array(built["exposure"]["label"])
+    statistics = np.stack([images.mean(axis=(1, 2)), images.std(axis=(1, 2))], axis=1)  # [N, 2]
+    means = np.stack([statistics[labels == label].mean(axis=0) for label in range(len(EXPOSURE_CLASSES))])
+    for label, (mean, contrast) in enumerate(suite.EXPOSURES):
+        assert abs(means[label, 0] - mean) < 4  # the patches of each class centre on its grey level
+    assert np.all(means[3:, 1] > 1.6 * means[:3, 1])  # contrast 1 vs 0.5 at the same grey level
+    assert nearest_mean_accuracy(statistics, labels, means) > 0.85
+    inverted = np.stack([255 - statistics[:, 0], statistics[:, 1]], axis=1)  # Invert swaps dark and bright
+    assert nearest_mean_accuracy(inverted, labels, means) < 0.45  # only the mid-grey classes survive
+
+
+def test_exposure_classes_share_their_textures(built):
+    images, labels = pixels(built["exposure"]), np.array(built["exposure"]["label"])
+    contrast = np.array([contrast for _, contrast in suite.EXPOSURES])[labels]
+    grain = np.abs(np.diff(images, axis=2)).mean(axis=(1, 2))  # horizontal neighbours, [N]
+    raw = [grain[labels == label].mean() for label in range(len(EXPOSURE_CLASSES))]
+    assert min(raw[3:]) > 1.6 * max(raw[:3])  # contrast scales the grain ...
+    texture = [(grain / contrast)[labels == label].mean() for label in range(len(EXPOSURE_CLASSES))]
+    assert max(texture) < 1.15 * min(texture)  # ... and with it undone, every class holds the same textures
+    assert built["exposure"].info.license.startswith("brick: CC0")
+
+
 def test_suite_sources_name_every_image_and_a_licence():
     text = suite.suite_sources()
     assert "CC BY-SA 3.0" in text
     for name in ["mnist", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
         assert f"- {name}:" in text
     source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
-    assert len(source_lines) == len(TEXTURE_CLASSES) + len(PHOTO_CLASSES)
+    assert len(source_lines) == len(TEXTURE_CLASSES) + len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
     assert all("public domain" in line or "CC0" in line or "copyright" in line for line in source_lines)
