@@ -74,7 +74,7 @@ class EvaluationArguments:
     dataset_name: str | None = field(default=None, metadata={"help": "Dataset; if unset, the embedded MNIST-5k."})
     suite: list[str] = field(
         default_factory=list,
-        metadata={"help": "Evaluate on each of these hf_faa.suite datasets (mnist, textures, photo-patches, exposure)."},  # noqa: E501
+        metadata={"help": "Evaluate on each of these hf_faa.suite datasets (hf_faa.suite.SUITE_DATASETS)."},
     )
     eval_split: str | None = field(default=None, metadata={"help": "Test split; if unset, hold out the rest."})
     train_samples: int = field(default=500, metadata={"help": "Training images (data-scarce regime)."})

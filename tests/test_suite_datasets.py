@@ -167,7 +167,7 @@ def test_exposure_classes_differ_in_mean_and_contrast_and_inversion_destroys_the
     images, labels = pixels(built["exposure"]), np.array(built["exposure"]["label"])
     statistics = np.stack([images.mean(axis=(1, 2)), images.std(axis=(1, 2))], axis=1)  # [N, 2]
     means = np.stack([statistics[labels == label].mean(axis=0) for label in range(len(EXPOSURE_CLASSES))])
-    for label, (mean, contrast) in enumerate(suite.EXPOSURES):
+    for label, (mean, _) in enumerate(suite.EXPOSURES):
         assert abs(means[label, 0] - mean) < 4  # the patches of each class centre on its grey level
     assert np.all(means[3:, 1] > 1.6 * means[:3, 1])  # contrast 1 vs 0.5 at the same grey level
     assert nearest_mean_accuracy(statistics, labels, means) > 0.85
