@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import hf_faa.policy
+import hf_faa.policy.card
 from hf_faa import FasterAutoAugmentPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def test_the_template_exists_once_in_the_checkout():
 
 
 def test_card_renders_from_the_source_tree():
-    assert hf_faa.policy._model_card_template_path() == TEMPLATE
+    assert hf_faa.policy.card.model_card_template_path() == TEMPLATE
     card = FasterAutoAugmentPolicy(num_sub_policies=2, operation_count=2).generate_model_card().content
     assert TEMPLATE_LINE in card and "{{" not in card
 

@@ -233,13 +233,13 @@ def test_eval_forward_applies_the_sampled_choices(dtype):
 @pytest.mark.parametrize("size", [16, 64])  # below and above ROW_COPY_MIN_BYTES
 def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size):
     """On CPU the ops run on chunks of rows; neither the chunk size nor the memory layout matters."""
-    import hf_faa.policy as policy_module
+    import hf_faa.policy.grouping as grouping
 
     torch.manual_seed(0)
     policy = FasterAutoAugmentPolicy(operations=["Invert", "Posterize", "Equalize", "AutoContrast"]).eval()
     batch = (images(32, size=size) * 255).to(torch.uint8)
     whole = policy(batch, generator=seeded(4))
-    monkeypatch.setattr(policy_module, "CPU_CHUNK_BYTES", 1)  # one image per chunk
+    monkeypatch.setattr(grouping, "CPU_CHUNK_BYTES", 1)  # one image per chunk
     assert torch.equal(policy(batch, generator=seeded(4)), whole)
     channels_last = batch.contiguous(memory_format=torch.channels_last)
     assert torch.equal(policy(channels_last, generator=seeded(4)), whole)
