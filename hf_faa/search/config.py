@@ -116,7 +116,11 @@ class SearchConfig:
         ),  # fmt: skip
     )
     classification_weight: float = field(
-        default=1.0, **_help("Weight of the label-preserving classification loss (the paper: 0.1, shared head).")
+        default=10.0,
+        **_help(
+            "Weight of the label-preserving classification loss against the critic's (the paper: 0.1, shared "
+            "head). 10 trained the best or tied-best classifiers on the evaluation suite (docs/search-research.md)."
+        ),
     )
     min_strength_ratio: float = field(
         default=1.0,
