@@ -1,8 +1,9 @@
 """What the scripts share: flags parsed over an optional settings file, ``--help`` that keeps the usage
-examples as written, the package's INFO messages on the console, and user mistakes reported in one line.
+examples as written, ``--log_level`` for the package's messages, and user mistakes reported in one line.
 
     def main(argv):
-        (config,) = parse_arguments(SearchConfig, argv, __doc__)
+        config, logging_args = parse_arguments((SearchConfig, LoggingArguments), argv, __doc__)
+        configure_logging(logging_args.log_level)
         run_search(config)
 
     if __name__ == "__main__":
@@ -15,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -27,6 +29,7 @@ SETTINGS_SUFFIXES = (".json", ".yaml", ".yml")
 # Exit status of a run stopped by a user mistake (argparse uses 2 for bad flags).
 USER_ERROR_STATUS = 1
 PACKAGE_ROOT = Path(__file__).resolve().parent
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -70,15 +73,34 @@ def read_settings(path: str | Path) -> dict[str, Any]:
     return settings
 
 
-def show_package_logs(level: int = logging.INFO) -> None:
-    """Print this package's log records (``Searching on ...``, ``Resumed from ...``) on stderr."""
+@dataclasses.dataclass
+class LoggingArguments:
+    """How much the scripts say (``scripts/train.py`` uses ``TrainingArguments.log_level`` instead)."""
+
+    log_level: str = dataclasses.field(
+        default="info",
+        metadata={
+            "help": "Level of this package's messages on the main process (the others: warning).",
+            "choices": LOG_LEVELS,
+        },  # fmt: skip
+    )
+
+
+def configure_logging(log_level: str | int) -> None:
+    """Show this package's log records (``Searching on ...``, the search's verdict, ``Policy saved to ...``)
+    on stderr: at ``log_level`` on the main process, at WARNING on the others, as transformers' example
+    scripts do. Other libraries keep their own verbosity."""
+    level = logging.getLevelName(log_level.upper()) if isinstance(log_level, str) else log_level
     package_logger = logging.getLogger(__package__)
     if not package_logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         package_logger.addHandler(handler)
         package_logger.propagate = False
-    package_logger.setLevel(level)
+    # RANK is set by torchrun and accelerate launch; reading it initialises no distributed state, which must
+    # wait for the script's Accelerator and its settings
+    is_main_process = os.environ.get("RANK", "0") == "0"
+    package_logger.setLevel(level if is_main_process else max(level, logging.WARNING))
 
 
 def is_user_error(error: BaseException) -> bool:
@@ -94,9 +116,8 @@ def is_user_error(error: BaseException) -> bool:
 
 
 def run_script(main: Callable[[list[str]], object], argv: Sequence[str] | None = None) -> None:
-    """Run a script's ``main(argv)`` with the package's logs shown; a user mistake ends the process with
-    ``error: <message>`` on stderr and exit status 1 instead of a traceback."""
-    show_package_logs()
+    """Run a script's ``main(argv)`` (which calls :func:`configure_logging` once it has parsed its flags); a
+    user mistake ends the process with ``error: <message>`` on stderr and exit status 1 instead of a traceback."""
     try:
         main(list(sys.argv[1:] if argv is None else argv))
     except (ValueError, FileNotFoundError, ConnectionError) as error:

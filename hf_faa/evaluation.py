@@ -13,10 +13,11 @@ seeds, so policies are compared by their paired differences per seed, with a 95%
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,15 @@ import torch
 from accelerate.utils import set_seed
 from transformers import HfArgumentParser, TrainingArguments
 
-from .data import prepare_dataset
+from .data import DatasetArguments, prepare_dataset
 from .policy import PRESET_PREFIX, load_policy
 from .sample_grid import render_sample_grid
 from .search import SearchConfig, initial_policy, run_search
 from .search.diagnostics import augmentation_strength
-from .search.loop import sample_images
+from .search.outputs import sample_images
 from .training import NO_POLICY, DataArguments, ModelArguments, load_splits, train_classifier
+
+logger = logging.getLogger(__name__)
 
 SEARCH_NOW = "search"
 SEARCH_INIT = "search-init"
@@ -54,8 +57,8 @@ PUBLISHED_SEARCH_COST = {
 
 
 @dataclass
-class EvaluationArguments:
-    """What to compare, on what data, for how long."""
+class EvaluationArguments(DatasetArguments):
+    """What to compare, on what data (the fields of :class:`hf_faa.data.DatasetArguments`), for how long."""
 
     policies: list[str] = field(
         default_factory=lambda: [
@@ -71,13 +74,14 @@ class EvaluationArguments:
             "'search-init' (that search's untrained starting policy)."
         },  # fmt: skip
     )
-    dataset_name: str | None = field(default=None, metadata={"help": "Dataset; if unset, the embedded MNIST-5k."})
     suite: list[str] = field(
         default_factory=list,
         metadata={"help": "Evaluate on each of these hf_faa.suite datasets (hf_faa.suite.SUITE_DATASETS)."},
     )
     eval_split: str | None = field(default=None, metadata={"help": "Test split; if unset, hold out the rest."})
-    train_samples: int = field(default=500, metadata={"help": "Training images (data-scarce regime)."})
+    max_train_samples: int | None = field(
+        default=500, metadata={"help": "Training images (data-scarce regime).", "aliases": ["--train_samples"]}
+    )
     max_eval_samples: int | None = field(default=None, metadata={"help": "At most this many test images."})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4], metadata={"help": "Training seeds per policy."})
     num_train_epochs: int = field(default=30, metadata={"help": "Classifier epochs."})
@@ -93,14 +97,18 @@ class EvaluationArguments:
 
     def __post_init__(self) -> None:
         if self.quick:
-            self.train_samples, self.max_eval_samples, self.seeds = 64, 128, [0]
+            self.max_train_samples, self.max_eval_samples, self.seeds = 64, 128, [0]
             self.num_train_epochs, self.search_steps, self.search_batch_size = 1, 4, 16
 
 
-def _search_config(args: EvaluationArguments, train_folder: Path, output_dir: Path) -> SearchConfig:
-    """The search of the 'search' policy: on the saved training images, over ``args.search_settings``."""
+def _search_config(args: EvaluationArguments, columns: tuple[str, str], output_dir: Path) -> SearchConfig:
+    """The search of the 'search' policy (on the training images), over ``args.search_settings``."""
     overrides = {
-        "dataset_name": str(train_folder),
+        "dataset_name": args.dataset_name,
+        "dataset_config_name": args.dataset_config_name,
+        "train_split": args.train_split,
+        "image_column": columns[0],
+        "label_column": columns[1],
         "output_dir": str(output_dir / "searched-policy"),
         "per_device_train_batch_size": args.search_batch_size,
         "max_steps": args.search_steps,
@@ -143,22 +151,23 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
         return run_suite(args)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    data_args = DataArguments(dataset_name=args.dataset_name, eval_split=args.eval_split,
-                              max_train_samples=args.train_samples, max_eval_samples=args.max_eval_samples)  # fmt: skip
+    shared = {data_field.name: getattr(args, data_field.name) for data_field in fields(DatasetArguments)}
+    data_args = DataArguments(**shared, eval_split=args.eval_split, max_eval_samples=args.max_eval_samples)
     if args.eval_split is None:
         data_args.eval_fraction = 0.5 if args.quick else 0.9  # train on few images, test on the rest
-    train = load_splits(data_args)[0]
-    train_folder = output_dir / "train-images"
-    train.save_to_disk(str(train_folder))
-    train_images = prepare_dataset(str(train_folder), image_size=32)
-    search_config = _search_config(args, train_folder, output_dir)
+    splits = load_splits(data_args)  # once: every run trains on these same images
+    columns = (splits.image_column, splits.label_column)
+    search_config = _search_config(args, columns, output_dir)
+    train_images = prepare_dataset(args.dataset_name, split=args.train_split, image_column=columns[0],
+                                   label_column=columns[1], image_size=search_config.image_size,
+                                   dataset=splits.train)  # fmt: skip
 
     policies, search_costs, search_infos = {}, {}, {}
     for spec in args.policies:
         if spec == SEARCH_NOW:
             start = time.perf_counter()
             policies[spec] = search_config.output_dir
-            search_infos[spec] = run_search(search_config).search_info
+            search_infos[spec] = run_search(search_config, splits.train).search_info
             search_costs[spec] = f"{time.perf_counter() - start:.0f} s on this machine"
         elif spec == SEARCH_INIT:
             set_seed(search_config.seed)  # as the search does before it draws a random initial policy
@@ -175,11 +184,11 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
         for seed in args.seeds:
             model_args = ModelArguments(policy=policy, augmentation_seed=seed)
             training_args = _training_arguments(args, seed, output_dir / "runs" / f"{_slug(spec)}-seed{seed}")
-            metrics = train_classifier(model_args, data_args, training_args)
+            metrics = train_classifier(model_args, data_args, training_args, splits)
             runs.append({"policy": spec, "seed": seed, "accuracy": metrics["eval_accuracy"],
                          "train_seconds": metrics["train_seconds"], "train_images": metrics["train_images"],
                          "eval_images": metrics["eval_images"]})  # fmt: skip
-            print(f"{spec} seed {seed}: accuracy {metrics['eval_accuracy']:.4f}", flush=True)
+            logger.info(f"{spec} seed {seed}: accuracy {metrics['eval_accuracy']:.4f}")
 
     results = {
         "date": date.today().isoformat(),

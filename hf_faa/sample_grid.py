@@ -20,11 +20,9 @@ def render_sample_grid(
     num_augmentations: int = 6,
     seed: int = 0,
 ) -> Image.Image:
-    """One row per image of ``images`` (uint8 ``[N, C, H, W]``; default ``policy.sample_images``, else
-    digits of the embedded dataset): the original, then ``num_augmentations`` augmented copies drawn
-    by the policy in eval mode with a ``seed``-ed generator. Returns an RGB image."""
-    if images is None:
-        images = getattr(policy, "sample_images", None)
+    """One row per image of ``images`` (uint8 ``[N, C, H, W]``; default: digits of the embedded dataset):
+    the original, then ``num_augmentations`` augmented copies drawn by the policy in eval mode with a
+    ``seed``-ed generator. Returns an RGB image."""
     if images is None:
         images = embedded_sample_images(MAX_SAMPLE_ROWS)
     generator = torch.Generator().manual_seed(seed)

@@ -7,9 +7,8 @@ Defaults run offline: the embedded MNIST-5k split into train/test, and a small R
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import datasets
 import numpy as np
@@ -25,30 +24,20 @@ from transformers import (
     set_seed,
 )
 
-from .data import class_names, load_image_dataset, resolve_columns, stratified_subset
+from .data import DatasetArguments, class_names, load_image_dataset, resolve_columns, stratified_subset
 from .transforms import PolicyTransform
 
 NO_POLICY = "none"
 
 
 @dataclass
-class DataArguments:
-    """Which data to train and evaluate on."""
+class DataArguments(DatasetArguments):
+    """Which data to train and evaluate on (the fields of :class:`hf_faa.data.DatasetArguments`, and these)."""
 
-    dataset_name: str | None = field(
-        default=None, metadata={"help": "Hub name, save_to_disk folder, image folder or parquet; if unset, embedded."}
-    )
-    dataset_config_name: str | None = field(default=None, metadata={"help": "The Hub dataset's config name."})
-    train_split: str = field(default="train", metadata={"help": "Training split."})
     eval_split: str | None = field(
         default=None, metadata={"help": "Evaluation split; if unset, hold out --eval_fraction of the training split."}
     )
     eval_fraction: float = field(default=0.2, metadata={"help": "Held-out share when there is no --eval_split."})
-    image_column: str | None = field(default=None, metadata={"help": "Image column; if unset, detected."})
-    label_column: str | None = field(default=None, metadata={"help": "Label column; if unset, detected."})
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Train on a stratified subset of this many images (data-scarce regime)."}
-    )
     max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on at most this many images."})
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/eval split and of the subsets."})
 
@@ -83,12 +72,25 @@ def compute_accuracy(prediction: EvalPrediction) -> dict[str, float]:
     return {"accuracy": float((np.argmax(logits, axis=-1) == prediction.label_ids).mean())}
 
 
-def load_splits(data_args: DataArguments) -> tuple[datasets.Dataset, datasets.Dataset, str, str]:
-    """(train, eval, image column, label column): the eval split, or a stratified hold-out of train."""
-    train = load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split)
+class Splits(NamedTuple):
+    """The loaded data of a training run."""
+
+    train: datasets.Dataset
+    evaluation: datasets.Dataset
+    image_column: str
+    label_column: str
+
+
+def load_splits(data_args: DataArguments) -> Splits:
+    """The training split and the eval split, or a stratified hold-out of train, with their columns."""
+
+    def load(split: str) -> datasets.Dataset:
+        return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir)
+
+    train = load(data_args.train_split)
     image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
     if data_args.eval_split is not None:
-        evaluation = load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, data_args.eval_split)
+        evaluation = load(data_args.eval_split)
     else:
         stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
         parts = train.train_test_split(test_size=data_args.eval_fraction, stratify_by_column=stratify,
@@ -98,7 +100,7 @@ def load_splits(data_args: DataArguments) -> tuple[datasets.Dataset, datasets.Da
         train = stratified_subset(train, label_column, data_args.max_train_samples, seed=data_args.split_seed)
     if data_args.max_eval_samples is not None:
         evaluation = stratified_subset(evaluation, label_column, data_args.max_eval_samples, seed=data_args.split_seed)
-    return train, evaluation, image_column, label_column
+    return Splits(train, evaluation, image_column, label_column)
 
 
 def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any]:
@@ -120,21 +122,27 @@ def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any
 
 
 def train_classifier(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    splits: Splits | None = None,
 ) -> dict[str, Any]:
     """Train with the policy on the training split only, evaluate without augmentation.
 
-    Returns the final evaluation metrics plus ``train_seconds``, ``train_images`` and ``eval_images``.
-    ``remove_unused_columns`` is switched off: ``set_transform`` needs the raw image column.
+    ``splits`` is the data :func:`load_splits` gives for ``data_args`` (default: loaded now); pass it to
+    train several times on the same data without reloading it. Returns the final evaluation metrics plus
+    ``train_seconds`` (Trainer's ``train_runtime``), ``train_images`` and ``eval_images``. The run uses
+    ``remove_unused_columns=False`` (``set_transform`` needs the raw image column); ``training_args`` and
+    the datasets are left unchanged.
     """
-    training_args.remove_unused_columns = False
-    train, evaluation, image_column, label_column = load_splits(data_args)
+    training_args = replace(training_args, remove_unused_columns=False)
+    train, evaluation, image_column, label_column = splits if splits is not None else load_splits(data_args)
     set_seed(training_args.seed)  # the same initial model for every policy trained with this seed
     model, processor = build_model(model_args, class_names(train, label_column))
     policy = None if model_args.policy == NO_POLICY else model_args.policy
-    train.set_transform(PolicyTransform(policy, image_column, label_column, image_processor=processor,
-                                        seed=model_args.augmentation_seed))  # fmt: skip
-    evaluation.set_transform(PolicyTransform(None, image_column, label_column, image_processor=processor))
+    train = train.with_transform(PolicyTransform(policy, image_column, label_column, image_processor=processor,
+                                                 seed=model_args.augmentation_seed))  # fmt: skip
+    evaluation = evaluation.with_transform(PolicyTransform(None, image_column, label_column, image_processor=processor))
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -143,9 +151,7 @@ def train_classifier(
         processing_class=processor,
         compute_metrics=compute_accuracy,
     )
-    start = time.perf_counter()
-    trainer.train()
-    train_seconds = time.perf_counter() - start
+    train_seconds = trainer.train().metrics["train_runtime"]
     metrics = trainer.evaluate()
     metrics.update({"train_seconds": train_seconds, "train_images": len(train), "eval_images": len(evaluation)})
     trainer.log_metrics("eval", metrics)

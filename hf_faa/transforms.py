@@ -17,54 +17,23 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
-from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, SINGLE_CHANNEL_MODES, VALID_COLUMN, decode_image, tensor_to_pil
+from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, VALID_COLUMN, decode_images, resolve_columns, tensor_to_pil
 from .policy import FasterAutoAugmentPolicy, load_policy
 
 logger = logging.getLogger(__name__)
 
 
-def _is_image_value(value: Any) -> bool:
-    return isinstance(value, Image.Image) or (isinstance(value, dict) and ("bytes" in value or "path" in value))
-
-
-def find_image_column(batch: dict[str, list], image_column: str | None) -> str:
-    """The batch's image column: ``image_column`` (checked), else the only column holding images."""
-    if image_column is not None:
-        if image_column not in batch:
-            raise ValueError(
-                f"Image column {image_column!r} is not in the dataset; its columns are {sorted(batch)}. "
-                "Pass image_column=<the column that holds the images>."
-            )
-        first = next((value for value in batch[image_column] if value is not None), None)
-        if first is not None and not _is_image_value(first):
-            raise ValueError(
-                f"Column {image_column!r} holds {type(first).__name__} values, not images. "
-                f"Pass image_column=<the column that holds the images> (columns: {sorted(batch)})."
-            )
-        return image_column
-    candidates = [name for name, values in batch.items() if values and _is_image_value(values[0])]
-    if not candidates and set(batch) <= set(LABEL_COLUMN_NAMES):
+def _resolve_batch_columns(batch: dict[str, list], image_column: str | None, label_column: str | None):
+    """:func:`hf_faa.data.resolve_columns` on a batch, first naming the fix for a batch Trainer emptied."""
+    if image_column is None and batch and set(batch) <= set(LABEL_COLUMN_NAMES):
         raise ValueError(
             f"The batch holds no images, only {sorted(batch)}: transformers.Trainer drops the columns its model "
             "does not take (the image column too) before set_transform runs. Pass remove_unused_columns=False "
             "to TrainingArguments."
         )
-    if len(candidates) != 1:
-        found = "no column" if not candidates else f"several columns ({candidates})"
-        raise ValueError(f"Found {found} holding images among {sorted(batch)}; pass image_column=<name>.")
-    return candidates[0]
-
-
-def find_label_column(batch: dict[str, list], label_column: str | None) -> str | None:
-    """``label_column`` (checked), else the first of the usual label names present, else None."""
-    if label_column is not None:
-        if label_column not in batch:
-            raise ValueError(f"Label column {label_column!r} is not in the dataset; its columns are {sorted(batch)}.")
-        return label_column
-    return next((name for name in LABEL_COLUMN_NAMES if name in batch), None)
+    return resolve_columns(batch, image_column, label_column, require_label=False)
 
 
 def augment_batch(
@@ -145,14 +114,12 @@ class PolicyTransform:
         return self._generator
 
     def __call__(self, batch: dict[str, list]) -> dict[str, Any]:
-        image_column = find_image_column(batch, self.image_column)
-        label_column = find_label_column(batch, self.label_column)
-        decoded = [decode_image(image, self.mode, self.size) for image in batch[image_column]]
-        kept = [index for index, image in enumerate(decoded) if image is not None]
-        if len(kept) < len(decoded):
-            self.skipped += len(decoded) - len(kept)
-            logger.warning(f"Skipped {len(decoded) - len(kept)} undecodable image(s) ({self.skipped} so far).")
-        augmented = [decoded[i] for i in kept]
+        image_column, label_column = _resolve_batch_columns(batch, self.image_column, self.label_column)
+        augmented, kept = decode_images(batch[image_column], self.mode, self.size)
+        if len(kept) < len(batch[image_column]):
+            dropped = len(batch[image_column]) - len(kept)
+            self.skipped += dropped
+            logger.warning(f"Skipped {dropped} undecodable image(s) ({self.skipped} so far).")
         if self.policy is not None:
             augmented = augment_batch(self.policy, augmented, self._current_generator())
         output: dict[str, Any] = {"pixel_values": self._pixel_values(augmented)}
@@ -268,7 +235,7 @@ def augment_dataset(
     if num_copies < 1:
         raise ValueError(f"num_copies must be at least 1, got {num_copies}.")
     policy = load_policy(policy).eval()
-    image_column = find_image_column(dataset[:1], image_column)
+    image_column = resolve_columns(dataset, image_column, require_label=False)[0]
     policy_state = b"".join(parameter.detach().cpu().numpy().tobytes() for parameter in policy.parameters())
     copies = []
     for copy in range(num_copies):
@@ -304,17 +271,12 @@ class _BatchAugmenter:
             torch.set_num_threads(1)
         generator = torch.Generator().manual_seed(int(_fingerprint(self.seed, self.copy, indices[0])[:15], 16))
         images = batch[self.image_column]
-        decoded = [decode_image(image, self.mode or _natural_mode(image), self.size) for image in images]
-        kept = [index for index, image in enumerate(decoded) if image is not None]
+        decoded, kept = decode_images(images, self.mode, self.size)
         if len(kept) < len(images):
             logger.warning(
                 f"augment_dataset: dropped {len(images) - len(kept)} undecodable image(s) at rows {indices[0]}+."
             )
-        augmented = augment_batch(self.policy, [decoded[i] for i in kept], generator)
+        augmented = augment_batch(self.policy, decoded, generator)
         output = {name: [values[i] for i in kept] for name, values in batch.items()}
         output[self.image_column] = [tensor_to_pil(image) for image in augmented]
         return output
-
-
-def _natural_mode(image: Any) -> str:
-    return "L" if isinstance(image, Image.Image) and image.mode in SINGLE_CHANNEL_MODES else "RGB"

@@ -164,7 +164,7 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
 
     from hf_faa.search.config import SearchConfig
     from hf_faa.search.critic import WideResNetCritic
-    from hf_faa.search.loop import SearchState, search_step
+    from hf_faa.search.step import SearchState, search_step
 
     torch.manual_seed(0)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())

@@ -10,7 +10,7 @@
 Writes results.md (with paired differences per seed against the searched policy), results.json,
 results.png (with matplotlib: pip install hf-faa[plot]) and one sample grid per policy to
 --output_dir; with --suite, one such folder per dataset and suite.md/suite.json over all of them.
-Flags: hf_faa.evaluation.EvaluationArguments (--help).
+Flags: hf_faa.evaluation.EvaluationArguments and --log_level (--help).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from hf_faa.evaluation import EvaluationArguments, run_evaluation
 
 
 def main(argv: list[str]) -> None:
-    (arguments,) = cli.parse_arguments(EvaluationArguments, argv, __doc__)
+    arguments, logging_args = cli.parse_arguments((EvaluationArguments, cli.LoggingArguments), argv, __doc__)
+    cli.configure_logging(logging_args.log_level)
     run_evaluation(arguments)
     table = "suite.md" if arguments.suite else "results.md"
     print((Path(arguments.output_dir) / table).read_text(encoding="utf-8"))

@@ -22,7 +22,9 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Tra
 
 
 def main(argv: list[str]) -> None:
-    train_classifier(*parse_arguments(argv))
+    model_args, data_args, training_args = parse_arguments(argv)
+    cli.configure_logging(training_args.get_process_log_level())
+    train_classifier(model_args, data_args, training_args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from hf_faa import data
+from hf_faa.resources import DEFAULT_DATASET_FILE
 
 
 def encode(image: Image.Image, image_format: str = "PNG") -> bytes:
@@ -44,8 +45,8 @@ def embedded() -> datasets.Dataset:
 
 
 def test_embedded_dataset_is_mnist_5k(embedded):
-    assert data.DEFAULT_DATASET_FILE.is_file()
-    assert data.DEFAULT_DATASET_FILE.stat().st_size < 3_000_000
+    assert DEFAULT_DATASET_FILE.is_file()
+    assert DEFAULT_DATASET_FILE.stat().st_size < 3_000_000
     assert embedded.num_rows == 5000
     assert isinstance(embedded.features["image"], datasets.Image)
     assert isinstance(embedded.features["label"], datasets.ClassLabel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import seeded
 
 from hf_faa.ops import OPERATIONS, apply_lookup_tables, cutout, to_uint8
 from hf_faa.ops.lookup import histograms
@@ -20,10 +21,6 @@ EXPECTED_OPS = {
 SMOOTH_OPS = ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "HorizontalFlip", "VerticalFlip",
               "Invert", "Contrast", "Saturate", "Brightness", "Sharpness"]  # fmt: skip
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def random_batch(channels: int = 3, batch: int = 4, size: tuple[int, int] = (12, 16), dtype=torch.float32,

@@ -8,13 +8,10 @@ import math
 
 import pytest
 import torch
+from helpers import seeded
 
 from hf_faa import OPERATIONS, FasterAutoAugmentPolicy
 from hf_faa import preset_tables as tables
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def images(batch: int = 16, channels: int = 3, size: int = 12, dtype=torch.float32) -> torch.Tensor:

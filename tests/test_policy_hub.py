@@ -9,15 +9,12 @@ import re
 
 import pytest
 import torch
+from helpers import seeded
 from PIL import Image
 from safetensors.torch import save_file
 
 from hf_faa import FasterAutoAugmentPolicy
 from hf_faa.policy import CONFIG_NAME, SAMPLES_NAME, WEIGHTS_NAME
-
-
-def seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.fixture
@@ -203,9 +200,10 @@ def test_sample_grid_shows_originals_and_augmentations(saved, policy):
     assert any(cell.tobytes() != cells[0].tobytes() for cell in cells[1:])
 
 
-def test_sample_grid_uses_the_policy_sample_images(policy, tmp_path):
-    policy.sample_images = torch.full((3, 3, 20, 20), 200, dtype=torch.uint8)
-    policy.save_pretrained(tmp_path)
+def test_sample_grid_uses_the_sample_images_given_with_the_card(policy, tmp_path):
+    policy.save_pretrained(
+        tmp_path, model_card_kwargs={"sample_images": torch.full((3, 3, 20, 20), 200, dtype=torch.uint8)}
+    )
     assert Image.open(tmp_path / SAMPLES_NAME).size[1] == 3 * 96 + 2 * 4
 
 

@@ -6,15 +6,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO, load_script
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-from train import parse_arguments  # noqa: E402
-
-from hf_faa.training import train_classifier  # noqa: E402
+from hf_faa.training import train_classifier
 
 
 def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -24,7 +20,7 @@ def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 
 def test_train_script_trains_with_a_policy_and_evaluates_without(tmp_path):
-    model_args, data_args, training_args = parse_arguments([
+    model_args, data_args, training_args = load_script("train").parse_arguments([
         "--output_dir", str(tmp_path), "--policy", "preset:trivialaugment", "--max_train_samples", "64",
         "--max_eval_samples", "40", "--max_steps", "4", "--per_device_train_batch_size", "16", "--learning_rate",
         "3e-3", "--report_to", "none", "--save_strategy", "no", "--augmentation_seed", "0",

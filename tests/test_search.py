@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import datasets
 import pytest
 import torch
 from accelerate.state import AcceleratorState
+from helpers import load_script
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -21,8 +23,9 @@ from hf_faa import FasterAutoAugmentPolicy
 from hf_faa.data import prepare_dataset
 from hf_faa.sample_grid import MAX_SAMPLE_ROWS
 from hf_faa.search import SearchConfig, run_search
-from hf_faa.search import loop as search_loop
+from hf_faa.search import step as search_step_module
 from hf_faa.search.checkpoints import latest_checkpoint
+from hf_faa.search.outputs import sample_images
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"max_train_samples": 256, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
@@ -106,7 +109,7 @@ def test_card_samples_show_one_image_per_class_up_to_a_cap(tmp_path):
         "label", datasets.ClassLabel(names=[f"class-{index}" for index in range(20)])
     )
     dataset.save_to_disk(str(tmp_path / "data"))
-    samples, caption = search_loop.sample_images(prepare_dataset(str(tmp_path / "data"), image_size=8))
+    samples, caption = sample_images(prepare_dataset(str(tmp_path / "data"), image_size=8))
     assert samples.shape == (MAX_SAMPLE_ROWS, 1, 8, 8)
     assert samples[:, 0, 0, 0].tolist() == [index * 10 for index in range(MAX_SAMPLE_ROWS)]  # first of each class
     assert "class-0, class-1, class-2, class-3" in caption and f"class-{MAX_SAMPLE_ROWS - 1})" in caption
@@ -191,10 +194,11 @@ def test_push_to_hub_at_the_end_then_load_by_name(tmp_path, hub):
     assert FasterAutoAugmentPolicy.from_pretrained("someone/digits-policy").search_info["steps"] == 2
 
 
-def test_push_to_hub_without_a_repo_id_uses_the_output_dir_name(tmp_path, hub, capsys):
-    run_search(tiny_config(tmp_path / "my-digits", max_steps=2, push_to_hub=True, calibration="none"))
+def test_push_to_hub_without_a_repo_id_uses_the_output_dir_name(tmp_path, hub, caplog):
+    with caplog.at_level(logging.INFO, logger="hf_faa"):
+        run_search(tiny_config(tmp_path / "my-digits", max_steps=2, push_to_hub=True, calibration="none"))
     assert hub.pushes == ["someone/my-digits"]  # the token owner's namespace
-    assert 'FasterAutoAugmentPolicy.from_pretrained("someone/my-digits")' in capsys.readouterr().out
+    assert 'FasterAutoAugmentPolicy.from_pretrained("someone/my-digits")' in caplog.text
 
 
 @pytest.fixture
@@ -226,11 +230,7 @@ def test_bf16_search_on_colour_images(tmp_path, fresh_accelerator_state):
 
 
 def test_config_parses_from_cli_and_yaml(tmp_path):
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        from search import parse_config
-    finally:
-        sys.path.pop(0)
+    parse_config = load_script("search").parse_config
     config = parse_config(["--max_steps", "3", "--operations", "Rotate", "Invert", "--selection", "weighted"])
     assert config.max_steps == 3 and config.operations == ["Rotate", "Invert"] and config.selection == "weighted"
     (tmp_path / "search.yaml").write_text("max_steps: 7\ncritic_depth: 16\n")
@@ -255,14 +255,14 @@ def test_resumed_search_equals_the_uninterrupted_one(tmp_path):
 
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     calls = {"count": 0}
-    real_policy_loss = search_loop.policy_loss
+    real_policy_loss = search_step_module.policy_loss
 
     def exploding_policy_loss(*args, **kwargs):
         calls["count"] += 1
         loss = real_policy_loss(*args, **kwargs)
         return loss * float("nan") if calls["count"] == 4 else loss
 
-    monkeypatch.setattr(search_loop, "policy_loss", exploding_policy_loss)
+    monkeypatch.setattr(search_step_module, "policy_loss", exploding_policy_loss)
     with pytest.raises(FloatingPointError, match="Non-finite loss at step 4 .* last good checkpoint is .*step_2"):
         run_search(tiny_config(tmp_path, checkpointing_steps=2))
     assert latest_checkpoint(tmp_path).name == "step_2"
@@ -287,7 +287,7 @@ def test_two_processes_on_cpu_end_identical_and_only_one_writes(tmp_path):
     # one writer: every logged step appears once, and the policy changed from its initialisation
     steps = [json.loads(line)["step"] for line in (tmp_path / "out" / "search_log.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6]
-    assert result.stdout.count("Policy saved to") == 1
+    assert result.stderr.count("Policy saved to") == 1 and result.stderr.count("Searching on") == 1
     assert sorted(path.name for path in (tmp_path / "out" / "checkpoints").iterdir()) == ["step_3", "step_6"]
 
 

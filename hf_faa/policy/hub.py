@@ -36,26 +36,38 @@ class PolicyHub:
         """Save ``config.json``, ``model.safetensors``, ``policy_samples.png`` and the model card
         ``README.md`` to ``save_directory``, as :meth:`PyTorchModelHubMixin.save_pretrained` does.
 
-        Files are written to a staging folder inside ``save_directory`` first and moved into place
-        one by one with an atomic rename: an interrupted save never leaves a half-written file.
+        ``model_card_kwargs`` fill the card's template (e.g. ``search_summary``, ``samples_caption``); its
+        ``sample_images`` (uint8 ``[N, C, H, W]``) are the rows of ``policy_samples.png`` (default: digits
+        of the embedded dataset). Files are written to a staging folder inside ``save_directory`` first
+        and moved into place one by one with an atomic rename: an interrupted save never leaves a
+        half-written file.
         """
+        model_card_kwargs = dict(model_card_kwargs or {})
+        sample_images = model_card_kwargs.pop("sample_images", None)
         save_directory = Path(save_directory)
         save_directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=save_directory, prefix=".staging-") as staging:
             try:
                 super().save_pretrained(staging, config=config, model_card_kwargs=model_card_kwargs)
+                from ..sample_grid import render_sample_grid  # PIL drawing, only needed when saving
+
+                render_sample_grid(self, sample_images).save(Path(staging) / SAMPLES_NAME)
             except OSError as error:
                 raise OSError(error.errno, f"Saving the policy to {save_directory} failed while writing its files "
                               f"({error}); the files already there are unchanged.") from error  # fmt: skip
             move_into_place(Path(staging), save_directory)
         if push_to_hub:
             return self.push_to_hub(
-                repo_id or save_directory.name, config=config, model_card_kwargs=model_card_kwargs, **push_to_hub_kwargs
+                repo_id or save_directory.name,
+                config=config,
+                model_card_kwargs={**model_card_kwargs, "sample_images": sample_images},
+                **push_to_hub_kwargs,
             )
         return None
 
     def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict[str, Any] | None = None, **kwargs) -> str:
-        """:meth:`PyTorchModelHubMixin.push_to_hub`, with ``repo_id`` shown in the card's usage snippet."""
+        """:meth:`PyTorchModelHubMixin.push_to_hub` (``model_card_kwargs`` as in :meth:`save_pretrained`), with
+        ``repo_id`` shown in the card's usage snippet."""
         model_card_kwargs = {"repo_id": repo_id, **(model_card_kwargs or {})}
         return super().push_to_hub(repo_id, model_card_kwargs=model_card_kwargs, **kwargs)
 
@@ -63,9 +75,6 @@ class PolicyHub:
         tensors = {name: getattr(self, name).detach().cpu().float().contiguous() for name in PARAMETER_NAMES}
         safetensors.torch.save_file(tensors, save_directory / WEIGHTS_NAME, metadata={"format": "pt"})
         (save_directory / CONFIG_NAME).write_text(json.dumps(self.config, indent=2, sort_keys=True), encoding="utf-8")
-        from ..sample_grid import render_sample_grid  # PIL drawing, only needed when saving
-
-        render_sample_grid(self).save(save_directory / SAMPLES_NAME)
 
     def generate_model_card(self, *args, **kwargs) -> ModelCard:
         """The model card (``model_card_template.md``) filled with this policy's table, config and facts."""

@@ -77,7 +77,6 @@ class FasterAutoAugmentPolicy(
         self.apply_temperature = apply_temperature
         self.magnitude_ranges = magnitude_ranges
         self.search_info = dict(search_info or {})
-        self.sample_images: Tensor | None = None  # uint8 [N, C, H, W] shown in the card's sample grid
         shape = (num_sub_policies, operation_count, len(operations))
         self.logits = nn.Parameter(torch.empty(shape))
         self.magnitudes = nn.Parameter(torch.empty(shape))

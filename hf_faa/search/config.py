@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..data import DatasetArguments
 from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
 
 GRADIENT_PENALTY_NORMS = ("image", "channel")
@@ -19,7 +20,7 @@ def _help(text: str, **kwargs) -> dict:
 
 
 @dataclass
-class SearchConfig:
+class SearchConfig(DatasetArguments):
     """Settings of a Faster AutoAugment search. Defaults search the embedded MNIST-5k offline in a few
     minutes on a CPU; the paper's CIFAR-10 setting is ``--dataset_name uoft-cs/cifar10
     --max_train_samples 4000 --critic_depth 40 --critic_widen_factor 2 --max_steps -1 --num_train_epochs 20``
@@ -27,24 +28,9 @@ class SearchConfig:
     --critic_warmup_steps 0 --min_strength_ratio 0 --magnitude_scale 1`` (docs/search-research.md says
     why the defaults differ)."""
 
-    # data
-    dataset_name: str | None = field(
-        default=None,
-        **_help(
-            "A Hub dataset name, a save_to_disk folder, an image folder or a .parquet file. "
-            "If unset, the MNIST-5k subset shipped in the package (offline)."
-        ),  # fmt: skip
-    )
-    dataset_config_name: str | None = field(default=None, **_help("The Hub dataset's config name."))
-    train_split: str = field(default="train", **_help("The split to search on."))
-    image_column: str | None = field(default=None, **_help("Image column; if unset, the datasets.Image column."))
-    label_column: str | None = field(default=None, **_help("Label column; if unset, the ClassLabel column."))
+    # data (and the fields of hf_faa.data.DatasetArguments)
     image_size: int = field(default=32, **_help("Images are resized (shorter side) and centre-cropped to this."))
-    max_train_samples: int | None = field(
-        default=None, **_help("Search on a stratified subset of this many images (the paper uses 4000 of CIFAR-10).")
-    )
     dataloader_num_workers: int = field(default=0, **_help("DataLoader worker processes that decode images."))
-    cache_dir: str | None = field(default=None, **_help("Where datasets caches downloads."))
 
     # policy
     operations: list[str] | None = field(

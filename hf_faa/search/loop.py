@@ -4,18 +4,15 @@ while keeping the augmented images classifiable (Hataya et al., 2020, section 3)
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
+import datasets
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
 from accelerate.utils import InitProcessGroupKwargs, set_seed
-from huggingface_hub import HfApi
 from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -23,159 +20,16 @@ from tqdm.auto import tqdm
 from ..data import PreparedDataset, collate_valid, prepare_dataset
 from ..ops import OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
-from ..sample_grid import MAX_SAMPLE_ROWS
 from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
 from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, resolve_checkpoint, save_checkpoint
 from .config import SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
-from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength, search_verdict, window_diagnostics
-from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
-from .report import LOG_NAME, LOSS_CURVE_NAME, SearchLog, summary_markdown, write_loss_curves
+from .diagnostics import augmentation_strength, search_verdict, window_diagnostics
+from .outputs import search_info, with_search_info, write_outputs
+from .report import LOG_NAME, SearchLog, summary_markdown
+from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
 
 logger = get_logger(__name__)
-
-# A step needs one real and one augmented image on every process; a batch left with fewer
-# decodable images on any process is skipped by all of them (together, or DDP would hang).
-MIN_IMAGES_PER_STEP = 2
-
-# Weight of the penalty on the op selection's entropy below its floor (nats; --min_entropy_ratio).
-ENTROPY_PENALTY_WEIGHT = 1.0
-
-# Per-step metrics, in the order they are gathered across processes.
-METRICS = (
-    "critic_loss",
-    "policy_loss",
-    "wasserstein",
-    "gradient_penalty",
-    "real_classification_loss",
-    "real_accuracy",
-    "augmented_classification_loss",
-    "augmented_accuracy",
-    "selection_entropy",
-    "augmentation_strength",
-    "changed_share",
-)
-
-
-@dataclass
-class SearchState:
-    """What one search step needs: the prepared models, optimisers and settings."""
-
-    accelerator: Accelerator
-    config: SearchConfig
-    policy: torch.nn.Module  # prepared (possibly DDP-wrapped) FasterAutoAugmentPolicy
-    critic: torch.nn.Module  # prepared WideResNetCritic
-    critic_optimizer: torch.optim.Optimizer
-    policy_optimizer: torch.optim.Optimizer
-    classifier: torch.nn.Module | None = None  # prepared WideResNetClassifier (None: the critic's class head)
-    classifier_optimizer: torch.optim.Optimizer | None = None
-    strength_floor: float = 0.0  # the policy is penalised for augmenting less than this (mean |change|)
-    gradient_noise: GradientNoise = field(default_factory=GradientNoise)
-
-    @property
-    def policy_module(self) -> FasterAutoAugmentPolicy:
-        return self.accelerator.unwrap_model(self.policy)
-
-    @property
-    def critic_module(self) -> WideResNetCritic:
-        return self.accelerator.unwrap_model(self.critic)
-
-    def models(self) -> list[torch.nn.Module]:
-        return [model for model in (self.critic, self.policy, self.classifier) if model is not None]
-
-    def critic_input(self, images: Tensor) -> Tensor:
-        images = normalize(images)
-        return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
-
-
-def search_step(state: SearchState, images: Tensor, labels: Tensor, update_policy: bool = True) -> Tensor:
-    """One critic update then (if ``update_policy``) one policy update on a batch ``[B, C, H, W]`` uint8
-    with labels ``[B]``.
-
-    The policy's relaxed forward runs once: its output feeds the critic step detached and the policy
-    step with its graph (the official code runs it twice). With a separate classifier, that classifier
-    learns on the real half only, and judges (in eval mode) whether the augmented half keeps its
-    labels; otherwise the critic's class head does. The policy's loss adds
-    ``strength_penalty_weight · max(0, strength_floor − mean |augmented − original|)``, so it cannot
-    escape the critic by not augmenting. Returns the step's :data:`METRICS`.
-    """
-    config = state.config
-    images = images.float() / 255
-    half = images.shape[0] // 2
-    to_augment, real = images[:half], images[half : 2 * half]
-    augment_labels, real_labels = labels[:half], labels[half : 2 * half]
-
-    with state.accelerator.accumulate(*state.models()):
-        with torch.set_grad_enabled(update_policy):  # in the critic's warm-up, no policy graph is needed
-            augmented = state.policy(to_augment)
-        strength = augmentation_strength(to_augment, augmented)
-        real_input, fake_input = state.critic_input(real), state.critic_input(augmented)
-
-        real_scores, real_logits = state.critic(real_input)
-        fake_scores, _ = state.critic(fake_input.detach())
-        penalty = gradient_penalty(state.critic, real_input, fake_input, config.gradient_penalty_norm)
-        loss_of_critic = critic_loss(real_scores, fake_scores, real_logits, real_labels, penalty,
-                                     config.classification_weight, config.gradient_penalty_weight)  # fmt: skip
-        state.accelerator.backward(loss_of_critic)
-        state.critic_optimizer.step()
-        state.critic_optimizer.zero_grad(set_to_none=True)
-        if state.classifier is not None:
-            real_logits = state.classifier(real_input)
-            state.accelerator.backward(torch.nn.functional.cross_entropy(real_logits.float(), real_labels))
-            state.classifier_optimizer.step()
-            state.classifier_optimizer.zero_grad(set_to_none=True)
-
-        # the policy step sees a fixed critic (and classifier): no gradient (and no DDP sync) for their weights
-        critic_module = state.critic_module
-        critic_module.requires_grad_(False)
-        policy_scores, policy_logits = critic_module(fake_input)
-        if state.classifier is not None:
-            policy_logits = _judge_labels(state.accelerator.unwrap_model(state.classifier), fake_input)
-        loss_of_policy = policy_loss(policy_scores, policy_logits, augment_labels, config.classification_weight)
-        loss_of_policy = loss_of_policy + config.strength_penalty_weight * strength_shortfall(
-            strength, state.strength_floor
-        )
-        if config.min_entropy_ratio > 0:
-            policy_module = state.policy_module
-            entropy_floor = config.min_entropy_ratio * math.log(len(policy_module.operations))
-            loss_of_policy = loss_of_policy + ENTROPY_PENALTY_WEIGHT * (
-                entropy_floor - policy_module.selection_entropy()
-            ).clamp_min(0)
-        if update_policy:
-            state.accelerator.backward(loss_of_policy)
-            state.gradient_noise.update(state.policy_module)
-            state.policy_optimizer.step()
-            state.policy_optimizer.zero_grad(set_to_none=True)
-            state.policy_module.clamp_parameters_()
-        critic_module.requires_grad_(True)
-
-    with torch.no_grad():
-        real_classification = torch.nn.functional.cross_entropy(real_logits.float(), real_labels)
-        augmented_classification = torch.nn.functional.cross_entropy(policy_logits.float(), augment_labels)
-        values = (
-            loss_of_critic,
-            loss_of_policy,
-            real_scores.float().mean() - fake_scores.float().mean(),
-            penalty,
-            real_classification,
-            accuracy(real_logits, real_labels),
-            augmented_classification,
-            accuracy(policy_logits, augment_labels),
-            state.policy_module.selection_entropy(),
-            strength.mean(),
-            (strength > CHANGED_PIXEL_CHANGE).float().mean(),
-        )
-        return torch.stack([value.detach().float() for value in values])
-
-
-def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
-    """Class logits of ``images`` from a frozen ``classifier`` in eval mode (its BatchNorm statistics are
-    those of real images, so a global colour or contrast shift is not normalised away)."""
-    classifier.requires_grad_(False).eval()
-    try:
-        return classifier(images)
-    finally:
-        classifier.requires_grad_(True).train()
 
 
 def default_operations(num_channels: int) -> list[str]:
@@ -210,7 +64,10 @@ def build_accelerator(config: SearchConfig) -> Accelerator:
     )
 
 
-def load_search_data(config: SearchConfig, accelerator: Accelerator) -> PreparedDataset:
+def load_search_data(
+    config: SearchConfig, accelerator: Accelerator, dataset: datasets.Dataset | None = None
+) -> PreparedDataset:
+    """The search images: ``dataset`` if given, else the dataset ``config`` names, loaded now."""
     with accelerator.main_process_first():  # one process downloads and caches, the others reuse it
         return prepare_dataset(
             config.dataset_name,
@@ -223,11 +80,14 @@ def load_search_data(config: SearchConfig, accelerator: Accelerator) -> Prepared
             seed=config.seed,
             cache_dir=config.cache_dir,
             min_samples=config.per_device_train_batch_size * accelerator.num_processes,
+            dataset=dataset,
         )
 
 
-def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
+def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) -> FasterAutoAugmentPolicy:
     """Search a policy as ``config`` says; returns it (in eval mode) after saving it to ``config.output_dir``.
+    ``dataset`` searches on an in-memory ``datasets.Dataset`` instead of the one ``config.dataset_name``
+    names (the column, subset and size settings of ``config`` still apply).
 
     Runs on whatever Accelerate was launched with (CPU, one GPU, several processes); only the main
     process writes files, logs and pushes.
@@ -235,7 +95,7 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
     accelerator = build_accelerator(config)
     output_dir = Path(config.output_dir)
     set_seed(config.seed)  # identical initialisation on every process
-    data = load_search_data(config, accelerator)
+    data = load_search_data(config, accelerator, dataset)
     loader = DataLoader(
         data.dataset,
         batch_size=config.per_device_train_batch_size,
@@ -295,8 +155,8 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
 
     policy = state.policy_module.eval()
     verdict, verdict_sentence = search_verdict(log.records, progress.initial_strength)
-    policy.search_info = _search_info(config, data, accelerator, log, progress, search_seconds)
-    policy.search_info["verdict"] = verdict
+    info = search_info(config, data, accelerator, log, progress, search_seconds)
+    info["verdict"] = verdict
     messages = [verdict_sentence]
     rescale_(policy, (1.0, config.magnitude_scale))
     if config.magnitude_scale != 1:
@@ -305,19 +165,20 @@ def run_search(config: SearchConfig) -> FasterAutoAugmentPolicy:
         start = time.perf_counter()
         calibration = _calibrate(config, data, accelerator, policy)
         rescale_(policy, calibration.chosen)
-        policy.search_info["calibration"] = {**calibration.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
+        info["calibration"] = {**calibration.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
         messages.append(
             f"Calibration: held-out accuracy {[round(value, 3) for value in calibration.accuracies]} for the "
             f"(apply, magnitude) factors {calibration.candidates}; keeping {calibration.chosen}."
         )
-    policy.search_info["operation_rates"] = {
+    info["operation_rates"] = {
         name: {"initial": round(initial_rates[name], 4), "final": round(rate, 4)}
         for name, rate in policy.operation_rates().items()
     }
+    policy = with_search_info(policy, info)
     if accelerator.is_main_process:
-        print("\n" + "\n".join(messages))
-        card = {"search_summary": summary_markdown(policy.search_info, log.records, verdict_sentence)}
-        _write_outputs(config, policy, data, log, progress, card)
+        logger.info("\n".join(messages))
+        card = {"search_summary": summary_markdown(info, log.records, verdict_sentence)}
+        write_outputs(config, policy, data, log, progress, card)
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
@@ -447,89 +308,4 @@ def _tracker_config(config: SearchConfig) -> dict:
     return {k: (v if isinstance(v, int | float | str | bool) else str(v)) for k, v in config.to_dict().items()}
 
 
-def _search_info(config, data, accelerator, log, progress, search_seconds) -> dict:
-    final = log.records[-1] if log.records else {}
-    return {
-        "dataset_name": config.dataset_name,
-        "dataset": data.description,
-        "num_images": len(data.dataset),
-        "skipped_images": progress.skipped_images,
-        "skipped_steps": progress.skipped_steps,
-        "unlabelled_images_left_out": data.unlabelled_rows,
-        "steps": progress.global_step,
-        "search_seconds": round(search_seconds, 1),
-        "processes": accelerator.num_processes,
-        "device": str(accelerator.device),
-        "final_metrics": {
-            name: round(value, 4)
-            for name, value in final.items()
-            if name not in ("step", "epoch") and not name.startswith("rate/")
-        },
-        "initial_augmentation_strength": round(progress.initial_strength, 4),
-        "config": {
-            key: value
-            for key, value in config.to_dict().items()
-            if key not in ("output_dir", "push_to_hub", "hub_model_id", "hub_private_repo", "resume_from_checkpoint")
-        },
-    }
-
-
-def sample_images(data: PreparedDataset, count: int = MAX_SAMPLE_ROWS) -> tuple[Tensor | None, str]:
-    """The first decodable image of each of the first ``count`` classes, uint8 ``[N, C, H, W]`` for the
-    card (None without any decodable image: the card then shows the embedded digits), and a caption
-    that names the classes shown and says how many were left out."""
-    labels = np.asarray(data.dataset.with_format("numpy")[data.label_column])
-    samples, shown = [], []
-    for label in np.unique(labels)[:count]:
-        rows = (data.dataset[int(row)] for row in np.flatnonzero(labels == label))
-        first_valid = next((row["pixel_values"] for row in rows if row["valid"]), None)
-        if first_valid is not None:
-            samples.append(first_valid)
-            shown.append(data.class_names[label] if label < len(data.class_names) else str(label))
-    if not samples:
-        return None, ""
-    caption = f"Rows, top to bottom: one image of each class ({', '.join(shown)})"
-    left_out = data.num_classes - len(shown)
-    caption += f"; {left_out} of the {data.num_classes} classes are not shown." if left_out > 0 else "."
-    return torch.stack(samples), caption
-
-
-def _write_outputs(
-    config: SearchConfig, policy: FasterAutoAugmentPolicy, data, log: SearchLog, progress: SearchProgress, card: dict
-) -> None:
-    output_dir = Path(config.output_dir)
-    policy.sample_images, card["samples_caption"] = sample_images(data)
-    policy.save_pretrained(output_dir, model_card_kwargs=card)
-    curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
-    if progress.skipped_images:
-        logger.warning(f"{progress.skipped_images} undecodable image(s) were skipped during the search.")
-    if progress.skipped_steps:
-        logger.warning(
-            f"{progress.skipped_steps} step(s) were skipped: some process had fewer than {MIN_IMAGES_PER_STEP} "
-            "decodable images in its batch. Clean the dataset or use a larger --per_device_train_batch_size."
-        )
-    where = str(output_dir)
-    if config.push_to_hub:
-        # the full id (a bare name lands in the token's namespace), for the usage line below
-        where = HfApi(token=config.hub_token).create_repo(config.hub_repo_name, private=config.hub_private_repo,
-                                                          exist_ok=True).repo_id  # fmt: skip
-        try:
-            policy.push_to_hub(where, token=config.hub_token, private=config.hub_private_repo, model_card_kwargs=card)
-        except Exception as error:  # any failure of the upload: the local policy is what must not be lost
-            raise RuntimeError(
-                f"The policy is saved in {output_dir}/, but pushing it to the Hub repo {where} failed "
-                f'({type(error).__name__}: {error}). Retry the push alone:\n    python -c "from huggingface_hub '
-                f"import upload_folder; upload_folder(repo_id='{where}', folder_path='{output_dir}', "
-                "allow_patterns=['model.safetensors', 'config.json', 'README.md', '*.png'])\""
-            ) from error
-    print(
-        f"\nPolicy saved to {output_dir}/ (model.safetensors, config.json, README.md, policy_samples.png"
-        f"{', ' + LOSS_CURVE_NAME if curves else ''}, {LOG_NAME}).\n"
-        f"Use it:\n"
-        f"    from hf_faa import FasterAutoAugmentPolicy, PolicyTransform\n"
-        f'    policy = FasterAutoAugmentPolicy.from_pretrained("{where}")\n'
-        f"    train_dataset.set_transform(PolicyTransform(policy, image_processor=image_processor))\n"
-    )
-
-
-__all__ = ["METRICS", "SearchState", "initial_policy", "run_search", "sample_images", "search_step"]
+__all__ = ["build_accelerator", "default_operations", "initial_policy", "load_search_data", "run_search"]

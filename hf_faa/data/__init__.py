@@ -1,0 +1,62 @@
+"""Dataset in, tensors out.
+
+Loads an image-classification dataset (the embedded MNIST-5k, a Hub name, a ``save_to_disk``
+folder, an image folder or a parquet/arrow file), finds its image and label columns, and decodes
+images lazily into uint8 tensors ``[C, size, size]`` through ``Dataset.set_transform``. Undecodable
+images are left out and counted, never silently dropped.
+
+Typical use::
+
+    prepared = prepare_dataset("uoft-cs/cifar10", image_size=32, max_samples=4000)
+    loader = torch.utils.data.DataLoader(prepared.dataset, batch_size=64, collate_fn=collate_valid)
+"""
+
+from .arguments import DatasetArguments
+from .columns import LABEL_COLUMN_NAMES, class_names, column_values, describe_columns, num_classes, resolve_columns
+from .images import (
+    IMAGE_MODES,
+    SINGLE_CHANNEL_MODES,
+    decode_image,
+    decode_images,
+    infer_image_mode,
+    pil_to_tensor,
+    tensor_to_pil,
+)
+from .loading import DEFAULT_DATASET_NAME, DEFAULT_DATASET_SPLIT, describe_source, load_image_dataset
+from .prepare import (
+    VALID_COLUMN,
+    DecodeTransform,
+    PreparedDataset,
+    collate_valid,
+    labelled_rows,
+    prepare_dataset,
+    stratified_subset,
+)
+
+__all__ = [
+    "DEFAULT_DATASET_NAME",
+    "DEFAULT_DATASET_SPLIT",
+    "IMAGE_MODES",
+    "LABEL_COLUMN_NAMES",
+    "SINGLE_CHANNEL_MODES",
+    "VALID_COLUMN",
+    "DatasetArguments",
+    "DecodeTransform",
+    "PreparedDataset",
+    "class_names",
+    "collate_valid",
+    "column_values",
+    "decode_image",
+    "decode_images",
+    "describe_columns",
+    "describe_source",
+    "infer_image_mode",
+    "labelled_rows",
+    "load_image_dataset",
+    "num_classes",
+    "pil_to_tensor",
+    "prepare_dataset",
+    "resolve_columns",
+    "stratified_subset",
+    "tensor_to_pil",
+]

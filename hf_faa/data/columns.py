@@ -1,0 +1,184 @@
+"""Which column holds the images and which the labels: one rule for a ``Dataset`` (read from its
+features) and for a batch dict that ``set_transform`` hands over (read from its values), so the same
+data resolves to the same columns in the search, training, the transforms and the evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import datasets
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+
+# Integer columns taken as the label when no ClassLabel column exists, in order of preference.
+LABEL_COLUMN_NAMES = ("label", "labels", "target", "targets", "fine_label", "class")
+
+IMAGE, CLASS_LABEL, INTEGER, OTHER = "image", "class_label", "integer", "other"
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a column holds: ``kind`` (image, class_label, integer or other) and how to show it in errors."""
+
+    kind: str
+    description: str
+
+
+def describe_columns(source: datasets.Dataset | Mapping[str, list]) -> dict[str, Column]:
+    """Each column of a ``Dataset`` (by its feature) or of a batch dict of lists (by its first non-None value)."""
+    if isinstance(source, datasets.Dataset):
+        return {name: _feature_column(feature) for name, feature in source.features.items()}
+    return {name: _value_column(next((v for v in values if v is not None), None)) for name, values in source.items()}
+
+
+def _feature_column(feature: Any) -> Column:
+    if isinstance(feature, datasets.Image):
+        return Column(IMAGE, "Image")
+    if isinstance(feature, datasets.ClassLabel):
+        return Column(CLASS_LABEL, f"ClassLabel with {feature.num_classes} classes")
+    if isinstance(feature, datasets.Value):
+        kind = INTEGER if pa.types.is_integer(feature.pa_type) else OTHER
+        return Column(kind, f"Value({feature.dtype!r})")
+    return Column(OTHER, type(feature).__name__)
+
+
+def _value_column(value: Any) -> Column:
+    if isinstance(value, Image.Image) or (isinstance(value, dict) and ("bytes" in value or "path" in value)):
+        return Column(IMAGE, "images")
+    is_integer = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    return Column(INTEGER if is_integer else OTHER, f"{type(value).__name__} values")
+
+
+def resolve_columns(
+    source: datasets.Dataset | Mapping[str, list],
+    image_column: str | None = None,
+    label_column: str | None = None,
+    require_label: bool = True,
+) -> tuple[str, str | None]:
+    """Find the image and label columns of a ``Dataset`` or of a batch dict of lists.
+
+    The image column is ``image_column`` if given (it must hold images), else the single column that
+    does. The label column is ``label_column`` if given (a ClassLabel or integer column), else the
+    ``ClassLabel`` column (by preference order of :data:`LABEL_COLUMN_NAMES` when there are several),
+    else an integer column named as in :data:`LABEL_COLUMN_NAMES`. A batch carries no features, so
+    there its ClassLabel columns count as integer columns.
+
+    Returns:
+        ``(image_column, label_column)``; ``label_column`` is ``None`` only when no label column
+        exists and ``require_label`` is False.
+
+    Raises:
+        ValueError: naming the column, listing the columns and what they hold, and saying which
+            argument (``image_column`` / ``label_column``, ``--image_column`` / ``--label_column`` in the
+            scripts) fixes it.
+    """
+    columns = describe_columns(source)
+    if image_column is None:
+        image_column = _detect_image_column(columns)
+    else:
+        _check_column(columns, image_column, "image", (IMAGE,))
+    if label_column is None:
+        label_column = _detect_label_column(columns)
+    else:
+        _check_column(columns, label_column, "label", (CLASS_LABEL, INTEGER))
+    if label_column is None and require_label and set(columns) == {image_column}:
+        raise ValueError(
+            f"The dataset holds only images (column {image_column!r}) and no labels, and the search needs a class "
+            "label for every image. An image folder needs one sub-folder per class (my_images/cat/1.png, "
+            "my_images/dog/2.png); another dataset needs a label column (pass --label_column)."
+        )
+    if label_column is None and require_label:
+        raise _column_error(
+            columns,
+            "found no label column: no ClassLabel column and no integer column named " + ", ".join(LABEL_COLUMN_NAMES),
+            "pass label_column (--label_column) with the column that holds the class ids",
+        )
+    return image_column, label_column
+
+
+def _detect_image_column(columns: dict[str, Column]) -> str:
+    image_columns = [name for name, column in columns.items() if column.kind == IMAGE]
+    if len(image_columns) == 1:
+        return image_columns[0]
+    if image_columns:
+        raise _column_error(
+            columns,
+            f"found several image columns ({', '.join(image_columns)})",
+            "pass image_column (--image_column) to choose one",
+        )
+    raise _column_error(
+        columns,
+        "found no image column (no column has a datasets.Image feature or holds images)",
+        "cast the column that holds the images with dataset.cast_column(name, datasets.Image()), "
+        "or pass image_column (--image_column)",
+    )
+
+
+def _detect_label_column(columns: dict[str, Column]) -> str | None:
+    class_label_columns = [name for name, column in columns.items() if column.kind == CLASS_LABEL]
+    if len(class_label_columns) == 1:
+        return class_label_columns[0]
+    if class_label_columns:
+        preferred = [name for name in LABEL_COLUMN_NAMES if name in class_label_columns]
+        if not preferred:
+            raise _column_error(
+                columns,
+                f"found several ClassLabel columns ({', '.join(class_label_columns)})",
+                "pass label_column (--label_column) to choose one",
+            )
+        return preferred[0]
+    return next((name for name in LABEL_COLUMN_NAMES if name in columns and columns[name].kind == INTEGER), None)
+
+
+def _check_column(columns: dict[str, Column], name: str, role: str, kinds: tuple[str, ...]) -> None:
+    option = f"{role}_column (--{role}_column)"
+    if name not in columns:
+        raise _column_error(columns, f"{role} column {name!r} is not in the dataset", f"pass {option} with one of them")
+    holds = columns[name].description
+    if columns[name].kind in kinds:
+        return
+    if role == "image":
+        raise _column_error(
+            columns,
+            f"column {name!r} is not an image column (it holds {holds})",
+            f"pass {option} with an image column, or cast this one with "
+            f"dataset.cast_column({name!r}, datasets.Image()) if it holds image paths or bytes",
+        )
+    raise _column_error(
+        columns,
+        f"column {name!r} cannot be the label column: it holds {holds}, and labels must be a ClassLabel or integers",
+        f"pass {option} with a ClassLabel or integer column, or encode this one with "
+        f"dataset.class_encode_column({name!r})",
+    )
+
+
+def _column_error(columns: dict[str, Column], problem: str, fix: str) -> ValueError:
+    listed = ", ".join(f"{name} ({column.description})" for name, column in columns.items())
+    return ValueError(f"{problem[0].upper()}{problem[1:]}. The dataset's columns: {listed}. To fix it, {fix}.")
+
+
+def num_classes(dataset: datasets.Dataset, label_column: str | None) -> int:
+    """The number of classes: ``ClassLabel.num_classes``, else ``max + 1`` over the label column
+    (0 for no label column or no rows)."""
+    if label_column is None:
+        return 0
+    feature = dataset.features[label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        return feature.num_classes
+    labels = column_values(dataset, label_column)
+    return int(labels.max()) + 1 if labels.size else 0
+
+
+def class_names(dataset: datasets.Dataset, label_column: str | None) -> list[str]:
+    """The ``ClassLabel`` names, else ``"0"``, ``"1"``, ... for ``num_classes`` classes."""
+    if label_column is not None and isinstance(dataset.features[label_column], datasets.ClassLabel):
+        return list(dataset.features[label_column].names)
+    return [str(index) for index in range(num_classes(dataset, label_column))]
+
+
+def column_values(dataset: datasets.Dataset, column: str) -> np.ndarray:
+    """One scalar column as an array ``[len(dataset)]``, read through Arrow (fast, no decoding)."""
+    return dataset.select_columns([column]).with_format("arrow")[:][column].to_numpy()

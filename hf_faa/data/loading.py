@@ -1,0 +1,124 @@
+"""Load one split of an image dataset: the embedded MNIST-5k, a Hub name, a ``save_to_disk`` folder, an
+image folder or a parquet/arrow file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+
+from ..resources import DEFAULT_DATASET_FILE
+
+DEFAULT_DATASET_NAME = "hf-faa embedded MNIST-5k"
+DEFAULT_DATASET_SPLIT = "train"
+
+_FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
+
+
+def load_image_dataset(
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    split: str = "train",
+    cache_dir: str | None = None,
+) -> datasets.Dataset:
+    """Load one split of an image dataset.
+
+    Args:
+        dataset_name: ``None`` for the embedded MNIST-5k (offline, split ``"train"`` only); a
+            folder written by ``save_to_disk`` (a ``Dataset``, or a ``DatasetDict`` from which
+            ``split`` is taken); any other folder, read as an ``imagefolder`` (class subfolders);
+            a ``.parquet`` or ``.arrow`` file (one split, ``"train"``); otherwise a Hub dataset name.
+        dataset_config_name: the Hub configuration; only for Hub datasets.
+        split: the split to load; datasets' slicing syntax (``"train[:10%]"``) works for Hub
+            datasets, image folders and files.
+        cache_dir: the ``datasets`` cache folder for Hub datasets, image folders and files.
+
+    Raises:
+        FileNotFoundError: ``dataset_name`` looks like a local path but nothing is there.
+        ValueError: the split is not in the dataset, the file type is unsupported, or a
+            configuration was given for a local dataset.
+    """
+    if dataset_name is None:
+        _reject_config(dataset_config_name, DEFAULT_DATASET_NAME)
+        return _load_embedded_dataset(split)
+    path = Path(dataset_name).expanduser()
+    if path.exists():
+        _reject_config(dataset_config_name, dataset_name)
+        return _load_local_dataset(path, split, cache_dir)
+    if _looks_like_a_path(dataset_name):
+        raise FileNotFoundError(
+            f"dataset {dataset_name!r} looks like a local path, but {path.absolute()} does not exist. "
+            "Give an existing save_to_disk folder, image folder or .parquet/.arrow file, "
+            "or a Hub dataset name such as 'uoft-cs/cifar10'."
+        )
+    return datasets.load_dataset(dataset_name, dataset_config_name, split=split, cache_dir=cache_dir)
+
+
+def _load_embedded_dataset(split: str) -> datasets.Dataset:
+    """The packaged MNIST-5k, read into memory with the info (source, licence) stored in the file."""
+    if split != DEFAULT_DATASET_SPLIT:
+        raise ValueError(
+            f"the {DEFAULT_DATASET_NAME} dataset has one split, {DEFAULT_DATASET_SPLIT!r}, not {split!r}; "
+            f"use split={DEFAULT_DATASET_SPLIT!r} (and max_samples to take fewer rows)."
+        )
+    table = pq.read_table(DEFAULT_DATASET_FILE)
+    info = datasets.DatasetInfo.from_dict(json.loads(table.schema.metadata[b"huggingface"])["info"])
+    return datasets.Dataset(table, info=info, split=datasets.NamedSplit(split))
+
+
+def _load_local_dataset(path: Path, split: str, cache_dir: str | None) -> datasets.Dataset:
+    """A save_to_disk folder, an image folder or a single data file."""
+    if path.is_dir():
+        if _is_saved_dataset(path):
+            return _load_saved_dataset(path, split)
+        return datasets.load_dataset("imagefolder", data_dir=str(path), split=split, cache_dir=cache_dir)
+    builder = _FILE_BUILDERS.get(path.suffix.lower())
+    if builder is None:
+        raise ValueError(
+            f"cannot load {path}: hf-faa reads {' and '.join(_FILE_BUILDERS)} files, folders written by "
+            "save_to_disk, image folders and Hub datasets. Convert the data to one of these."
+        )
+    return datasets.load_dataset(builder, data_files=str(path), split=split, cache_dir=cache_dir)
+
+
+def _is_saved_dataset(folder: Path) -> bool:
+    """Whether ``folder`` was written by ``Dataset.save_to_disk`` or ``DatasetDict.save_to_disk``."""
+    markers = (datasets.config.DATASET_STATE_JSON_FILENAME, datasets.config.DATASETDICT_JSON_FILENAME)
+    return any((folder / marker).is_file() for marker in markers)
+
+
+def _load_saved_dataset(folder: Path, split: str) -> datasets.Dataset:
+    loaded = datasets.load_from_disk(str(folder))
+    if not isinstance(loaded, datasets.DatasetDict):
+        return loaded
+    if split not in loaded:
+        raise ValueError(f"{folder} holds the splits {sorted(loaded)}, not {split!r}; choose one of them as the split.")
+    return loaded[split]
+
+
+def _reject_config(dataset_config_name: str | None, dataset: str) -> None:
+    if dataset_config_name is not None:
+        raise ValueError(
+            f"a dataset configuration ({dataset_config_name!r}) only applies to Hub datasets, "
+            f"not to {dataset!r}; leave it out."
+        )
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """Hub names are ``name`` or ``owner/name``; anything else path-like is meant as a local path."""
+    return (
+        name.startswith((".", "~", "/"))
+        or "\\" in name
+        or name.count("/") > 1
+        or Path(name).suffix.lower() in _FILE_BUILDERS
+    )
+
+
+def describe_source(dataset_name: str | None, dataset_config_name: str | None, split: str, num_rows: int) -> str:
+    """``name [config] (split, N rows)``, for messages and model cards."""
+    source = DEFAULT_DATASET_NAME if dataset_name is None else dataset_name
+    if dataset_config_name is not None:
+        source = f"{source} [{dataset_config_name}]"
+    return f"{source} ({split}, {num_rows} rows)"

@@ -1,0 +1,218 @@
+"""A dataset ready for a ``DataLoader``: loaded, its columns found, unlabelled rows left out, a stratified
+subset taken and images decoded lazily through ``Dataset.set_transform``; undecodable images are
+flagged by :class:`DecodeTransform` and left out (and counted) by :func:`collate_valid`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+
+from .columns import class_names, column_values, resolve_columns
+from .images import IMAGE_MODES, decode_image, infer_image_mode
+from .loading import describe_source, load_image_dataset
+
+# DecodeTransform's flag per row: False for an image that could not be decoded (its pixels are zeros).
+VALID_COLUMN = "valid"
+IN_MEMORY_DATASET_NAME = "an in-memory dataset"
+
+
+def stratified_subset(
+    dataset: datasets.Dataset, label_column: str | None, max_samples: int, seed: int = 0
+) -> datasets.Dataset:
+    """At most ``max_samples`` rows with the class proportions kept.
+
+    Each class gets ``floor(max_samples * count / len(dataset))`` rows, and the rows left over go
+    to the classes with the largest remainders (largest-remainder allocation; ties to the
+    smaller class id). Rows within a class are drawn with ``numpy.random.default_rng(seed)``, and
+    the result keeps the dataset's order. With ``label_column=None`` the rows are drawn uniformly.
+
+    Returns:
+        The dataset itself when it has at most ``max_samples`` rows, else a selection of it.
+    """
+    if max_samples < 1:
+        raise ValueError(f"max_samples must be at least 1, got {max_samples}.")
+    if len(dataset) <= max_samples:
+        return dataset
+    if label_column is None:
+        groups = np.zeros(len(dataset), dtype=np.int64)
+    else:
+        groups = np.unique(column_values(dataset, label_column), return_inverse=True)[1]
+    counts = np.bincount(groups)
+    quotas = _largest_remainder_allocation(counts, max_samples)
+    rng = np.random.default_rng(seed)
+    members = np.split(np.argsort(groups, kind="stable"), np.cumsum(counts)[:-1])
+    chosen = [rng.permutation(rows)[:quota] for rows, quota in zip(members, quotas, strict=True)]
+    return dataset.select(np.sort(np.concatenate(chosen)))
+
+
+def _largest_remainder_allocation(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` over groups of sizes ``counts`` [G] in proportion -> quotas int64 [G], sum ``total``."""
+    scaled = counts.astype(np.int64) * total
+    quotas, remainders = np.divmod(scaled, counts.sum())
+    leftover = total - quotas.sum()
+    quotas[np.argsort(-remainders, kind="stable")[:leftover]] += 1
+    return quotas
+
+
+class DecodeTransform:
+    """Decode images lazily: a function for ``Dataset.set_transform``.
+
+    ``datasets`` passes a batch dict of lists (also for a single row). For each row the output
+    has ``"pixel_values"`` (uint8 ``[C, size, size]``; zeros when the image cannot be decoded),
+    ``"labels"`` (int; -1 without a label column or for a missing label) and ``"valid"`` (bool).
+    Use it on a dataset whose image column is cast to ``datasets.Image(decode=False)``, so that
+    undecodable images reach it instead of raising inside ``datasets``. Picklable, so decoding
+    runs in ``DataLoader`` workers.
+    """
+
+    def __init__(self, image_column: str, label_column: str | None, mode: str, size: int):
+        if mode not in IMAGE_MODES:
+            raise ValueError(f"mode must be one of {sorted(IMAGE_MODES)}, got {mode!r}.")
+        self.image_column = image_column
+        self.label_column = label_column
+        self.mode = mode
+        self.size = size
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        images = [decode_image(image, self.mode, self.size) for image in batch[self.image_column]]
+        labels = batch[self.label_column] if self.label_column is not None else [None] * len(images)
+        return {
+            "pixel_values": [self._blank() if image is None else image for image in images],
+            "labels": [-1 if label is None else int(label) for label in labels],
+            VALID_COLUMN: [image is not None for image in images],
+        }
+
+    def _blank(self) -> torch.Tensor:
+        return torch.zeros((IMAGE_MODES[self.mode], self.size, self.size), dtype=torch.uint8)
+
+
+def collate_valid(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Collate rows from :class:`DecodeTransform`, keeping only the valid ones.
+
+    Returns:
+        ``"pixel_values"`` uint8 ``[B, C, H, W]``, ``"labels"`` int64 ``[B]`` (B = valid rows, may be
+        0) and ``"num_skipped"`` int64 scalar, the number of undecodable rows left out.
+    """
+    valid = [row for row in rows if row[VALID_COLUMN]]
+    if valid:
+        pixel_values = torch.stack([row["pixel_values"] for row in valid])
+    else:
+        pixel_values = torch.empty((0, *rows[0]["pixel_values"].shape), dtype=torch.uint8)
+    return {
+        "pixel_values": pixel_values,
+        "labels": torch.tensor([row["labels"] for row in valid], dtype=torch.int64),
+        "num_skipped": torch.tensor(len(rows) - len(valid), dtype=torch.int64),
+    }
+
+
+@dataclasses.dataclass
+class PreparedDataset:
+    """A dataset ready for a ``DataLoader`` with ``collate_fn=collate_valid``, and what it holds."""
+
+    dataset: datasets.Dataset  # with a DecodeTransform set
+    image_column: str
+    label_column: str | None
+    mode: str  # "L" or "RGB"
+    num_channels: int
+    num_classes: int
+    class_names: list[str]
+    description: str  # e.g. "hf-faa embedded MNIST-5k (train, 4000 rows)", for model cards
+    unlabelled_rows: int = 0  # rows labelled -1 ("no label"), left out
+
+
+def prepare_dataset(
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    split: str = "train",
+    image_column: str | None = None,
+    label_column: str | None = None,
+    image_size: int = 32,
+    max_samples: int | None = None,
+    seed: int = 0,
+    cache_dir: str | None = None,
+    min_samples: int = 1,
+    require_label: bool = True,
+    dataset: datasets.Dataset | None = None,
+) -> PreparedDataset:
+    """Load, find the columns, take a stratified subset, infer the mode and set the decode transform.
+
+    Rows of ``prepared.dataset`` are ``{"pixel_values": uint8 [C, image_size, image_size],
+    "labels": int, "valid": bool}``. ``num_classes`` and ``class_names`` describe the whole split,
+    before ``max_samples``. Arguments are those of :func:`load_image_dataset`,
+    :func:`resolve_columns`, :func:`stratified_subset` and :func:`decode_image`; an in-memory
+    ``dataset`` is used as it is instead of loading one (``dataset_name`` then only names it).
+
+    Raises:
+        ValueError: fewer than ``min_samples`` rows (the search passes its batch size), or any
+            error of the functions above.
+    """
+    if dataset is None:
+        dataset = load_image_dataset(dataset_name, dataset_config_name, split, cache_dir)
+    else:
+        dataset_name = dataset_name or dataset.info.dataset_name or IN_MEMORY_DATASET_NAME
+    image_column, label_column = resolve_columns(dataset, image_column, label_column, require_label)
+    classes = class_names(dataset, label_column)
+    unlabelled = 0
+    if require_label:
+        source = describe_source(dataset_name, dataset_config_name, split, len(dataset))
+        dataset, unlabelled = labelled_rows(dataset, label_column, len(classes), source)
+    if max_samples is not None:
+        dataset = stratified_subset(dataset, label_column, max_samples, seed)
+    description = describe_source(dataset_name, dataset_config_name, split, len(dataset))
+    if len(dataset) < min_samples:
+        raise ValueError(
+            f"the dataset {description} has {len(dataset)} rows, but at least {min_samples} are needed "
+            "(one full batch); use a smaller batch size, a larger max_samples or a larger dataset."
+        )
+    mode = infer_image_mode(dataset, image_column)
+    dataset = dataset.cast_column(image_column, datasets.Image(decode=False))
+    columns = [column for column in (image_column, label_column) if column is not None]
+    dataset.set_transform(DecodeTransform(image_column, label_column, mode, image_size), columns=columns)
+    return PreparedDataset(
+        dataset=dataset,
+        image_column=image_column,
+        label_column=label_column,
+        mode=mode,
+        num_channels=IMAGE_MODES[mode],
+        num_classes=len(classes),
+        class_names=classes,
+        description=description,
+        unlabelled_rows=unlabelled,
+    )
+
+
+def labelled_rows(
+    dataset: datasets.Dataset, label_column: str, num_classes: int, source: str
+) -> tuple[datasets.Dataset, int]:
+    """``dataset`` without its unlabelled rows (label -1, the ``datasets`` convention, e.g. of unlabelled
+    test splits), and how many were left out.
+
+    Raises:
+        ValueError: a label outside ``[0, num_classes)`` other than -1, or fewer than 2 classes.
+    """
+    labels = column_values(dataset, label_column)
+    outside = (labels < -1) | (labels >= num_classes)
+    if outside.any():
+        examples = sorted({int(label) for label in labels[outside][:100]})[:5]
+        raise ValueError(
+            f"{source}: {int(outside.sum())} label(s) in column {label_column!r} are outside the {num_classes} "
+            f"classes 0..{num_classes - 1} (e.g. {examples}). Fix those labels, or pass --label_column with the "
+            "column that holds the class ids."
+        )
+    if num_classes < 2:
+        raise ValueError(
+            f"{source} has {num_classes} class(es) in column {label_column!r}; the search learns which "
+            "augmentations keep images apart from other classes and needs at least 2."
+        )
+    unlabelled = labels == -1
+    if unlabelled.all():
+        raise ValueError(
+            f"{source}: every label in column {label_column!r} is -1 (unlabelled); the search needs labels."
+        )
+    if unlabelled.any():
+        dataset = dataset.select(np.flatnonzero(~unlabelled))
+    return dataset, int(unlabelled.sum())

@@ -1,0 +1,161 @@
+"""One search step: a critic (WGAN-GP) update on the real half and the augmented half of a batch, then
+a policy update that fools the critic while keeping the augmented images classifiable (Hataya et al.,
+2020, section 3)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from accelerate import Accelerator
+from torch import Tensor
+
+from ..policy import FasterAutoAugmentPolicy
+from .config import SearchConfig
+from .critic import WideResNetCritic
+from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength
+from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
+
+# A step needs one real and one augmented image on every process; a batch left with fewer
+# decodable images on any process is skipped by all of them (together, or DDP would hang).
+MIN_IMAGES_PER_STEP = 2
+
+# Weight of the penalty on the op selection's entropy below its floor (nats; --min_entropy_ratio).
+ENTROPY_PENALTY_WEIGHT = 1.0
+
+# Per-step metrics, in the order they are gathered across processes.
+METRICS = (
+    "critic_loss",
+    "policy_loss",
+    "wasserstein",
+    "gradient_penalty",
+    "real_classification_loss",
+    "real_accuracy",
+    "augmented_classification_loss",
+    "augmented_accuracy",
+    "selection_entropy",
+    "augmentation_strength",
+    "changed_share",
+)
+
+
+@dataclass
+class SearchState:
+    """What one search step needs: the prepared models, optimisers and settings."""
+
+    accelerator: Accelerator
+    config: SearchConfig
+    policy: torch.nn.Module  # prepared (possibly DDP-wrapped) FasterAutoAugmentPolicy
+    critic: torch.nn.Module  # prepared WideResNetCritic
+    critic_optimizer: torch.optim.Optimizer
+    policy_optimizer: torch.optim.Optimizer
+    classifier: torch.nn.Module | None = None  # prepared WideResNetClassifier (None: the critic's class head)
+    classifier_optimizer: torch.optim.Optimizer | None = None
+    strength_floor: float = 0.0  # the policy is penalised for augmenting less than this (mean |change|)
+    gradient_noise: GradientNoise = field(default_factory=GradientNoise)
+
+    @property
+    def policy_module(self) -> FasterAutoAugmentPolicy:
+        return self.accelerator.unwrap_model(self.policy)
+
+    @property
+    def critic_module(self) -> WideResNetCritic:
+        return self.accelerator.unwrap_model(self.critic)
+
+    def models(self) -> list[torch.nn.Module]:
+        return [model for model in (self.critic, self.policy, self.classifier) if model is not None]
+
+    def critic_input(self, images: Tensor) -> Tensor:
+        images = normalize(images)
+        return images.contiguous(memory_format=torch.channels_last) if self.config.channels_last else images
+
+
+def search_step(state: SearchState, images: Tensor, labels: Tensor, update_policy: bool = True) -> Tensor:
+    """One critic update then (if ``update_policy``) one policy update on a batch ``[B, C, H, W]`` uint8
+    with labels ``[B]``.
+
+    The policy's relaxed forward runs once: its output feeds the critic step detached and the policy
+    step with its graph (the official code runs it twice). With a separate classifier, that classifier
+    learns on the real half only, and judges (in eval mode) whether the augmented half keeps its
+    labels; otherwise the critic's class head does. The policy's loss adds
+    ``strength_penalty_weight · max(0, strength_floor − mean |augmented − original|)``, so it cannot
+    escape the critic by not augmenting. Returns the step's :data:`METRICS`.
+    """
+    config = state.config
+    images = images.float() / 255
+    half = images.shape[0] // 2
+    to_augment, real = images[:half], images[half : 2 * half]
+    augment_labels, real_labels = labels[:half], labels[half : 2 * half]
+
+    with state.accelerator.accumulate(*state.models()):
+        with torch.set_grad_enabled(update_policy):  # in the critic's warm-up, no policy graph is needed
+            augmented = state.policy(to_augment)
+        strength = augmentation_strength(to_augment, augmented)
+        real_input, fake_input = state.critic_input(real), state.critic_input(augmented)
+
+        real_scores, real_logits = state.critic(real_input)
+        fake_scores, _ = state.critic(fake_input.detach())
+        penalty = gradient_penalty(state.critic, real_input, fake_input, config.gradient_penalty_norm)
+        loss_of_critic = critic_loss(real_scores, fake_scores, real_logits, real_labels, penalty,
+                                     config.classification_weight, config.gradient_penalty_weight)  # fmt: skip
+        state.accelerator.backward(loss_of_critic)
+        state.critic_optimizer.step()
+        state.critic_optimizer.zero_grad(set_to_none=True)
+        if state.classifier is not None:
+            real_logits = state.classifier(real_input)
+            state.accelerator.backward(torch.nn.functional.cross_entropy(real_logits.float(), real_labels))
+            state.classifier_optimizer.step()
+            state.classifier_optimizer.zero_grad(set_to_none=True)
+
+        # the policy step sees a fixed critic (and classifier): no gradient (and no DDP sync) for their weights
+        critic_module = state.critic_module
+        critic_module.requires_grad_(False)
+        policy_scores, policy_logits = critic_module(fake_input)
+        if state.classifier is not None:
+            policy_logits = _judge_labels(state.accelerator.unwrap_model(state.classifier), fake_input)
+        loss_of_policy = policy_loss(policy_scores, policy_logits, augment_labels, config.classification_weight)
+        loss_of_policy = loss_of_policy + config.strength_penalty_weight * strength_shortfall(
+            strength, state.strength_floor
+        )
+        if config.min_entropy_ratio > 0:
+            policy_module = state.policy_module
+            entropy_floor = config.min_entropy_ratio * math.log(len(policy_module.operations))
+            loss_of_policy = loss_of_policy + ENTROPY_PENALTY_WEIGHT * (
+                entropy_floor - policy_module.selection_entropy()
+            ).clamp_min(0)
+        if update_policy:
+            state.accelerator.backward(loss_of_policy)
+            state.gradient_noise.update(state.policy_module)
+            state.policy_optimizer.step()
+            state.policy_optimizer.zero_grad(set_to_none=True)
+            state.policy_module.clamp_parameters_()
+        critic_module.requires_grad_(True)
+
+    with torch.no_grad():
+        real_classification = torch.nn.functional.cross_entropy(real_logits.float(), real_labels)
+        augmented_classification = torch.nn.functional.cross_entropy(policy_logits.float(), augment_labels)
+        values = (
+            loss_of_critic,
+            loss_of_policy,
+            real_scores.float().mean() - fake_scores.float().mean(),
+            penalty,
+            real_classification,
+            accuracy(real_logits, real_labels),
+            augmented_classification,
+            accuracy(policy_logits, augment_labels),
+            state.policy_module.selection_entropy(),
+            strength.mean(),
+            (strength > CHANGED_PIXEL_CHANGE).float().mean(),
+        )
+        return torch.stack([value.detach().float() for value in values])
+
+
+def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
+    """Class logits of ``images`` from a frozen ``classifier`` in eval mode (its BatchNorm statistics are
+    those of real images, so a global colour or contrast shift is not normalised away)."""
+    classifier.requires_grad_(False).eval()
+    try:
+        return classifier(images)
+    finally:
+        classifier.requires_grad_(True).train()
