@@ -16,6 +16,8 @@ Sections:
            the paper's CIFAR-10 search (4,000 images x 20 epochs) at that rate, policy eval at 224x224.
   adapter  PolicyTransform (decode + policy + image processor) vs the same pipeline without a policy, and
            a per-image PIL AutoAugment pipeline vs the same without augmentation (best of 3 rounds).
+  kornia   (--compare) each preset, eval mode with per-image choices, vs kornia's same preset (which draws one
+           sub-policy per batch), on the same float32 batches, in turns; needs pip install hf-faa[benchmark].
 """
 
 from __future__ import annotations
@@ -299,6 +301,44 @@ def benchmark_adapter(sizes: Sequence[int], batch_size: int, min_seconds: float,
     return markdown_table(header, rows)
 
 
+# Our preset name -> how kornia.augmentation.auto builds the same preset (RandAugment at torchvision's
+# default magnitude 9 of 30 here is kornia's m=9 of 30).
+KORNIA_PRESETS = {
+    "autoaugment-cifar10": ("AutoAugment", {"policy": "cifar10"}),
+    "autoaugment-svhn": ("AutoAugment", {"policy": "svhn"}),
+    "autoaugment-imagenet": ("AutoAugment", {"policy": "imagenet"}),
+    "randaugment": ("RandAugment", {"n": 2, "m": 9}),
+    "trivialaugment": ("TrivialAugment", {}),
+}
+
+
+def benchmark_kornia(sizes: Sequence[int], batch_size: int, min_seconds: float, device: str, rounds: int = 3) -> str:
+    """Each preset in eval mode vs kornia's same preset on the same float32 ``[B, 3, S, S]`` batch in [0, 1],
+    taking turns for ``rounds`` rounds (best rate kept), so a busy neighbour slows both alike."""
+    try:
+        from kornia.augmentation import auto as kornia_auto
+    except ImportError:
+        return "kornia is not installed: pip install hf-faa[benchmark] (or kornia) to compare with it."
+    rows = []
+    for size in sizes:
+        images = (synthetic_photos(batch_size, size, torch.Generator().manual_seed(0)).float() / 255).to(device)
+        for name, (kornia_class, kornia_kwargs) in KORNIA_PRESETS.items():
+            ours = FasterAutoAugmentPolicy.from_preset(name).to(device).eval()
+            theirs = getattr(kornia_auto, kornia_class)(**kornia_kwargs).to(device)
+            rates = {"ours": 0.0, "kornia": 0.0}
+            for _ in range(rounds):
+                for who, augment in (("ours", ours), ("kornia", theirs)):
+                    with torch.no_grad():
+                        rate = images_per_second(lambda run=augment, batch=images: run(batch), batch_size, min_seconds)
+                    rates[who] = max(rates[who], rate)
+            rows.append([name, f"{size}x{size}", format_rate(rates["ours"]), format_rate(rates["kornia"]),
+                         f"{rates['ours'] / rates['kornia']:.2f}x"])  # fmt: skip
+            print(" | ".join(rows[-1]), flush=True)
+    header = [f"preset (eval, float32, batch {batch_size}, {device})", "size", "hf-faa img/s (per-image choices)",
+              "kornia img/s (per-batch sub-policy)", "hf-faa vs kornia"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
 def reset_peak_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -327,6 +367,7 @@ SECTIONS = {
     "search": lambda args: benchmark_search(args.min_seconds),
     "summary": lambda args: benchmark_summary(args.min_seconds, args.device),
     "adapter": lambda args: benchmark_adapter(args.sizes, args.batch_size, args.min_seconds),
+    "kornia": lambda args: benchmark_kornia(args.sizes, args.batch_size, args.min_seconds, args.device),
 }
 
 
@@ -334,6 +375,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=["ops"])
     parser.add_argument("--all", action="store_true", help="run every section and write --output")
+    parser.add_argument("--compare", action="store_true", help="add the kornia section (kornia must be installed)")
     parser.add_argument("--output", default="benchmarks.md", help="markdown file written with --all")
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 224], help="image sizes (square)")
     parser.add_argument("--batch_size", type=int, default=256)
@@ -348,7 +390,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    sections = list(SECTIONS) if args.all else args.sections
+    sections = [name for name in SECTIONS if name != "kornia"] if args.all else list(args.sections)
+    if args.compare and "kornia" not in sections:
+        sections.append("kornia")
     report = [f"# hf-faa benchmarks\n\nMachine: {machine_description()}. Command: "
               f"`python scripts/benchmark.py {' '.join(argv if argv is not None else sys.argv[1:])}`"]  # fmt: skip
     print(report[0], flush=True)

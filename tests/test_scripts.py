@@ -70,3 +70,10 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
     assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast \| [\d.]+ h", result.stdout)
     assert sum("policy eval" in line for line in table) == 2
     assert (tmp_path / "tests.log").is_file() and (tmp_path / "benchmark.log").is_file()
+
+
+def test_benchmark_compare_section_says_how_to_get_kornia_when_it_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "kornia", None)  # import kornia now raises ImportError
+    benchmark = load_script("benchmark")
+    assert benchmark.parse_args(["--compare"]).compare
+    assert "pip install hf-faa[benchmark]" in benchmark.benchmark_kornia([32], 8, 0.01, "cpu")

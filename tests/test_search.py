@@ -102,6 +102,15 @@ def test_the_saved_policy_has_the_searched_magnitudes_scaled(tmp_path):
     assert halved.search_info["config"]["magnitude_scale"] == 0.5
 
 
+@pytest.mark.parametrize(
+    ("total_limit", "kept"), [(2, ["step_3", "step_4"]), (None, ["step_1", "step_2", "step_3", "step_4"])]
+)
+def test_only_the_newest_checkpoints_are_kept(tmp_path, total_limit, kept):
+    run_search(tiny_config(tmp_path, max_steps=4, checkpointing_steps=1, checkpoints_total_limit=total_limit,
+                           calibration="none"))  # fmt: skip
+    assert sorted(path.name for path in (tmp_path / "checkpoints").iterdir()) == kept
+
+
 def test_card_samples_show_one_image_per_class_up_to_a_cap(tmp_path):
     images = [png(Image.new("L", (8, 8), index * 10)) for index in range(20)]
     dataset = datasets.Dataset.from_dict({"image": images, "label": list(range(20))})

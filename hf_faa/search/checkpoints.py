@@ -38,15 +38,21 @@ def checkpoint_folder(output_dir: str | Path, step: int) -> Path:
     return Path(output_dir) / CHECKPOINTS_FOLDER / f"step_{step}"
 
 
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The complete checkpoint with the highest step under ``output_dir/checkpoints``, if any."""
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """The complete checkpoints under ``output_dir/checkpoints``, oldest (lowest step) first."""
     folder = Path(output_dir) / CHECKPOINTS_FOLDER
     steps = [
         (int(match.group(1)), path)
         for path in (folder.iterdir() if folder.is_dir() else [])
         if (match := _STEP_FOLDER.match(path.name)) and path.is_dir()
     ]
-    return max(steps)[1] if steps else None
+    return [path for _, path in sorted(steps)]
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The complete checkpoint with the highest step under ``output_dir/checkpoints``, if any."""
+    checkpoints = complete_checkpoints(output_dir)
+    return checkpoints[-1] if checkpoints else None
 
 
 def resolve_checkpoint(output_dir: str | Path, resume_from_checkpoint: str) -> Path:
@@ -73,8 +79,11 @@ def remove_checkpoints(accelerator: Accelerator, output_dir: str | Path) -> None
     accelerator.wait_for_everyone()
 
 
-def save_checkpoint(accelerator: Accelerator, output_dir: str | Path, step: int) -> Path:
-    """Every process writes its part into ``step_N.tmp``; the main process then renames it to ``step_N``."""
+def save_checkpoint(
+    accelerator: Accelerator, output_dir: str | Path, step: int, total_limit: int | None = None
+) -> Path:
+    """Every process writes its part into ``step_N.tmp``; the main process then renames it to ``step_N`` and,
+    with ``total_limit``, deletes the oldest checkpoints beyond that many (only once the new one is complete)."""
     final = checkpoint_folder(output_dir, step)
     staging = final.with_name(final.name + ".tmp")
     if accelerator.is_main_process and staging.exists():
@@ -91,5 +100,8 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | Path, step: int)
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
+        if total_limit is not None:
+            for old in complete_checkpoints(output_dir)[:-total_limit]:
+                shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return final

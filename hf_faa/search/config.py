@@ -178,6 +178,10 @@ class SearchConfig(DatasetArguments):
     checkpointing_steps: int | None = field(
         default=None, **_help("Checkpoint every this many steps (there is always one at the end of each epoch).")
     )
+    checkpoints_total_limit: int | None = field(
+        default=2,
+        **_help("Keep at most this many checkpoints (the newest; older ones are deleted after each save). None: all."),
+    )
     resume_from_checkpoint: str | None = field(
         default=None, **_help("Resume from a checkpoint folder, or 'latest' in output_dir/checkpoints.")
     )
@@ -220,6 +224,10 @@ class SearchConfig(DatasetArguments):
             "ddp_timeout": (self.ddp_timeout >= 1, "at least 1"),
             "gradient_accumulation_steps": (self.gradient_accumulation_steps >= 1, "at least 1"),
             "checkpointing_steps": (self.checkpointing_steps is None or self.checkpointing_steps >= 1, "at least 1"),
+            "checkpoints_total_limit": (
+                self.checkpoints_total_limit is None or self.checkpoints_total_limit >= 1,
+                "at least 1 (or None)",
+            ),
             "max_train_samples": (self.max_train_samples is None or self.max_train_samples >= 2, "at least 2"),
         }
         bad = [f"--{name} {getattr(self, name)!r} (must be {rule})" for name, (ok, rule) in checks.items() if not ok]

@@ -285,7 +285,8 @@ def _search(
             if end_of_epoch or (config.checkpointing_steps and progress.global_step % config.checkpointing_steps == 0):
                 if last_checkpoint is None and not config.resume_from_checkpoint:
                     remove_checkpoints(accelerator, config.output_dir)  # an earlier search's
-                last_checkpoint = save_checkpoint(accelerator, config.output_dir, progress.global_step)
+                last_checkpoint = save_checkpoint(accelerator, config.output_dir, progress.global_step,
+                                                  config.checkpoints_total_limit)  # fmt: skip
             if progress.global_step >= total_steps:
                 break
         epoch += 1
