@@ -8,8 +8,9 @@ from typing import Any
 import torch
 
 from ..ops import OPERATIONS
+from .config import PolicyConfig
 from .constants import DESCRIBE_MIN_WEIGHT, PARAMETER_NAMES
-from .validation import checked_config, checked_tensors, copy_parameters
+from .validation import checked_tensors, copy_parameters
 
 
 def native_value_cell(operation: str, value: float | None) -> str:
@@ -127,11 +128,11 @@ class PolicyDescription:
                 f"Not a policy JSON document ({error}); expected {{'config': ..., 'parameters': ...}} "
                 "as written by FasterAutoAugmentPolicy.to_json()."
             ) from error
-        settings = checked_config(config, source="the JSON document")
+        settings = PolicyConfig.from_file(config, source="the JSON document")
         try:
             tensors = {name: torch.tensor(values, dtype=torch.float32) for name, values in parameters.items()}
         except (AttributeError, TypeError, ValueError) as error:
             raise ValueError(f"The JSON document's parameters are not lists of numbers ({error}).") from error
-        policy = cls(**settings)
+        policy = cls(**vars(settings))
         copy_parameters(policy, checked_tensors(tensors, settings, source="the JSON document"))
         return policy

@@ -14,9 +14,10 @@ from huggingface_hub import ModelCard, ModelCardData, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
 
 from .card import CARD_DATA, CITATION, MODEL_CARD_TEMPLATE, PAPER_URL
+from .config import PolicyConfig
 from .constants import CONFIG_NAME, PARAMETER_NAMES, SAMPLES_NAME, WEIGHTS_NAME
 from .files import move_into_place
-from .validation import check_config_file, checked_config, checked_tensors, copy_parameters, read_safetensors
+from .validation import check_config_file, checked_tensors, copy_parameters, read_safetensors
 
 
 class PolicyHub:
@@ -153,8 +154,8 @@ class PolicyHub:
                 token=token,
                 local_files_only=local_files_only,
             )
-        settings = checked_config({**config, **model_kwargs}, source=f"{model_id}/{CONFIG_NAME}")
+        settings = PolicyConfig.from_file({**config, **model_kwargs}, source=f"{model_id}/{CONFIG_NAME}")
         tensors = checked_tensors(read_safetensors(weights_file), settings, source=weights_file)
-        policy = cls(**settings)  # only now allocated, at the size the weights file has
+        policy = cls(**vars(settings))  # only now allocated, at the size the weights file has
         copy_parameters(policy, tensors)
         return policy.to(map_location).eval()

@@ -3,6 +3,7 @@ Hub I/O come from the mixins next to it."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -11,11 +12,11 @@ from torch import Tensor, nn
 
 from ..ops import OPERATIONS
 from .card import CARD_DATA, MODEL_CARD_TEMPLATE, PAPER_URL
+from .config import CONFIG_FIELDS, PolicyConfig
 from .constants import POLICY_INITS
 from .description import PolicyDescription
 from .forward import PolicyForward
 from .hub import PolicyHub
-from .validation import validate_config
 
 
 class FasterAutoAugmentPolicy(
@@ -64,20 +65,12 @@ class FasterAutoAugmentPolicy(
         search_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        operations = list(OPERATIONS) if operations is None else list(operations)
-        magnitude_ranges = {name: [float(v) for v in bounds] for name, bounds in (magnitude_ranges or {}).items()}
-        validate_config(operations, num_sub_policies, operation_count, temperature, magnitude_sampling, selection,
-                         apply_temperature, magnitude_ranges)  # fmt: skip
-        self.operations = operations
-        self.num_sub_policies = num_sub_policies
-        self.operation_count = operation_count
-        self.temperature = temperature
-        self.magnitude_sampling = magnitude_sampling
-        self.selection = selection
-        self.apply_temperature = apply_temperature
-        self.magnitude_ranges = magnitude_ranges
-        self.search_info = dict(search_info or {})
-        shape = (num_sub_policies, operation_count, len(operations))
+        settings = PolicyConfig(list(OPERATIONS) if operations is None else operations, num_sub_policies,
+                                operation_count, temperature, magnitude_sampling, selection, apply_temperature,
+                                magnitude_ranges or {}, search_info or {})  # fmt: skip
+        for name in CONFIG_FIELDS:  # plain attributes: policy.operations, policy.temperature, ...
+            setattr(self, name, getattr(settings, name))
+        shape = (self.num_sub_policies, self.operation_count, len(self.operations))
         self.logits = nn.Parameter(torch.empty(shape))
         self.magnitudes = nn.Parameter(torch.empty(shape))
         self.probabilities = nn.Parameter(torch.empty(shape))
@@ -101,18 +94,8 @@ class FasterAutoAugmentPolicy(
 
     @property
     def config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this policy (what ``config.json`` holds)."""
-        return {
-            "operations": list(self.operations),
-            "num_sub_policies": self.num_sub_policies,
-            "operation_count": self.operation_count,
-            "temperature": self.temperature,
-            "magnitude_sampling": self.magnitude_sampling,
-            "selection": self.selection,
-            "apply_temperature": self.apply_temperature,
-            "magnitude_ranges": {name: list(bounds) for name, bounds in self.magnitude_ranges.items()},
-            "search_info": self.search_info,
-        }
+        """The :class:`PolicyConfig` fields that rebuild this policy (what ``config.json`` holds), as a new dict."""
+        return copy.deepcopy({name: getattr(self, name) for name in CONFIG_FIELDS})
 
     def value_range(self, operation: str) -> tuple[float, float] | None:
         """Native ``(low, high)`` range a magnitude of 0..1 maps onto for ``operation`` (None: no magnitude)."""

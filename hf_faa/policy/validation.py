@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-def validate_config(operations, num_sub_policies, operation_count, temperature, magnitude_sampling, selection,
-                     apply_temperature, magnitude_ranges) -> None:  # fmt: skip
+def validate_config(settings: Any) -> None:
+    """Raise ``ValueError`` naming the field unless ``settings`` (a :class:`PolicyConfig`) holds valid values."""
+    operations, magnitude_ranges = settings.operations, settings.magnitude_ranges
     if not isinstance(operations, list | tuple) or not all(isinstance(name, str) for name in operations):
         raise ValueError(f"operations must be a list of op names, got {_short_repr(operations)}.")
     unknown = [name for name in operations if name not in OPERATIONS]
@@ -40,18 +40,22 @@ def validate_config(operations, num_sub_policies, operation_count, temperature, 
         raise ValueError(f"Unknown operation(s) {_short_repr(unknown)}; available: {', '.join(OPERATIONS)}.")
     if not operations or len(set(operations)) != len(operations):
         raise ValueError(f"operations must be a non-empty list of distinct op names, got {operations}.")
-    for name, value in (("num_sub_policies", num_sub_policies), ("operation_count", operation_count)):
+    for name in ("num_sub_policies", "operation_count"):
+        value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    for name, value in (("temperature", temperature), ("apply_temperature", apply_temperature)):
+    for name in ("temperature", "apply_temperature"):
+        value = getattr(settings, name)
         if not _is_real(value) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a positive number, got {_short_repr(value)}.")
-    if magnitude_sampling not in MAGNITUDE_SAMPLINGS:
+    if settings.magnitude_sampling not in MAGNITUDE_SAMPLINGS:
         raise ValueError(
-            f"magnitude_sampling must be one of {MAGNITUDE_SAMPLINGS}, got {_short_repr(magnitude_sampling)}."
+            f"magnitude_sampling must be one of {MAGNITUDE_SAMPLINGS}, got {_short_repr(settings.magnitude_sampling)}."
         )
-    if selection not in SELECTIONS:
-        raise ValueError(f"selection must be one of {SELECTIONS}, got {_short_repr(selection)}.")
+    if settings.selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {_short_repr(settings.selection)}.")
+    if not isinstance(settings.search_info, dict):
+        raise ValueError(f"search_info must be a JSON object, got {type(settings.search_info).__name__}.")
     if not isinstance(magnitude_ranges, dict):
         raise ValueError(f"magnitude_ranges must map op names to [low, high], got {_short_repr(magnitude_ranges)}.")
     for name, bounds in magnitude_ranges.items():
@@ -63,10 +67,6 @@ def validate_config(operations, num_sub_policies, operation_count, temperature, 
         numbers = isinstance(bounds, list | tuple) and all(_is_real(value) for value in bounds)
         if not numbers or len(bounds) != 2 or not all(math.isfinite(value) for value in bounds):
             raise ValueError(f"magnitude_ranges[{name!r}] must be [low, high], got {_short_repr(bounds)}.")
-
-
-REQUIRED_CONFIG_FIELDS = ("operations", "num_sub_policies", "operation_count", "temperature", "magnitude_sampling",
-                          "selection", "apply_temperature", "magnitude_ranges")  # fmt: skip
 
 
 def check_config_file(name_or_path: str | Path, download_kwargs: dict[str, Any]) -> None:
@@ -91,31 +91,6 @@ def check_config_file(name_or_path: str | Path, download_kwargs: dict[str, Any])
         raise ValueError(f"{path} must hold a JSON object, got {type(config).__name__}.")
 
 
-def checked_config(config: dict, source: str) -> dict[str, Any]:
-    """The constructor arguments in a loaded config, checked (types and values) before anything is built:
-    every field that shapes the policy must be there; unknown fields are ignored with a warning."""
-    if not isinstance(config, dict):
-        raise ValueError(f"{source} must hold a JSON object, got {type(config).__name__}.")
-    missing = [name for name in REQUIRED_CONFIG_FIELDS if name not in config]
-    if missing:
-        raise ValueError(
-            f"{source} is missing field(s) {missing}; it was not written by hf-faa or was edited. "
-            "Save the policy again with FasterAutoAugmentPolicy.save_pretrained()."
-        )
-    known = set(REQUIRED_CONFIG_FIELDS) | {"search_info"}
-    unknown = sorted(set(config) - known)
-    if unknown:
-        warnings.warn(f"{source}: ignoring unknown field(s) {unknown} (written by a newer hf-faa?).", stacklevel=3)
-    settings = {name: config[name] for name in known if name in config}
-    try:
-        validate_config(**{name: settings[name] for name in REQUIRED_CONFIG_FIELDS})
-        if not isinstance(settings.get("search_info", {}), dict):
-            raise ValueError(f"search_info must be a JSON object, got {type(settings['search_info']).__name__}.")
-    except ValueError as error:
-        raise ValueError(f"{source} holds an invalid policy config: {error}") from error
-    return settings
-
-
 def read_safetensors(path: str) -> dict[str, Tensor]:
     try:
         return safetensors.torch.load_file(path)
@@ -126,10 +101,10 @@ def read_safetensors(path: str) -> dict[str, Tensor]:
         ) from error
 
 
-def checked_tensors(tensors: dict[str, Tensor], settings: dict[str, Any], source: str) -> dict[str, Tensor]:
-    """``tensors`` if they are exactly the parameters a policy built from ``settings`` has (names, shapes,
-    finite floats); any mismatch is a ``ValueError``."""
-    shape = (settings["num_sub_policies"], settings["operation_count"], len(settings["operations"]))
+def checked_tensors(tensors: dict[str, Tensor], settings: Any, source: str) -> dict[str, Tensor]:
+    """``tensors`` if they are exactly the parameters a policy built from ``settings`` (a
+    :class:`PolicyConfig`) has (names, shapes, finite floats); any mismatch is a ``ValueError``."""
+    shape = (settings.num_sub_policies, settings.operation_count, len(settings.operations))
     missing = sorted(set(PARAMETER_NAMES) - set(tensors))
     unexpected = sorted(set(tensors) - set(PARAMETER_NAMES))
     if missing or unexpected:
