@@ -25,7 +25,9 @@ from .policy import FasterAutoAugmentPolicy, load_policy
 logger = logging.getLogger(__name__)
 
 
-def _resolve_batch_columns(batch: dict[str, list], image_column: str | None, label_column: str | None):
+def _resolve_batch_columns(
+    batch: dict[str, list], image_column: str | None, label_column: str | None
+) -> tuple[str, str | None]:
     """:func:`hf_faa.data.resolve_columns` on a batch, first naming the fix for a batch Trainer emptied."""
     if image_column is None and batch and set(batch) <= set(LABEL_COLUMN_NAMES):
         raise ValueError(
@@ -71,7 +73,8 @@ class PolicyTransform:
     Args:
         policy: a policy, a local folder, a Hub repo id, ``"preset:<name>"``, or None for no
             augmentation (the same decoding and processing, e.g. for the evaluation split).
-        image_column / label_column: default: detected (the column holding images; label, labels, ...).
+        image_column / label_column: default: detected by :func:`hf_faa.data.resolve_columns`'s rule (the
+            column holding images; an integer column named label, labels, ...).
         image_processor: a ``transformers`` image processor, e.g. from ``AutoImageProcessor``.
         size: resize (shorter side) and centre-crop images to this before augmenting. Default: the
             processor's size if it has a square one, else images keep their sizes.

@@ -7,12 +7,14 @@ apply-probability in [0, 1]: three tensors ``[num_sub_policies, operation_count,
 Each image draws its own sub-policy; each stage then picks an op from
 ``softmax(logits / temperature)`` and applies it with its probability at its magnitude.
 
-Modules: ``config`` (:class:`PolicyConfig`, the one list of settings), ``module`` (the class: parameters), ``forward`` (relaxed and discrete forwards),
-``grouping`` (one op per group of images), ``description`` (tables and JSON), ``hub`` (save, load, push,
-card), ``card`` (the card's fixed parts), ``files`` (atomic saves), ``validation`` (checks on configs and
-weights), ``presets`` (the published policies), ``constants``.
+Modules: ``config`` (:class:`PolicyConfig`, the one list of settings), ``module`` (the class: its
+parameters), ``forward`` (relaxed and discrete forwards), ``grouping`` (one op per group of images),
+``description`` (tables and JSON), ``hub`` (save, load, push, card), ``card`` (the card's fixed parts),
+``files`` (atomic saves), ``validation`` (checks on configs and weights), ``presets`` (the published
+policies), ``constants``.
 """
 
+from .config import PolicyConfig
 from .constants import (
     CONFIG_NAME,
     DESCRIBE_MIN_WEIGHT,
@@ -25,7 +27,6 @@ from .constants import (
     SELECTIONS,
     WEIGHTS_NAME,
 )
-from .config import PolicyConfig
 from .forward import DiscreteChoices
 from .module import FasterAutoAugmentPolicy
 from .presets import PRESET_PREFIX, PRESETS, load_policy
