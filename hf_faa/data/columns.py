@@ -137,9 +137,9 @@ def _check_column(columns: dict[str, Column], name: str, role: str, kinds: tuple
     option = f"{role}_column (--{role}_column)"
     if name not in columns:
         raise _column_error(columns, f"{role} column {name!r} is not in the dataset", f"pass {option} with one of them")
-    holds = columns[name].description
     if columns[name].kind in kinds:
         return
+    holds = columns[name].description
     if role == "image":
         raise _column_error(
             columns,

@@ -53,10 +53,6 @@ class PolicyConfig:
         except ValueError as error:
             raise ValueError(f"{source} holds an invalid policy config: {error}") from error
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (copies: changing it leaves the config alone)."""
-        return dataclasses.asdict(self)
-
 
 CONFIG_FIELDS = tuple(config_field.name for config_field in dataclasses.fields(PolicyConfig))
 # the fields without which a saved policy cannot be rebuilt (search_info is provenance, optional)
