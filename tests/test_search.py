@@ -189,6 +189,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"image_size": 4, "calibration_folds": 1}, r"--image_size 4 \(must be at least 8\); --calibration_folds 1"),
         ({"selection": "soft"}, "selection must be one of"),
         ({"policy_init": "zeros"}, "policy_init must be one of"),
+        ({"strength_measure": "ssim"}, "strength_measure must be one of"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):
@@ -334,10 +335,12 @@ def digit_searches(tmp_path_factory):
 @pytest.mark.slow
 def test_the_default_search_does_not_collapse(digit_searches):
     """The floor is the initial policy's own strength on these images: the policy may trade operations
-    but not augment less than it started (the paper's objective alone falls to ~0.006 here)."""
+    but not augment less than it started (the paper's objective alone falls to ~0.006 here). One logging
+    window's strength (10 steps of 32 images) varies by ±15% around the floor, so the last 5 are averaged."""
     for policy, records in digit_searches.values():
         initial = policy.search_info["initial_augmentation_strength"]
-        assert records[-1]["augmentation_strength"] >= 0.9 * initial > 0.02
+        final_strength = sum(record["augmentation_strength"] for record in records[-5:]) / 5
+        assert final_strength >= 0.9 * initial > 0.02
         assert policy.search_info["verdict"] == "learned"
         rates = {name: rate["final"] for name, rate in policy.search_info["operation_rates"].items()}
         assert sum(rate > 0.01 for rate in rates.values()) >= 3, rates

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data import DatasetArguments
 from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
+from .diagnostics import STRENGTH_MEASURES
 
 GRADIENT_PENALTY_NORMS = ("image", "channel")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
@@ -113,6 +114,14 @@ class SearchConfig(DatasetArguments):
         **_help(
             "Floor on the augmentation strength (mean absolute pixel change) as a share of the initial policy's: "
             "the critic's objective alone is minimised by no augmentation. 0 turns the floor off (the paper)."
+        ),  # fmt: skip
+    )
+    strength_measure: str = field(
+        default="pixel",
+        **_help(
+            "What the floor measures: the mean absolute pixel change, or the change left after each channel's "
+            "best brightness/contrast fit (cannot be met by AutoContrast, Invert or Posterize).",
+            choices=tuple(STRENGTH_MEASURES),
         ),  # fmt: skip
     )
     strength_penalty_weight: float = field(
@@ -235,7 +244,8 @@ class SearchConfig(DatasetArguments):
             raise ValueError(f"Invalid search setting(s): {'; '.join(bad)}.")
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
-                              ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS)):  # fmt: skip
+                              ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS),
+                              ("strength_measure", tuple(STRENGTH_MEASURES))):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")
 
