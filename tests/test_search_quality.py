@@ -12,6 +12,7 @@ from PIL import Image
 
 from hf_faa import FasterAutoAugmentPolicy
 from hf_faa.evaluation import _compare, paired_difference
+from hf_faa.ops import OPERATIONS
 from hf_faa.search.calibration import IDENTITY, calibrate, candidate_grid, choose, fold_indices, rescale_
 from hf_faa.search.diagnostics import (
     GradientNoise,
@@ -22,7 +23,6 @@ from hf_faa.search.diagnostics import (
     window_diagnostics,
 )
 from hf_faa.search.losses import strength_shortfall
-from hf_faa.ops import OPERATIONS
 from hf_faa.search.report import write_loss_curves
 
 

@@ -14,7 +14,13 @@ from torch import Tensor
 from ..policy import FasterAutoAugmentPolicy
 from .config import SearchConfig
 from .critic import WideResNetCritic
-from .diagnostics import CHANGED_PIXEL_CHANGE, STRENGTH_MEASURES, GradientNoise, augmentation_strength, structural_change
+from .diagnostics import (
+    CHANGED_PIXEL_CHANGE,
+    STRENGTH_MEASURES,
+    GradientNoise,
+    augmentation_strength,
+    structural_change,
+)
 from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
 
 # A step needs one real and one augmented image on every process; a batch left with fewer
