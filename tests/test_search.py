@@ -189,7 +189,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"image_size": 4, "calibration_folds": 1}, r"--image_size 4 \(must be at least 8\); --calibration_folds 1"),
         ({"selection": "soft"}, "selection must be one of"),
         ({"policy_init": "zeros"}, "policy_init must be one of"),
-        ({"strength_measure": "ssim"}, "strength_measure must be one of"),
+        ({"strength_floor_scope": "pixel"}, "strength_floor_scope must be one of"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):

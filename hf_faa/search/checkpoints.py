@@ -20,8 +20,7 @@ class SearchProgress:
     """The loop's position, saved with every checkpoint (``accelerator.register_for_checkpointing``)."""
 
     global_step: int = 0
-    initial_strength: float = 0.0  # the initial policy's augmentation strength (mean |pixel change|)
-    initial_floor_strength: float = 0.0  # the initial policy's strength in --strength_measure (the floor's reference)
+    initial_strength: float = 0.0  # the initial policy's augmentation strength (the floor's reference)
     skipped_images: int = 0  # undecodable images left out so far
     skipped_steps: int = 0  # steps without updates: some process had too few decodable images
 
@@ -31,7 +30,6 @@ class SearchProgress:
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.global_step = int(state["global_step"])
         self.initial_strength = float(state.get("initial_strength", 0.0))
-        self.initial_floor_strength = float(state.get("initial_floor_strength", self.initial_strength))
         self.skipped_images = int(state.get("skipped_images", 0))
         self.skipped_steps = int(state.get("skipped_steps", 0))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data import DatasetArguments
 from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
-from .diagnostics import STRENGTH_MEASURES
+from .losses import STRENGTH_FLOOR_SCOPES
 
 GRADIENT_PENALTY_NORMS = ("image", "channel")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
@@ -116,12 +116,12 @@ class SearchConfig(DatasetArguments):
             "the critic's objective alone is minimised by no augmentation. 0 turns the floor off (the paper)."
         ),  # fmt: skip
     )
-    strength_measure: str = field(
-        default="pixel",
+    strength_floor_scope: str = field(
+        default="batch",
         **_help(
-            "What the floor measures: the mean absolute pixel change, or the change left after each channel's "
-            "best brightness/contrast fit (cannot be met by AutoContrast, Invert or Posterize).",
-            choices=tuple(STRENGTH_MEASURES),
+            "batch: the batch's mean strength must reach the floor; image: every image's must, so stages spent on "
+            "an op that changes nothing on this data cost the policy.",
+            choices=STRENGTH_FLOOR_SCOPES,
         ),  # fmt: skip
     )
     strength_penalty_weight: float = field(
@@ -245,7 +245,7 @@ class SearchConfig(DatasetArguments):
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
                               ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS),
-                              ("strength_measure", tuple(STRENGTH_MEASURES))):  # fmt: skip
+                              ("strength_floor_scope", STRENGTH_FLOOR_SCOPES)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")
 

@@ -19,35 +19,12 @@ CHANGED_PIXEL_CHANGE = 0.5 / 255
 # in parameter units: probabilities and magnitudes live in [0, 1]).
 COLLAPSED_STRENGTH_RATIO = 0.25
 STALLED_DRIFT = 0.02
-# Keeps a constant channel's variance (and the square root's gradient at 0) finite.
-_VARIANCE_EPSILON = 1e-8
 
 
 def augmentation_strength(original: Tensor, augmented: Tensor) -> Tensor:
     """Mean absolute pixel change per image ``[B]`` between float images ``[B, C, H, W]`` in [0, 1]
     (differentiable in ``augmented``)."""
     return (augmented - original).abs().flatten(1).mean(1)
-
-
-def structural_change(original: Tensor, augmented: Tensor) -> Tensor:
-    """The part of each image's change that no brightness, contrast or inversion explains: per channel, the
-    RMS residual of ``augmented`` after its best affine fit ``a · original + b``, averaged over channels,
-    per image ``[B]`` for float images ``[B, C, H, W]`` in [0, 1] (differentiable in ``augmented``).
-
-    0 for AutoContrast, Invert, Brightness and Contrast (affine per channel, up to clipping), small for
-    Posterize; large for geometric ops, which move the pixels themselves.
-    """
-    original, augmented = original.flatten(2).float(), augmented.flatten(2).float()
-    original = original - original.mean(2, keepdim=True)
-    augmented = augmented - augmented.mean(2, keepdim=True)
-    covariance = (original * augmented).mean(2)
-    explained = covariance.square() / (original.square().mean(2) + _VARIANCE_EPSILON)
-    residual = (augmented.square().mean(2) - explained).clamp_min(0)
-    return (residual + _VARIANCE_EPSILON).sqrt().mean(1)
-
-
-# What a strength floor can measure (--strength_measure).
-STRENGTH_MEASURES = {"pixel": augmentation_strength, "structure": structural_change}
 
 
 def parameter_drift(policy: FasterAutoAugmentPolicy, initial: dict[str, Tensor]) -> dict[str, float]:

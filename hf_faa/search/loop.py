@@ -24,7 +24,7 @@ from .calibration import Calibration, calibrate, candidate_grid, choose, rescale
 from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, resolve_checkpoint, save_checkpoint
 from .config import SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
-from .diagnostics import STRENGTH_MEASURES, augmentation_strength, search_verdict, window_diagnostics
+from .diagnostics import augmentation_strength, search_verdict, window_diagnostics
 from .outputs import search_info, with_search_info, write_outputs
 from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
@@ -213,17 +213,13 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
     return choose(candidates, table)
 
 
-def _initial_strengths(state: SearchState, images: Tensor) -> tuple[float, float]:
-    """Augmentation strength of the (still initial) policy's relaxed forward on a batch's augmented half,
-    in mean |pixel change| and in the floor's measure, averaged over processes."""
+def _initial_strength(state: SearchState, images: Tensor) -> float:
+    """Augmentation strength of the (still initial) policy's relaxed forward on a batch's augmented
+    half, averaged over processes."""
     with torch.no_grad():
         to_augment = images[: images.shape[0] // 2].float() / 255
-        augmented = state.policy(to_augment)
-        floor_measure = STRENGTH_MEASURES[state.config.strength_measure]
-        strengths = torch.stack([augmentation_strength(to_augment, augmented).mean(),
-                                 floor_measure(to_augment, augmented).mean()])  # fmt: skip
-    pixel, floor = state.accelerator.gather(strengths[None]).mean(0).tolist()
-    return pixel, floor
+        strength = augmentation_strength(to_augment, state.policy(to_augment)).mean()
+    return float(state.accelerator.gather(strength[None]).mean())
 
 
 def _search(
@@ -252,10 +248,8 @@ def _search(
             bar.update(1)
             if int(counts[:, 0].min()) >= MIN_IMAGES_PER_STEP:
                 if not progress.initial_strength:
-                    progress.initial_strength, progress.initial_floor_strength = _initial_strengths(
-                        state, batch["pixel_values"]
-                    )
-                state.strength_floor = config.min_strength_ratio * progress.initial_floor_strength
+                    progress.initial_strength = _initial_strength(state, batch["pixel_values"])
+                state.strength_floor = config.min_strength_ratio * progress.initial_strength
                 update_policy = progress.global_step > config.critic_warmup_steps
                 metrics = search_step(state, batch["pixel_values"], labels, update_policy)
                 metrics = accelerator.gather(metrics.unsqueeze(0))

@@ -35,6 +35,10 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, norm: str = 
     return ((lengths - 1) ** 2).mean()
 
 
+# Where the strength floor applies (--strength_floor_scope): see strength_shortfall.
+STRENGTH_FLOOR_SCOPES = ("batch", "image")
+
+
 def critic_loss(
     real_scores: Tensor,
     fake_scores: Tensor,
@@ -55,8 +59,15 @@ def policy_loss(fake_scores: Tensor, fake_logits: Tensor, labels: Tensor, classi
     return classification_weight * F.cross_entropy(fake_logits.float(), labels) - fake_scores.float().mean()
 
 
-def strength_shortfall(strength: Tensor, floor: float) -> Tensor:
-    """``max(0, floor − mean(strength))`` for per-image strengths ``[B]``: a scalar, 0 above the floor."""
+def strength_shortfall(strength: Tensor, floor: float, scope: str = "batch") -> Tensor:
+    """How far per-image strengths ``[B]`` fall short of ``floor``: a scalar, 0 above it.
+
+    ``scope="batch"``: ``max(0, floor − mean(strength))``, so strongly changed images make up for unchanged
+    ones. ``"image"``: ``mean(max(0, floor − strength))``, so every image must reach the floor and a stage
+    spent on an op that changes nothing (AutoContrast on digits that already span 0-255) costs the policy.
+    """
+    if scope == "image":
+        return (floor - strength.float()).clamp_min(0).mean()
     return (floor - strength.float().mean()).clamp_min(0)
 
 

@@ -14,13 +14,7 @@ from torch import Tensor
 from ..policy import FasterAutoAugmentPolicy
 from .config import SearchConfig
 from .critic import WideResNetCritic
-from .diagnostics import (
-    CHANGED_PIXEL_CHANGE,
-    STRENGTH_MEASURES,
-    GradientNoise,
-    augmentation_strength,
-    structural_change,
-)
+from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength
 from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
 
 # A step needs one real and one augmented image on every process; a batch left with fewer
@@ -43,7 +37,6 @@ METRICS = (
     "selection_entropy",
     "augmentation_strength",
     "changed_share",
-    "structural_change",
 )
 
 
@@ -59,7 +52,7 @@ class SearchState:
     policy_optimizer: torch.optim.Optimizer
     classifier: torch.nn.Module | None = None  # prepared WideResNetClassifier (None: the critic's class head)
     classifier_optimizer: torch.optim.Optimizer | None = None
-    strength_floor: float = 0.0  # the policy is penalised for augmenting less than this (in --strength_measure)
+    strength_floor: float = 0.0  # the policy is penalised for augmenting less than this (mean |change|)
     gradient_noise: GradientNoise = field(default_factory=GradientNoise)
 
     @property
@@ -86,8 +79,9 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
     step with its graph (the official code runs it twice). With a separate classifier, that classifier
     learns on the real half only, and judges (in eval mode) whether the augmented half keeps its
     labels; otherwise the critic's class head does. The policy's loss adds
-    ``strength_penalty_weight · max(0, strength_floor − strength)`` (strength in ``--strength_measure``), so
-    it cannot escape the critic by not augmenting. Returns the step's :data:`METRICS`.
+    ``strength_penalty_weight ·`` the shortfall of the mean |augmented − original| below ``strength_floor``
+    (of the batch's mean or of each image: ``--strength_floor_scope``), so it cannot escape the critic by not
+    augmenting. Returns the step's :data:`METRICS`.
     """
     config = state.config
     images = images.float() / 255
@@ -99,7 +93,6 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
         with torch.set_grad_enabled(update_policy):  # in the critic's warm-up, no policy graph is needed
             augmented = state.policy(to_augment)
         strength = augmentation_strength(to_augment, augmented)
-        floor_strength = STRENGTH_MEASURES[config.strength_measure](to_augment, augmented)
         real_input, fake_input = state.critic_input(real), state.critic_input(augmented)
 
         real_scores, real_logits = state.critic(real_input)
@@ -124,7 +117,7 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             policy_logits = _judge_labels(state.accelerator.unwrap_model(state.classifier), fake_input)
         loss_of_policy = policy_loss(policy_scores, policy_logits, augment_labels, config.classification_weight)
         loss_of_policy = loss_of_policy + config.strength_penalty_weight * strength_shortfall(
-            floor_strength, state.strength_floor
+            strength, state.strength_floor, config.strength_floor_scope
         )
         if config.min_entropy_ratio > 0:
             policy_module = state.policy_module
@@ -155,7 +148,6 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             state.policy_module.selection_entropy(),
             strength.mean(),
             (strength > CHANGED_PIXEL_CHANGE).float().mean(),
-            structural_change(to_augment, augmented).mean(),
         )
         return torch.stack([value.detach().float() for value in values])
 
