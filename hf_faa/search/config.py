@@ -120,7 +120,8 @@ class SearchConfig(DatasetArguments):
         default="batch",
         **_help(
             "batch: the batch's mean strength must reach the floor; image: every image's must, so stages spent on "
-            "an op that changes nothing on this data cost the policy.",
+            "an op that changes nothing on this data cost the policy (not better on the evaluation suite: "
+            "docs/search-research.md, session 7).",
             choices=STRENGTH_FLOOR_SCOPES,
         ),  # fmt: skip
     )
