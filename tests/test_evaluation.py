@@ -61,6 +61,7 @@ def test_control_row_and_paired_differences_of_a_tiny_run(tmp_path):
     initial = FasterAutoAugmentPolicy.from_pretrained(tmp_path / "search-init-policy")
     searched = FasterAutoAugmentPolicy.from_pretrained(tmp_path / "searched-policy")
     assert initial.operations == searched.operations and bool((initial.probabilities == 0.5).all())
+    assert initial.num_sub_policies == searched.num_sub_policies  # every search of the ensemble's start
     strengths = {row["policy"]: row["augmentation_strength"] for row in results["summary"]}
     assert strengths["none"] == 0 and 0.01 < strengths["search-init"] < 0.5
     assert "| search-init | " in (tmp_path / "results.md").read_text().split("Paired differences")[1]

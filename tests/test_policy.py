@@ -288,6 +288,33 @@ def test_uniform_magnitude_sampling_draws_below_the_magnitude():
     assert abs(magnitudes.mean() - 0.4) < 0.01
 
 
+def test_union_holds_every_sub_policy_and_each_image_picks_one():
+    """Invert always (2 sub-policies) and Invert never (1): about 2/3 of the images are inverted."""
+    always, never = (FasterAutoAugmentPolicy(operations=["Invert", "Rotate"], num_sub_policies=count,
+                                             operation_count=1) for count in (2, 1))  # fmt: skip
+    with torch.no_grad():
+        for part, probability in ((always, 1.0), (never, 0.0)):
+            part.logits.copy_(torch.tensor([1.0, 0.0]))  # Invert, at temperature 0.05: weight 1 - 2e-9
+            part.probabilities.fill_(probability)
+    union = FasterAutoAugmentPolicy.union([always, never])
+    assert union.num_sub_policies == 3 and union.search_info == {} and union.training
+    for name in ("logits", "magnitudes", "probabilities"):
+        assert torch.equal(getattr(union, name), torch.cat([getattr(always, name), getattr(never, name)]))
+    batch = torch.full((3000, 1, 2, 2), 10, dtype=torch.uint8)
+    inverted = (union.eval()(batch, generator=seeded(3))[:, 0, 0, 0] == 245).double().mean()
+    assert abs(inverted - 2 / 3) < 4 * math.sqrt(2 / 9 / 3000)
+
+
+@pytest.mark.parametrize(("other", "message"), [({"temperature": 0.5}, "differs from policy 0"),
+                                                ({"operations": ["Rotate"]}, "differs from policy 0")])  # fmt: skip
+def test_union_refuses_policies_with_other_settings(other, message):
+    base = {"operations": ["Invert", "Rotate"], "num_sub_policies": 1, "operation_count": 1}
+    with pytest.raises(ValueError, match=message):
+        FasterAutoAugmentPolicy.union([FasterAutoAugmentPolicy(**base), FasterAutoAugmentPolicy(**{**base, **other})])
+    with pytest.raises(ValueError, match="at least one policy"):
+        FasterAutoAugmentPolicy.union([])
+
+
 def test_uniform_initialisation_has_no_preference(policy):
     policy.reset_parameters("uniform")
     torch.testing.assert_close(policy.selection_weights(), torch.full((10, 2, 17), 1 / 17))

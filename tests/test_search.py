@@ -23,6 +23,7 @@ from hf_faa import FasterAutoAugmentPolicy
 from hf_faa.data import prepare_dataset
 from hf_faa.sample_grid import MAX_SAMPLE_ROWS
 from hf_faa.search import SearchConfig, run_search
+from hf_faa.search import loop as search_loop
 from hf_faa.search import step as search_step_module
 from hf_faa.search.checkpoints import latest_checkpoint
 from hf_faa.search.outputs import sample_images
@@ -248,19 +249,53 @@ def test_config_parses_from_cli_and_yaml(tmp_path):
     assert (config.max_steps, config.critic_depth) == (7, 16)
 
 
-def test_resumed_search_equals_the_uninterrupted_one(tmp_path):
-    uninterrupted = run_search(tiny_config(tmp_path / "full", max_steps=8, checkpointing_steps=3))
+@pytest.mark.parametrize("ensemble_size", [1, 2])
+def test_resumed_search_equals_the_uninterrupted_one(tmp_path, ensemble_size):
+    uninterrupted = run_search(tiny_config(tmp_path / "full", max_steps=8, checkpointing_steps=3,
+                                           ensemble_size=ensemble_size))  # fmt: skip
     # "killed" after step 4: the run stops there, with checkpoints at steps 3 (periodic) and 4 (end of epoch? no:
     # 256 images / 16 = 16 steps per epoch), so its last checkpoint is step_3
-    run_search(tiny_config(tmp_path / "resumed", max_steps=4, checkpointing_steps=3))
+    run_search(tiny_config(tmp_path / "resumed", max_steps=4, checkpointing_steps=3, ensemble_size=ensemble_size))
     assert latest_checkpoint(tmp_path / "resumed").name == "step_3"
     (tmp_path / "resumed" / "checkpoints" / "step_6.tmp").mkdir()  # an interrupted save is ignored
     resumed = run_search(tiny_config(tmp_path / "resumed", max_steps=8, checkpointing_steps=3,
-                                     resume_from_checkpoint="latest"))  # fmt: skip
+                                     resume_from_checkpoint="latest", ensemble_size=ensemble_size))  # fmt: skip
     for name, parameter in uninterrupted.named_parameters():
         torch.testing.assert_close(getattr(resumed, name), parameter, rtol=0, atol=1e-6)
     steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "search_log.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]
+
+
+def test_an_ensemble_search_saves_the_sub_policies_of_every_search(tmp_path):
+    policy = run_search(tiny_config(tmp_path, ensemble_size=3, max_steps=4))
+    count = TINY["num_sub_policies"]
+    assert policy.num_sub_policies == 3 * count and policy.search_info["config"]["ensemble_size"] == 3
+    # each search has its own critic, judge and random draws: their policies part ways from the same start
+    members = policy.logits.detach().split(count)
+    assert not torch.equal(members[0], members[1]) and not torch.equal(members[1], members[2])
+    record = json.loads((tmp_path / "search_log.jsonl").read_text().splitlines()[-1])
+    assert {"drift/logits", "gradient_snr/logits", "rate/Rotate", "augmentation_strength"} <= set(record)
+    # the rates logged are those of all sub-policies together, as in the saved policy (scaling magnitudes keeps them)
+    assert sum(value for key, value in record.items() if key.startswith("rate/")) == pytest.approx(
+        sum(policy.operation_rates().values()), abs=1e-6
+    )
+    assert "sub-policies of 3 independent searches" in (tmp_path / "README.md").read_text()
+
+
+def test_each_search_of_an_ensemble_sees_every_image_in_an_order_of_its_own():
+    """One epoch of each search's loader holds every image once, in an order of its own (searches that
+    shared one order settled on the same operations: docs/search-research.md, session 8)."""
+    dataset = datasets.Dataset.from_dict({"index": list(range(40))}).with_format("torch")
+
+    def one_epoch(member: int) -> list[int]:
+        loader = search_loop._search_loader(SearchConfig(per_device_train_batch_size=8), dataset, member)
+        loader.collate_fn = lambda rows: torch.stack([row["index"] for row in rows])
+        return torch.cat(list(loader)).tolist()
+
+    orders = [one_epoch(member) for member in range(3)]
+    assert all(sorted(order) == list(range(40)) for order in orders)
+    assert len({tuple(order) for order in orders}) == 3
+    assert one_epoch(1) == orders[1]  # seeded: a resumed search gets the same orders
 
 
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):

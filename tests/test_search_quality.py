@@ -70,7 +70,7 @@ def test_drift_rates_and_strength():
     initial = {name: parameter.detach().clone() for name, parameter in policy.named_parameters()}
     with torch.no_grad():
         policy.probabilities.add_(0.1)
-    record = window_diagnostics(policy, initial, GradientNoise())
+    record = window_diagnostics(policy, initial, [GradientNoise()])
     assert record["drift/probabilities"] == pytest.approx(0.1) and record["drift/logits"] == 0
     assert record["rate/Rotate"] == pytest.approx(0.5 * 0.6) and record["rate/Invert"] == pytest.approx(0.3)
     assert parameter_drift(policy, initial)["magnitudes"] == 0

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from ..ops import OPERATIONS
 from .card import CARD_DATA, MODEL_CARD_TEMPLATE, PAPER_URL
 from .config import CONFIG_FIELDS, PolicyConfig
-from .constants import POLICY_INITS
+from .constants import PARAMETER_NAMES, POLICY_INITS
 from .description import PolicyDescription
 from .forward import PolicyForward
 from .hub import PolicyHub
@@ -132,6 +132,27 @@ class FasterAutoAugmentPolicy(
         return -(log_weights.exp() * log_weights).sum(-1).mean()
 
     @classmethod
+    def union(cls, policies: list[FasterAutoAugmentPolicy]) -> FasterAutoAugmentPolicy:
+        """One policy holding the sub-policies of all ``policies`` (in order), so each image picks one of
+        them uniformly: ``[Σ S_i, K, N]`` parameters. The policies must agree on everything but their
+        parameters and ``search_info`` (the result has none); ``ValueError`` otherwise."""
+        if not policies:
+            raise ValueError("union() needs at least one policy.")
+        first = policies[0].config
+        for index, policy in enumerate(policies[1:], start=1):
+            if _stage_settings(policy.config) != _stage_settings(first):
+                raise ValueError(
+                    f"union(): policy {index} differs from policy 0 in its settings (operations, stages, "
+                    "temperature, ...); only policies with the same settings can be merged."
+                )
+        with torch.random.fork_rng(devices=[]):  # the constructor's random init must not move a running search's RNG
+            merged = cls(**{**first, "num_sub_policies": sum(p.num_sub_policies for p in policies), "search_info": {}})
+        with torch.no_grad():
+            for name in PARAMETER_NAMES:
+                getattr(merged, name).copy_(torch.cat([getattr(p, name).detach().cpu() for p in policies]))
+        return merged.to(policies[0].logits.device).train(policies[0].training)
+
+    @classmethod
     def from_preset(
         cls, name: str, num_ops: int | None = None, magnitude: int | None = None
     ) -> FasterAutoAugmentPolicy:
@@ -142,3 +163,8 @@ class FasterAutoAugmentPolicy(
         from .presets import preset_policy  # presets build policies: imported on use
 
         return preset_policy(name, num_ops, magnitude)
+
+
+def _stage_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A policy's settings that its sub-policies depend on (all but their number and the provenance)."""
+    return {name: value for name, value in config.items() if name not in ("num_sub_policies", "search_info")}

@@ -38,7 +38,17 @@ class SearchConfig(DatasetArguments):
         default=None,
         **_help("Operation names; if unset, all of hf_faa.ops, without the colour-only ones on grayscale data."),
     )
-    num_sub_policies: int = field(default=10, **_help("Sub-policies of the policy."))
+    num_sub_policies: int = field(default=10, **_help("Sub-policies of the policy (of each search of the ensemble)."))
+    ensemble_size: int = field(
+        default=1,
+        **_help(
+            "Independent searches run side by side on the same batches, each with its own policy, critic, label "
+            "judge and random draws; the saved policy holds all their sub-policies (ensemble_size x "
+            "num_sub_policies) and each image picks one. Each step costs ensemble_size times a single search's. "
+            "Three searches merged varied less than one search on the evaluation suite but were not better on "
+            "average (docs/search-research.md, session 8)."
+        ),  # fmt: skip
+    )
     operation_count: int = field(default=2, **_help("Operations per sub-policy."))
     temperature: float = field(default=0.05, **_help("Softmax temperature of the operation selection."))
     magnitude_sampling: str = field(default="fixed", **_help("fixed or uniform.", choices=MAGNITUDE_SAMPLINGS))
@@ -204,6 +214,7 @@ class SearchConfig(DatasetArguments):
         positive_list = "a non-empty list of numbers above 0"
         checks = {  # setting: (valid?, what it must be)
             "image_size": (self.image_size >= 8, "at least 8"),
+            "ensemble_size": (self.ensemble_size >= 1, "at least 1"),
             "per_device_train_batch_size": (
                 self.per_device_train_batch_size >= 2,
                 "at least 2 (half real, half augmented)",

@@ -75,12 +75,16 @@ class GradientNoise:
 
 
 def window_diagnostics(
-    policy: FasterAutoAugmentPolicy, initial: dict[str, Tensor], noise: GradientNoise
+    policy: FasterAutoAugmentPolicy, initial: dict[str, Tensor], noises: list[GradientNoise]
 ) -> dict[str, float]:
     """The diagnostics of one logging window, as flat tracker keys: ``drift/<group>``,
-    ``gradient_snr/<group>`` and ``rate/<operation>``."""
+    ``gradient_snr/<group>`` (the mean over ``noises``, one per search of an ensemble) and ``rate/<operation>``."""
     record = {f"drift/{name}": value for name, value in parameter_drift(policy, initial).items()}
-    record.update({f"gradient_snr/{name}": value for name, value in noise.ratios().items()})
+    ratios = [noise.ratios() for noise in noises]
+    for name in PARAMETER_NAMES:
+        values = [ratio[name] for ratio in ratios if name in ratio]
+        if values:
+            record[f"gradient_snr/{name}"] = sum(values) / len(values)
     record.update({f"rate/{name}": rate for name, rate in policy.operation_rates().items()})
     return record
 

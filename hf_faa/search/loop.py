@@ -39,8 +39,14 @@ def default_operations(num_channels: int) -> list[str]:
 
 
 def initial_policy(config: SearchConfig, num_channels: int) -> FasterAutoAugmentPolicy:
-    """The policy a search with ``config`` starts from on images of ``num_channels`` channels
-    (draws from the global RNG when ``policy_init="random"``)."""
+    """The policy a search with ``config`` starts from on images of ``num_channels`` channels: the
+    initial sub-policies of all ``ensemble_size`` searches together (draws from the global RNG when
+    ``policy_init="random"``)."""
+    return FasterAutoAugmentPolicy.union([_member_policy(config, num_channels) for _ in range(config.ensemble_size)])
+
+
+def _member_policy(config: SearchConfig, num_channels: int) -> FasterAutoAugmentPolicy:
+    """The initial policy of one search of the ensemble."""
     policy = FasterAutoAugmentPolicy(
         operations=config.operations or default_operations(num_channels),
         num_sub_policies=config.num_sub_policies,
@@ -96,42 +102,18 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     output_dir = Path(config.output_dir)
     set_seed(config.seed)  # identical initialisation on every process
     data = load_search_data(config, accelerator, dataset)
-    loader = DataLoader(
-        data.dataset,
-        batch_size=config.per_device_train_batch_size,
-        shuffle=True,
-        drop_last=True,
-        collate_fn=collate_valid,
-        num_workers=config.dataloader_num_workers,
-        # its own generator: starting an epoch's iterator must not draw from the global RNG, or a
-        # resumed run (which starts its iterator after restoring the RNG) would diverge
-        generator=torch.Generator().manual_seed(config.seed),
-    )
-    policy = initial_policy(config, data.num_channels)
-    critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
-    if config.channels_last:
-        critic = critic.to(memory_format=torch.channels_last)
-    betas = (config.adam_beta1, config.adam_beta2)
-    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
-    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate or config.learning_rate,
-                                        betas=betas)  # fmt: skip
-    initial_parameters = {name: parameter.detach().clone() for name, parameter in policy.named_parameters()}
-    policy, critic, critic_optimizer, policy_optimizer, loader = accelerator.prepare(
-        policy, critic, critic_optimizer, policy_optimizer, loader
-    )
-    state = SearchState(accelerator, config, policy, critic, critic_optimizer, policy_optimizer)
-    if config.classifier == "separate":
-        classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
-                                          config.critic_widen_factor)  # fmt: skip
-        if config.channels_last:
-            classifier = classifier.to(memory_format=torch.channels_last)
-        classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=config.learning_rate)
-        state.classifier, state.classifier_optimizer = accelerator.prepare(classifier, classifier_optimizer)
-    initial_rates = state.policy_module.operation_rates()
+    # each search of the ensemble sees the data in its own order: which ops a search settles on depends
+    # mostly on the order of its first batches (docs/search-research.md, session 8)
+    loaders = [accelerator.prepare(_search_loader(config, data.dataset, member))
+               for member in range(config.ensemble_size)]  # fmt: skip
+    members = [_search_member(config, data, accelerator) for _ in range(config.ensemble_size)]
+    start = FasterAutoAugmentPolicy.union([member.policy_module for member in members])
+    initial_parameters = {name: parameter.detach().clone() for name, parameter in start.named_parameters()}
+    initial_rates = start.operation_rates()
     progress = SearchProgress()
     accelerator.register_for_checkpointing(progress)
 
-    steps_per_epoch = len(loader)
+    steps_per_epoch = len(loaders[0])
     total_steps = config.max_steps if config.max_steps > 0 else config.num_train_epochs * steps_per_epoch
     if config.resume_from_checkpoint:
         checkpoint = resolve_checkpoint(output_dir, config.resume_from_checkpoint)
@@ -151,13 +133,16 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
         f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_steps} steps.",
         main_process_only=True,
     )
-    search_seconds = _search(state, loader, progress, log, steps_per_epoch, total_steps, initial_parameters)
+    search_seconds = _search(members, loaders, progress, log, steps_per_epoch, total_steps, initial_parameters)
 
-    policy = state.policy_module.eval()
+    policy = FasterAutoAugmentPolicy.union([member.policy_module for member in members]).eval()
     verdict, verdict_sentence = search_verdict(log.records, progress.initial_strength)
     info = search_info(config, data, accelerator, log, progress, search_seconds)
     info["verdict"] = verdict
     messages = [verdict_sentence]
+    if config.ensemble_size > 1:
+        messages.append(f"The saved policy merges the {policy.num_sub_policies} sub-policies of {config.ensemble_size} "
+                        "independent searches (--ensemble_size).")  # fmt: skip
     rescale_(policy, (1.0, config.magnitude_scale))
     if config.magnitude_scale != 1:
         messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
@@ -182,6 +167,50 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
+
+
+def _search_loader(config: SearchConfig, dataset: datasets.Dataset, member: int) -> DataLoader:
+    """The batches of search ``member`` of the ensemble: ``dataset`` shuffled every epoch, in an order of the
+    member's own (the first member's is a single search's)."""
+    if member:
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed + member))
+        dataset = dataset.select(order.tolist())
+    return DataLoader(
+        dataset,
+        batch_size=config.per_device_train_batch_size,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=collate_valid,
+        num_workers=config.dataloader_num_workers,
+        # its own generator: starting an epoch's iterator must not draw from the global RNG, or a
+        # resumed run (which starts its iterator after restoring the RNG) would diverge
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+
+
+def _search_member(config: SearchConfig, data: PreparedDataset, accelerator: Accelerator) -> SearchState:
+    """One search of the ensemble: its initial policy, critic, label judge (with ``classifier="separate"``)
+    and their optimisers, prepared by ``accelerator``."""
+    policy = _member_policy(config, data.num_channels)
+    critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
+    if config.channels_last:
+        critic = critic.to(memory_format=torch.channels_last)
+    betas = (config.adam_beta1, config.adam_beta2)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
+    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate or config.learning_rate,
+                                        betas=betas)  # fmt: skip
+    policy, critic, critic_optimizer, policy_optimizer = accelerator.prepare(
+        policy, critic, critic_optimizer, policy_optimizer
+    )
+    state = SearchState(accelerator, config, policy, critic, critic_optimizer, policy_optimizer)
+    if config.classifier == "separate":
+        classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
+                                          config.critic_widen_factor)  # fmt: skip
+        if config.channels_last:
+            classifier = classifier.to(memory_format=torch.channels_last)
+        classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=config.learning_rate)
+        state.classifier, state.classifier_optimizer = accelerator.prepare(classifier, classifier_optimizer)
+    return state
 
 
 def _warn_about_an_earlier_search(output_dir: Path) -> None:
@@ -213,22 +242,24 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
     return choose(candidates, table)
 
 
-def _initial_strength(state: SearchState, images: Tensor) -> float:
-    """Augmentation strength of the (still initial) policy's relaxed forward on a batch's augmented
-    half, averaged over processes."""
+def _initial_strength(members: list[SearchState], images: Tensor) -> float:
+    """Augmentation strength of the (still initial) policies' relaxed forward on a batch's augmented
+    half, averaged over the ensemble and the processes."""
     with torch.no_grad():
         to_augment = images[: images.shape[0] // 2].float() / 255
-        strength = augmentation_strength(to_augment, state.policy(to_augment)).mean()
-    return float(state.accelerator.gather(strength[None]).mean())
+        strength = torch.stack([augmentation_strength(to_augment, member.policy(to_augment)).mean()
+                                for member in members]).mean()  # fmt: skip
+    return float(members[0].accelerator.gather(strength[None]).mean())
 
 
 def _search(
-    state, loader, progress: SearchProgress, log: SearchLog, steps_per_epoch: int, total_steps: int,
-    initial_parameters: dict[str, Tensor],
+    members: list[SearchState], loaders: list, progress: SearchProgress, log: SearchLog, steps_per_epoch: int,
+    total_steps: int, initial_parameters: dict[str, Tensor],
 ):  # fmt: skip
-    """The step loop with logging, checkpoints and the progress bar (skips counted in ``progress``); returns
-    the seconds it took."""
-    accelerator, config = state.accelerator, state.config
+    """The step loop with logging, checkpoints and the progress bar (skips counted in ``progress``): every
+    search of the ensemble steps on a batch of its own loader, and the log holds their mean metrics and the diagnostics
+    of their sub-policies together. Returns the seconds it took."""
+    accelerator, config = members[0].accelerator, members[0].config
     bar = tqdm(total=total_steps, initial=progress.global_step, desc="search",
                disable=not accelerator.is_local_main_process)  # fmt: skip
     window_sum, window_steps, last_checkpoint = torch.zeros(len(METRICS)), 0, None
@@ -236,22 +267,29 @@ def _search(
     images_per_step = config.per_device_train_batch_size * accelerator.num_processes
     epoch = progress.global_step // steps_per_epoch
     while progress.global_step < total_steps:
-        loader.set_epoch(epoch)
         already_done = progress.global_step - epoch * steps_per_epoch
-        batches = accelerator.skip_first_batches(loader, already_done) if already_done else loader
-        for batch in batches:
-            labels = batch["labels"]
-            # [processes, 2]: decodable and undecodable images of this batch on each process
-            counts = accelerator.gather(torch.stack([labels.new_tensor(len(labels)), batch["num_skipped"]])[None])
-            progress.skipped_images += int(counts[:, 1].sum())
+        for loader in loaders:
+            loader.set_epoch(epoch)
+        iterators = [accelerator.skip_first_batches(loader, already_done) if already_done else loader
+                     for loader in loaders]  # fmt: skip
+        for batches in zip(*iterators, strict=True):
+            # [processes, members, 2]: decodable and undecodable images of each member's batch on each process
+            counts = accelerator.gather(torch.stack([
+                torch.stack([batch["labels"].new_tensor(len(batch["labels"])), batch["num_skipped"]])
+                for batch in batches
+            ])[None])  # fmt: skip
+            progress.skipped_images += int(counts[:, 0, 1].sum())  # the first member's batches hold each image once
             progress.global_step += 1
             bar.update(1)
-            if int(counts[:, 0].min()) >= MIN_IMAGES_PER_STEP:
+            if int(counts[..., 0].min()) >= MIN_IMAGES_PER_STEP:
                 if not progress.initial_strength:
-                    progress.initial_strength = _initial_strength(state, batch["pixel_values"])
-                state.strength_floor = config.min_strength_ratio * progress.initial_strength
+                    progress.initial_strength = _initial_strength(members, batches[0]["pixel_values"])
                 update_policy = progress.global_step > config.critic_warmup_steps
-                metrics = search_step(state, batch["pixel_values"], labels, update_policy)
+                metrics = []
+                for member, batch in zip(members, batches, strict=True):
+                    member.strength_floor = config.min_strength_ratio * progress.initial_strength
+                    metrics.append(search_step(member, batch["pixel_values"], batch["labels"], update_policy))
+                metrics = torch.stack(metrics).mean(0)
                 metrics = accelerator.gather(metrics.unsqueeze(0))
                 metrics = metrics.mean(0).cpu()
                 if not torch.isfinite(metrics[:2]).all():
@@ -273,14 +311,17 @@ def _search(
                     {name: float(value) for name, value in zip(METRICS, window_sum / window_steps, strict=True)}
                 )
                 record["images_per_second"] = window_steps * images_per_step / seconds
-                record.update(window_diagnostics(state.policy_module, initial_parameters, state.gradient_noise))
+                policies = FasterAutoAugmentPolicy.union([member.policy_module for member in members])
+                record.update(window_diagnostics(policies, initial_parameters,
+                                                 [member.gradient_noise for member in members]))  # fmt: skip
                 log.append(record)
                 accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.global_step)
                 bar.set_postfix(wasserstein=f"{record['wasserstein']:.3f}",
                                 critic_class_acc=f"{record['augmented_accuracy']:.2f}",
                                 strength=f"{record['augmentation_strength']:.3f}")  # fmt: skip
                 window_sum, window_steps, window_start = torch.zeros(len(METRICS)), 0, time.perf_counter()
-                state.gradient_noise.reset()
+                for member in members:
+                    member.gradient_noise.reset()
             end_of_epoch = progress.global_step % steps_per_epoch == 0
             if end_of_epoch or (config.checkpointing_steps and progress.global_step % config.checkpointing_steps == 0):
                 if last_checkpoint is None and not config.resume_from_checkpoint:

@@ -98,6 +98,11 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     """The model card's "Did the search learn?" section: the verdict, the diagnostics at the first and
     the last logging step, how the apply rate of each operation changed, and the calibration."""
     lines = [verdict_sentence]
+    searches = search_info["config"].get("ensemble_size", 1)
+    if searches > 1:
+        lines += ["", f"The policy holds the sub-policies of {searches} independent searches (`--ensemble_size`); "
+                      "the losses and accuracies below are their means, the drifts and rates those of all their "
+                      "sub-policies together."]  # fmt: skip
     if records:
         first, last = records[0], records[-1]
         lines += ["", "| diagnostic | first logged step | last logged step |", "|---|---:|---:|"]
