@@ -42,8 +42,8 @@ class SearchConfig(DatasetArguments):
     ensemble_size: int = field(
         default=1,
         **_help(
-            "Independent searches run side by side on the same batches, each with its own policy, critic, label "
-            "judge and random draws; the saved policy holds all their sub-policies (ensemble_size x "
+            "Independent searches run side by side, each with its own policy, critic, label judge, random draws "
+            "and data order; the saved policy holds all their sub-policies (ensemble_size x "
             "num_sub_policies) and each image picks one. Each step costs ensemble_size times a single search's. "
             "Three searches merged varied less than one search on the evaluation suite but were not better on "
             "average (docs/search-research.md, session 8)."
