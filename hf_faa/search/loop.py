@@ -257,14 +257,14 @@ def _search(
     total_steps: int, initial_parameters: dict[str, Tensor],
 ):  # fmt: skip
     """The step loop with logging, checkpoints and the progress bar (skips counted in ``progress``): every
-    search of the ensemble steps on a batch of its own loader, and the log holds their mean metrics and the diagnostics
-    of their sub-policies together. Returns the seconds it took."""
+    search of the ensemble steps on a batch of its own loader, and the log holds their mean metrics and
+    the diagnostics of their sub-policies together. Returns the seconds it took."""
     accelerator, config = members[0].accelerator, members[0].config
     bar = tqdm(total=total_steps, initial=progress.global_step, desc="search",
                disable=not accelerator.is_local_main_process)  # fmt: skip
     window_sum, window_steps, last_checkpoint = torch.zeros(len(METRICS)), 0, None
     start = window_start = time.perf_counter()
-    images_per_step = config.per_device_train_batch_size * accelerator.num_processes
+    images_per_step = config.per_device_train_batch_size * accelerator.num_processes * len(members)
     epoch = progress.global_step // steps_per_epoch
     while progress.global_step < total_steps:
         already_done = progress.global_step - epoch * steps_per_epoch
