@@ -107,7 +107,7 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     loaders = [accelerator.prepare(_search_loader(config, data.dataset, member))
                for member in range(config.ensemble_size)]  # fmt: skip
     members = [_search_member(config, data, accelerator) for _ in range(config.ensemble_size)]
-    start = FasterAutoAugmentPolicy.union([member.policy_module for member in members])
+    start = _ensemble_policy(members)
     initial_parameters = {name: parameter.detach().clone() for name, parameter in start.named_parameters()}
     initial_rates = start.operation_rates()
     progress = SearchProgress()
@@ -135,7 +135,7 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     )
     search_seconds = _search(members, loaders, progress, log, steps_per_epoch, total_steps, initial_parameters)
 
-    policy = FasterAutoAugmentPolicy.union([member.policy_module for member in members]).eval()
+    policy = _ensemble_policy(members).eval()
     verdict, verdict_sentence = search_verdict(log.records, progress.initial_strength)
     info = search_info(config, data, accelerator, log, progress, search_seconds)
     info["verdict"] = verdict
@@ -186,6 +186,11 @@ def _search_loader(config: SearchConfig, dataset: datasets.Dataset, member: int)
         # resumed run (which starts its iterator after restoring the RNG) would diverge
         generator=torch.Generator().manual_seed(config.seed),
     )
+
+
+def _ensemble_policy(members: list[SearchState]) -> FasterAutoAugmentPolicy:
+    """The sub-policies of every search of the ensemble, as they are now, in one new policy."""
+    return FasterAutoAugmentPolicy.union([member.policy_module for member in members])
 
 
 def _search_member(config: SearchConfig, data: PreparedDataset, accelerator: Accelerator) -> SearchState:
@@ -311,8 +316,7 @@ def _search(
                     {name: float(value) for name, value in zip(METRICS, window_sum / window_steps, strict=True)}
                 )
                 record["images_per_second"] = window_steps * images_per_step / seconds
-                policies = FasterAutoAugmentPolicy.union([member.policy_module for member in members])
-                record.update(window_diagnostics(policies, initial_parameters,
+                record.update(window_diagnostics(_ensemble_policy(members), initial_parameters,
                                                  [member.gradient_noise for member in members]))  # fmt: skip
                 log.append(record)
                 accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.global_step)
