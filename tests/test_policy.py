@@ -227,7 +227,48 @@ def test_eval_forward_applies_the_sampled_choices(dtype):
         torch.testing.assert_close(out[index : index + 1], expected)
 
 
-@pytest.mark.parametrize("size", [16, 64])  # below and above ROW_COPY_MIN_BYTES
+@pytest.mark.parametrize("chunk_bytes", [None, 1])  # one chunk, one image per chunk
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_fused_eval_stages_equal_each_op_run_on_its_own_images(monkeypatch, dtype, chunk_bytes):
+    """The eval forward warps all of a stage's affine ops at once and (uint8) gathers all its table ops at
+    once; the images, random draws included, equal those of running each chosen op on its images in turn."""
+    import hf_faa.policy.grouping as grouping
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(grouping, "CPU_CHUNK_BYTES", chunk_bytes)
+    torch.manual_seed(0)
+    policy = FasterAutoAugmentPolicy(temperature=1.0, magnitude_ranges={"Rotate": [0.0, 45.0]}).eval()
+    batch = images(96, size=10)
+    batch = (batch * 255).to(dtype) if dtype == torch.uint8 else batch
+    out = policy(batch, generator=seeded(3))
+
+    generator = seeded(3)
+    choices = policy.sample_choices(len(batch), generator)
+    expected = batch.clone()
+    for stage in range(policy.operation_count):
+        op_index = torch.where(choices.applied[stage], choices.operation[stage], -1)
+        assert len(op_index.unique()) > 12
+        for op in op_index.unique().tolist():
+            if op >= 0:
+                rows = (op_index == op).nonzero().squeeze(1)
+                name = policy.operations[op]
+                expected[rows] = OPERATIONS[name](expected[rows], choices.magnitude[stage, rows], generator=generator,
+                                                  value_range=policy.value_range(name))  # fmt: skip
+    if dtype == torch.uint8:
+        assert torch.equal(out, expected)
+    else:
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+    assert torch.equal(torch.rand(1, generator=generator), torch.rand(1, generator=seeded_after(policy, batch, 3)))
+
+
+def seeded_after(policy: FasterAutoAugmentPolicy, batch: torch.Tensor, seed: int) -> torch.Generator:
+    """The generator ``seeded(seed)`` after the policy's eval forward on ``batch`` drew from it."""
+    generator = seeded(seed)
+    policy(batch, generator=generator)
+    return generator
+
+
+@pytest.mark.parametrize("size", [16, 64])  # below and above ROW_COPY_MIN_ELEMENTS
 def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size):
     """On CPU the ops run on chunks of rows; neither the chunk size nor the memory layout matters."""
     import hf_faa.policy.grouping as grouping

@@ -83,6 +83,11 @@ def test_drift_rates_and_strength():
     # per image, the strongly changed image no longer makes up for the weak one
     assert float(strength_shortfall(torch.tensor([0.1, 0.3]), 0.2, scope="image")) == pytest.approx(0.05)
     assert float(strength_shortfall(torch.tensor([0.1, 0.3]), 0.2)) == 0
+    # capped: a drastic change counts as at most STRENGTH_CAP_RATIO floors towards the batch's mean
+    one_drastic_change = torch.tensor([0.0, 0.0, 0.9])
+    assert float(strength_shortfall(one_drastic_change, 0.2)) == 0
+    assert float(strength_shortfall(one_drastic_change, 0.2, scope="capped")) == pytest.approx(0.2 - 0.4 / 3)
+    assert float(strength_shortfall(torch.tensor([0.2, 0.1, 0.9]), 0.2, scope="capped")) == 0
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,21 @@ from .color import (
     solarize,
 )
 from .cutout import cutout, random_cutout
-from .geometric import affine_warp, horizontal_flip, rotate, shear_x, shear_y, translate_x, translate_y, vertical_flip
+from .geometric import (
+    affine_warp,
+    horizontal_flip,
+    rotate,
+    rotate_matrix,
+    shear_x,
+    shear_x_matrix,
+    shear_y,
+    shear_y_matrix,
+    translate_x,
+    translate_x_matrix,
+    translate_y,
+    translate_y_matrix,
+    vertical_flip,
+)
 from .histogram import autocontrast, autocontrast_tables, equalize, equalize_tables
 from .lookup import apply_lookup_tables, to_uint8
 
@@ -52,11 +66,15 @@ _contrast_table = _enhance(contrast_table)
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        Operation("ShearX", shear_x, (0.0, 0.3), "shear factor", signed=True),
-        Operation("ShearY", shear_y, (0.0, 0.3), "shear factor", signed=True),
-        Operation("TranslateX", translate_x, (0.0, 0.45), "fraction of width", signed=True),
-        Operation("TranslateY", translate_y, (0.0, 0.45), "fraction of height", signed=True),
-        Operation("Rotate", rotate, (0.0, 30.0), "degrees", signed=True),
+        Operation("ShearX", shear_x, (0.0, 0.3), "shear factor", signed=True, affine_matrix=shear_x_matrix),
+        Operation("ShearY", shear_y, (0.0, 0.3), "shear factor", signed=True, affine_matrix=shear_y_matrix),
+        Operation(
+            "TranslateX", translate_x, (0.0, 0.45), "fraction of width", signed=True, affine_matrix=translate_x_matrix
+        ),
+        Operation(
+            "TranslateY", translate_y, (0.0, 0.45), "fraction of height", signed=True, affine_matrix=translate_y_matrix
+        ),
+        Operation("Rotate", rotate, (0.0, 30.0), "degrees", signed=True, affine_matrix=rotate_matrix),
         Operation("HorizontalFlip", horizontal_flip),
         Operation("VerticalFlip", vertical_flip),
         Operation("Invert", invert, pointwise=True),

@@ -100,6 +100,15 @@ def per_sample(values: Tensor) -> Tensor:
     return values.view(-1, 1, 1, 1)
 
 
+def on_unit_floats(images: Tensor, function: Callable[[Tensor], Tensor]) -> Tensor:
+    """``function`` of float ``images`` ``[B, C, H, W]``, clamped to [0, 1]; uint8 images go through a
+    float copy in [0, 1] and come back as uint8, rounded to 8 bits."""
+    if images.dtype != torch.uint8:
+        return function(images).clamp(0, 1)
+    # the function's output is new, or the float copy itself: either way ours to overwrite
+    return to_uint8(function(images.float().div_(255)).clamp_(0, 1), inplace=True)
+
+
 @dataclass(frozen=True)
 class Operation:
     """An augmentation operation in the policy's common form.
@@ -113,6 +122,8 @@ class Operation:
     On uint8 images, a ``pointwise`` op (each pixel's level maps on its own) is ``function``
     applied to the 256 levels, used as a lookup table; ``lookup_table(images, *values)`` gives
     the tables ``[B, C or 1, 1, 256]`` of ops that read image statistics (mean, range, histogram).
+    A geometric op's ``affine_matrix(value, height, width)`` gives its per-image matrices ``[B, 2, 3]``
+    (``function`` warps by them), so images that take different such ops can share one warp.
     """
 
     name: str
@@ -124,10 +135,16 @@ class Operation:
     color_only: bool = False
     pointwise: bool = False
     lookup_table: Callable[..., Tensor] | None = None
+    affine_matrix: Callable[[Tensor, int, int], Tensor] | None = None
 
     @property
     def has_magnitude(self) -> bool:
         return self.value_range is not None
+
+    @property
+    def has_lookup_tables(self) -> bool:
+        """Whether the op maps uint8 images through per-image lookup tables (see :meth:`lookup_tables`)."""
+        return self.pointwise or self.lookup_table is not None
 
     def value(
         self,
@@ -148,6 +165,23 @@ class Operation:
             value = value * random_signs(value.shape[0], value, generator)
         return value
 
+    def values(
+        self,
+        images: Tensor,
+        magnitude: Tensor | None,
+        generator: torch.Generator | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> list[Tensor]:
+        """The arguments ``function`` takes after the images: ``[value [B]]``, or ``[]`` for an op without a
+        magnitude. Checks ``images`` and ``magnitude``; a signed op draws its signs from ``generator`` here."""
+        check_images(images)
+        if not self.has_magnitude:
+            if magnitude is not None:
+                check_magnitude(magnitude, images, self.name)
+            return []
+        check_magnitude(magnitude, images, self.name)
+        return [self.value(magnitude, images, generator, value_range)]
+
     def __call__(
         self,
         images: Tensor,
@@ -157,23 +191,17 @@ class Operation:
         value_range: tuple[float, float] | None = None,
     ) -> Tensor:
         """Apply the op to ``images`` ``[B, C, H, W]`` at ``magnitude`` ``[B]``; see the module docstring."""
-        check_images(images)
-        values = []
-        if self.has_magnitude:
-            check_magnitude(magnitude, images, self.name)
-            values.append(self.value(magnitude, images, generator, value_range))
-        elif magnitude is not None:
-            check_magnitude(magnitude, images, self.name)
+        values = self.values(images, magnitude, generator, value_range)
         kwargs = {"generator": generator} if self.random else {}
-        if images.dtype == torch.uint8:
-            return self._apply_to_levels(images, values, kwargs)
-        return self.function(images, *values, **kwargs).clamp(0, 1)
+        if images.dtype == torch.uint8 and self.has_lookup_tables:
+            return apply_lookup_tables(images, self.lookup_tables(images, values))
+        return on_unit_floats(images, lambda floats: self.function(floats, *values, **kwargs))
 
-    def _apply_to_levels(self, images: Tensor, values: list[Tensor], kwargs: dict) -> Tensor:
-        """uint8 in and out: through lookup tables where the op has them, else through a float copy."""
+    def lookup_tables(self, images: Tensor, values: list[Tensor]) -> Tensor:
+        """The op on uint8 ``images`` ``[B, C, H, W]`` as tables ``[B, C or 1, 1, 256]`` of floats in [0, 1]
+        (for :func:`~hf_faa.ops.lookup.apply_lookup_tables`); ``values`` from :meth:`values`."""
         if self.pointwise:
-            return apply_lookup_tables(images, self.function(level_ramp(images), *values))
-        if self.lookup_table is not None:
-            return apply_lookup_tables(images, self.lookup_table(images, *values))
-        # the op's output is new, or the float copy itself: either way ours to overwrite
-        return to_uint8(self.function(images.float().div_(255), *values, **kwargs).clamp_(0, 1), inplace=True)
+            return self.function(level_ramp(images), *values)
+        if self.lookup_table is None:
+            raise ValueError(f"{self.name} has no lookup tables; check has_lookup_tables first.")
+        return self.lookup_table(images, *values)

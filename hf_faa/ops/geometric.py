@@ -1,5 +1,8 @@
 """Geometric operations: one affine warp (``affine_grid`` + ``grid_sample``) for the whole batch.
 
+Each affine op is a per-image matrix (``*_matrix(value [B], height, width) -> [B, 2, 3]``) and the
+warp by it, so images that take different affine ops can share one warp.
+
 Coordinates follow PIL's ``Image.transform(..., Image.AFFINE, ...)``: pixel ``i`` covers ``[i, i + 1)``
 (its centre is ``i + 0.5``), and a matrix maps each *output* position to the *input* position it
 samples. Pixels sampled from outside the image are black (zero fill), as in the official code.
@@ -8,6 +11,7 @@ samples. Pixels sampled from outside the image are black (zero fill), as in the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -57,42 +61,60 @@ def _matrices(a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor, f: Tensor) 
     return torch.stack([a, b, c, d, e, f], dim=-1).view(-1, 2, 3)
 
 
-def shear_x(images: Tensor, factor: Tensor) -> Tensor:
+def shear_x_matrix(factor: Tensor, height: int, width: int) -> Tensor:
     """Shear along x about the top-left corner: output ``(x, y)`` samples input ``(x + factor·y, y)``.
 
-    ``factor`` ``[B]``; PIL ``transform(AFFINE, (1, factor, 0, 0, 1, 0))``.
+    ``factor`` ``[B]`` -> ``[B, 2, 3]``; PIL ``transform(AFFINE, (1, factor, 0, 0, 1, 0))``.
     """
     one, zero = torch.ones_like(factor), torch.zeros_like(factor)
-    return affine_warp(images, _matrices(one, factor, zero, zero, one, zero))
+    return _matrices(one, factor, zero, zero, one, zero)
 
 
-def shear_y(images: Tensor, factor: Tensor) -> Tensor:
+def shear_y_matrix(factor: Tensor, height: int, width: int) -> Tensor:
     """Shear along y about the top-left corner: output ``(x, y)`` samples input ``(x, y + factor·x)``."""
     one, zero = torch.ones_like(factor), torch.zeros_like(factor)
-    return affine_warp(images, _matrices(one, zero, zero, factor, one, zero))
+    return _matrices(one, zero, zero, factor, one, zero)
 
 
-def translate_x(images: Tensor, fraction: Tensor) -> Tensor:
+def translate_x_matrix(fraction: Tensor, height: int, width: int) -> Tensor:
     """Shift by ``fraction`` ``[B]`` of the width: output ``(x, y)`` samples input ``(x + fraction·W, y)``."""
     one, zero = torch.ones_like(fraction), torch.zeros_like(fraction)
-    return affine_warp(images, _matrices(one, zero, fraction * images.shape[-1], zero, one, zero))
+    return _matrices(one, zero, fraction * width, zero, one, zero)
 
 
-def translate_y(images: Tensor, fraction: Tensor) -> Tensor:
+def translate_y_matrix(fraction: Tensor, height: int, width: int) -> Tensor:
     """Shift by ``fraction`` ``[B]`` of the height: output ``(x, y)`` samples input ``(x, y + fraction·H)``."""
     one, zero = torch.ones_like(fraction), torch.zeros_like(fraction)
-    return affine_warp(images, _matrices(one, zero, zero, zero, one, fraction * images.shape[-2]))
+    return _matrices(one, zero, zero, zero, one, fraction * height)
 
 
-def rotate(images: Tensor, degrees: Tensor) -> Tensor:
+def rotate_matrix(degrees: Tensor, height: int, width: int) -> Tensor:
     """Rotate counter-clockwise by ``degrees`` ``[B]`` about the image centre (PIL ``Image.rotate``)."""
-    centre_x, centre_y = images.shape[-1] / 2, images.shape[-2] / 2
+    centre_x, centre_y = width / 2, height / 2
     # PIL maps output to input with the inverse rotation, i.e. by -degrees
     radians = degrees * (-math.pi / 180)
     cos, sin = torch.cos(radians), torch.sin(radians)
     offset_x = centre_x - cos * centre_x - sin * centre_y
     offset_y = centre_y + sin * centre_x - cos * centre_y
-    return affine_warp(images, _matrices(cos, sin, offset_x, -sin, cos, offset_y))
+    return _matrices(cos, sin, offset_x, -sin, cos, offset_y)
+
+
+def warp_by(matrix_of: Callable[[Tensor, int, int], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """The op ``(images, value) -> images`` that warps by ``matrix_of(value [B], height, width)`` ``[B, 2, 3]``."""
+
+    def warp(images: Tensor, value: Tensor) -> Tensor:
+        return affine_warp(images, matrix_of(value, images.shape[-2], images.shape[-1]))
+
+    warp.__name__ = matrix_of.__name__.removesuffix("_matrix")
+    warp.__doc__ = f"Warp ``images`` ``[B, C, H, W]`` by :func:`{matrix_of.__name__}` of ``value`` ``[B]``."
+    return warp
+
+
+shear_x = warp_by(shear_x_matrix)
+shear_y = warp_by(shear_y_matrix)
+translate_x = warp_by(translate_x_matrix)
+translate_y = warp_by(translate_y_matrix)
+rotate = warp_by(rotate_matrix)
 
 
 def horizontal_flip(images: Tensor) -> Tensor:

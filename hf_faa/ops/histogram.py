@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import with_surrogate_gradient
+from .base import needs_gradient, with_surrogate_gradient
 from .lookup import LEVELS, apply_lookup_tables, histograms, level_ramp, to_uint8
 
 
@@ -45,8 +45,8 @@ def equalize_tables(images: Tensor) -> Tensor:
 def _through_8bit_tables(images: Tensor, tables_of) -> Tensor:
     """A float batch through ``tables_of(levels)`` of its 8-bit levels, with an identity gradient."""
     levels = to_uint8(images.detach())
-    mapped = apply_lookup_tables(levels, tables_of(levels)).to(images.dtype) / (LEVELS - 1)
-    return with_surrogate_gradient(mapped, images)
+    mapped = apply_lookup_tables(levels, tables_of(levels)).to(images.dtype).div_(LEVELS - 1)
+    return with_surrogate_gradient(mapped, images) if needs_gradient(images) else mapped
 
 
 def autocontrast(images: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ from torch import Tensor
 from ..ops import OPERATIONS, check_images, to_uint8
 from ..ops.base import random_integers, random_uniform
 from .constants import PROBABILITY_EPSILON
+from .discrete_stage import apply_discrete_stage
 from .grouping import apply_grouped
 
 
@@ -88,19 +89,18 @@ class PolicyForward:
         (Bernoulli of its probability) and its magnitude."""
         like = self.logits
         sub_policy = random_integers(self.num_sub_policies, batch_size, like, generator)
+        # the selection's cumulative distribution [S, K, N], computed once for all images and stages
+        cumulative = torch.cumsum(torch.softmax(self.logits.float() / self.temperature, dim=-1), dim=-1)
         operations, applied, magnitudes = [], [], []
         for stage in range(self.operation_count):
-            logits, stage_magnitudes, probabilities = self._stage_parameters(sub_policy, stage)
-            weights = torch.softmax(logits.float() / self.temperature, dim=-1)
             # inverse-CDF sampling: one uniform per image picks its op
-            draws = random_uniform((batch_size, 1), weights, generator)
-            op_index = (torch.cumsum(weights, dim=-1) < draws).sum(-1).clamp(max=len(self.operations) - 1)
-            chosen = op_index.unsqueeze(1)
+            draws = random_uniform((batch_size, 1), cumulative, generator)
+            op_index = (cumulative[sub_policy, stage] < draws).sum(-1).clamp(max=len(self.operations) - 1)
             operations.append(op_index)
             applied.append(
-                random_uniform((batch_size,), weights, generator) < probabilities.gather(1, chosen).squeeze(1)
+                random_uniform((batch_size,), cumulative, generator) < self.probabilities[sub_policy, stage, op_index]
             )
-            magnitude = stage_magnitudes.gather(1, chosen).squeeze(1).clamp(0, 1)
+            magnitude = self.magnitudes[sub_policy, stage, op_index].clamp(0, 1)
             magnitudes.append(self._sampled_magnitudes(magnitude, generator))
         return DiscreteChoices(sub_policy, torch.stack(operations), torch.stack(applied), torch.stack(magnitudes))
 
@@ -113,12 +113,10 @@ class PolicyForward:
         return images
 
     def _apply_chosen_ops(self, images: Tensor, op_index: Tensor, magnitude: Tensor, generator) -> Tensor:
-        """Apply op ``op_index[i]`` (-1: none) at ``magnitude[i]`` to image ``i``, once per distinct op."""
-        magnitude = magnitude.to(images.device)
-        return apply_grouped(
-            images,
-            op_index.to(images.device),
-            lambda op, rows, chunk: self._run_op(op, chunk, magnitude[rows], generator),
+        """Apply op ``op_index[i]`` (-1: none) at ``magnitude[i]`` to image ``i``, in place."""
+        operations = [(OPERATIONS[name], self.value_range(name)) for name in self.operations]
+        return apply_discrete_stage(
+            images, op_index.to(images.device), magnitude.to(images.device), operations, generator
         )
 
     def _relaxed_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:

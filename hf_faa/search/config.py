@@ -131,7 +131,8 @@ class SearchConfig(DatasetArguments):
         **_help(
             "batch: the batch's mean strength must reach the floor; image: every image's must, so stages spent on "
             "an op that changes nothing on this data cost the policy (not better on the evaluation suite: "
-            "docs/search-research.md, session 7).",
+            "docs/search-research.md, session 7); capped: the batch's mean with each image counting at most twice "
+            "the floor, so a few drastic changes (Invert on digits) cannot stand in for many unchanged images.",
             choices=STRENGTH_FLOOR_SCOPES,
         ),  # fmt: skip
     )

@@ -36,7 +36,9 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, norm: str = 
 
 
 # Where the strength floor applies (--strength_floor_scope): see strength_shortfall.
-STRENGTH_FLOOR_SCOPES = ("batch", "image")
+STRENGTH_FLOOR_SCOPES = ("batch", "image", "capped")
+# scope "capped": an image's strength counts towards the batch's mean up to this many floors
+STRENGTH_CAP_RATIO = 2.0
 
 
 def critic_loss(
@@ -65,10 +67,15 @@ def strength_shortfall(strength: Tensor, floor: float, scope: str = "batch") -> 
     ``scope="batch"``: ``max(0, floor − mean(strength))``, so strongly changed images make up for unchanged
     ones. ``"image"``: ``mean(max(0, floor − strength))``, so every image must reach the floor and a stage
     spent on an op that changes nothing (AutoContrast on digits that already span 0-255) costs the policy.
+    ``"capped"``: the batch's mean of strengths capped at :data:`STRENGTH_CAP_RATIO` floors, so a few
+    drastic changes (Invert on digits) cannot make up for many unchanged images.
     """
+    strength = strength.float()
     if scope == "image":
-        return (floor - strength.float()).clamp_min(0).mean()
-    return (floor - strength.float().mean()).clamp_min(0)
+        return (floor - strength).clamp_min(0).mean()
+    if scope == "capped":
+        strength = strength.clamp_max(STRENGTH_CAP_RATIO * floor)
+    return (floor - strength.mean()).clamp_min(0)
 
 
 def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
