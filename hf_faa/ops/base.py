@@ -191,10 +191,13 @@ class Operation:
         value_range: tuple[float, float] | None = None,
     ) -> Tensor:
         """Apply the op to ``images`` ``[B, C, H, W]`` at ``magnitude`` ``[B]``; see the module docstring."""
-        values = self.values(images, magnitude, generator, value_range)
-        kwargs = {"generator": generator} if self.random else {}
+        return self.apply(images, self.values(images, magnitude, generator, value_range), generator)
+
+    def apply(self, images: Tensor, values: list[Tensor], generator: torch.Generator | None = None) -> Tensor:
+        """Apply the op to ``images`` ``[B, C, H, W]`` at native ``values`` (see :meth:`values`), unchecked."""
         if images.dtype == torch.uint8 and self.has_lookup_tables:
             return apply_lookup_tables(images, self.lookup_tables(images, values))
+        kwargs = {"generator": generator} if self.random else {}
         return on_unit_floats(images, lambda floats: self.function(floats, *values, **kwargs))
 
     def lookup_tables(self, images: Tensor, values: list[Tensor]) -> Tensor:

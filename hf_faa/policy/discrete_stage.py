@@ -4,8 +4,9 @@ Running an op on its images costs a few dozen small tensor operations whatever t
 at 32x32 outweighs the pixel work. So the affine ops of a stage (shears, translations, rotation) run
 as one warp of all their images, each by its own matrix, and on uint8 images the ops that are lookup
 tables (pointwise and histogram ops) run as one gather; the other ops run one at a time. Random draws
-(signs, cutout positions) are taken op by op in the order of the policy's operations, so the images
-come out as if each op had run on its own images in turn.
+are taken in the order of the policy's operations: first the signs of every signed op's images (all in
+one draw), then the cutout positions. Where the random ops (Cutout) come after the signed ones, as in
+the default order, the images come out as if each op had run on its own images in turn.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..ops import Operation, affine_warp, apply_lookup_tables
-from ..ops.base import on_unit_floats
+from ..ops.base import on_unit_floats, random_signs
 from ..ops.lookup import LEVELS
 from .grouping import rows_by_value, rows_per_chunk, write_rows
 
@@ -42,11 +43,38 @@ class _FusedRows:
         return list(zip(rows.split(size), parameters.split(size), strict=True))
 
 
+OperationSpecs = Sequence[tuple[Operation, tuple[float, float] | None]]
+
+
+def native_values(
+    op_index: Tensor,
+    magnitude: Tensor,
+    groups: list[tuple[int, Tensor]],
+    operations: OperationSpecs,
+    like: Tensor,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """Each image's parameter ``[B]`` in its op's units: its magnitude mapped onto the op's value range
+    (as :meth:`Operation.value`, for all ops at once), with one random sign per image of a signed op,
+    drawn for all of them at once in the order of ``groups`` (:func:`rows_by_value` of ``op_index``)."""
+    dtype = like.dtype if like.is_floating_point() else torch.float32
+    ranges = [value_range or (0.0, 0.0) for _, value_range in operations]
+    lows = torch.tensor([low for low, _ in ranges], dtype=dtype, device=like.device)
+    spans = torch.tensor([high - low for low, high in ranges], dtype=dtype, device=like.device)
+    index = op_index.clamp(min=0)
+    values = lows[index] + magnitude.to(dtype).clamp(0, 1) * spans[index]
+    signed = [rows for op, rows in groups if operations[op][0].signed]
+    if signed:
+        rows = torch.cat(signed)
+        values[rows] *= random_signs(len(rows), values, generator)
+    return values
+
+
 def apply_discrete_stage(
     images: Tensor,
     op_index: Tensor,
     magnitude: Tensor,
-    operations: Sequence[tuple[Operation, tuple[float, float] | None]],
+    operations: OperationSpecs,
     generator: torch.Generator | None,
 ) -> Tensor:
     """Apply ``operations[op_index[i]]`` (an op and its value range; -1: none) at ``magnitude[i]`` to image
@@ -56,24 +84,22 @@ def apply_discrete_stage(
     """
     height, width = images.shape[-2:]
     chunk_size = rows_per_chunk(images)
+    groups = rows_by_value(op_index)
+    values = native_values(op_index, magnitude, groups, operations, images, generator)
     warps, lookups = _FusedRows(), _FusedRows()
-    for op, op_rows in rows_by_value(op_index):
-        operation, value_range = operations[op]
+    for op, op_rows in groups:
+        operation = operations[op][0]
         if operation.affine_matrix is not None:
-            value = operation.value(magnitude[op_rows], images, generator, value_range)
-            warps.add(op_rows, operation.affine_matrix(value, height, width))
+            warps.add(op_rows, operation.affine_matrix(values[op_rows], height, width))
             continue
         for rows in op_rows.split(chunk_size):
             chunk = images.index_select(0, rows)
+            chunk_values = [values[rows]] if operation.has_magnitude else []
             if images.dtype == torch.uint8 and operation.has_lookup_tables:
-                tables = operation.lookup_tables(
-                    chunk, operation.values(chunk, magnitude[rows], generator, value_range)
-                )
+                tables = operation.lookup_tables(chunk, chunk_values)
                 lookups.add(rows, tables.expand(len(rows), images.shape[1], 1, LEVELS))
             else:
-                write_rows(
-                    images, rows, operation(chunk, magnitude[rows], generator=generator, value_range=value_range)
-                )
+                write_rows(images, rows, operation.apply(chunk, chunk_values, generator))
     for rows, matrices in warps.chunks(chunk_size):
         write_rows(images, rows, on_unit_floats(images.index_select(0, rows), partial(affine_warp, matrix=matrices)))
     for rows, tables in lookups.chunks(chunk_size):
