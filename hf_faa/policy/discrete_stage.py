@@ -23,6 +23,9 @@ from ..ops.base import on_unit_floats, random_signs
 from ..ops.lookup import LEVELS
 from .grouping import rows_by_value, rows_per_chunk, write_rows
 
+# each of the policy's operations with its value range (None: no magnitude)
+OperationSpecs = Sequence[tuple[Operation, tuple[float, float] | None]]
+
 
 @dataclass
 class _FusedRows:
@@ -41,9 +44,6 @@ class _FusedRows:
             return []
         rows, parameters = torch.cat(self.rows), torch.cat(self.parameters)
         return list(zip(rows.split(size), parameters.split(size), strict=True))
-
-
-OperationSpecs = Sequence[tuple[Operation, tuple[float, float] | None]]
 
 
 def native_values(
