@@ -14,15 +14,22 @@ from .base import needs_gradient, with_surrogate_gradient
 from .lookup import LEVELS, apply_lookup_tables, histograms, level_ramp, to_uint8
 
 
-def autocontrast_tables(images: Tensor) -> Tensor:
-    """Tables ``[B, C, 1, 256]`` stretching each channel of uint8 ``images`` to span [0, 1]
-    (PIL ``ImageOps.autocontrast``, no cutoff); a constant channel maps through the identity."""
-    low = images.amin(dim=(-2, -1), keepdim=True).float()
-    span = images.amax(dim=(-2, -1), keepdim=True).float() - low
+def _stretch(levels: Tensor, values: Tensor) -> Tensor:
+    """``values`` (levels in [0, 1]) stretched so that each channel's range in uint8 ``levels`` ``[B, C, H, W]``
+    spans [0, 1], unclamped; a constant channel is left as it is. ``values``: the 256 levels of
+    :func:`level_ramp` (giving tables) or the image's own levels."""
+    low = levels.amin(dim=(-2, -1), keepdim=True).float()
+    span = levels.amax(dim=(-2, -1), keepdim=True).float() - low
     stretches = span > 0
     offset = torch.where(stretches, low / (LEVELS - 1), 0)
     scale = torch.where(stretches, (LEVELS - 1) / span.clamp(min=1), 1)
-    return (level_ramp(images) - offset) * scale
+    return (values - offset) * scale
+
+
+def autocontrast_tables(images: Tensor) -> Tensor:
+    """Tables ``[B, C, 1, 256]`` stretching each channel of uint8 ``images`` to span [0, 1]
+    (PIL ``ImageOps.autocontrast``, no cutoff); a constant channel maps through the identity."""
+    return _stretch(images, level_ramp(images))
 
 
 def equalize_tables(images: Tensor) -> Tensor:
@@ -42,18 +49,21 @@ def equalize_tables(images: Tensor) -> Tensor:
     return (table.float() / (LEVELS - 1)).unsqueeze(2)
 
 
-def _through_8bit_tables(images: Tensor, tables_of) -> Tensor:
-    """A float batch through ``tables_of(levels)`` of its 8-bit levels, with an identity gradient."""
-    levels = to_uint8(images.detach())
-    mapped = apply_lookup_tables(levels, tables_of(levels)).to(images.dtype).div_(LEVELS - 1)
+def _as_images(levels: Tensor, images: Tensor) -> Tensor:
+    """uint8 ``levels`` as floats in [0, 1] of ``images``' dtype, with the identity's gradient to ``images``."""
+    mapped = levels.to(images.dtype).div_(LEVELS - 1)
     return with_surrogate_gradient(mapped, images) if needs_gradient(images) else mapped
 
 
 def autocontrast(images: Tensor) -> Tensor:
-    """Stretch each channel of each float image ``[B, C, H, W]`` to span [0, 1] (see :func:`autocontrast_tables`)."""
-    return _through_8bit_tables(images, autocontrast_tables)
+    """Stretch each channel of each float image ``[B, C, H, W]`` to span [0, 1] (see :func:`autocontrast_tables`):
+    the tables' values, computed on the image's 8-bit levels directly (fewer small kernels)."""
+    levels = to_uint8(images.detach())
+    stretched = _stretch(levels, levels.float().div_(LEVELS - 1)).clamp_(0, 1)
+    return _as_images(to_uint8(stretched, inplace=True), images)
 
 
 def equalize(images: Tensor) -> Tensor:
     """Equalise each channel's histogram of float images ``[B, C, H, W]`` (see :func:`equalize_tables`)."""
-    return _through_8bit_tables(images, equalize_tables)
+    levels = to_uint8(images.detach())
+    return _as_images(apply_lookup_tables(levels, equalize_tables(levels)), images)
