@@ -105,19 +105,15 @@ class PolicyForward:
         return DiscreteChoices(sub_policy, torch.stack(operations), torch.stack(applied), torch.stack(magnitudes))
 
     def _discrete_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Runs under ``no_grad`` and transforms ``images`` in place."""
+        """Runs under ``no_grad`` and transforms ``images`` in place: each stage applies op ``op_index[i]``
+        (-1: none) at its magnitude to image ``i``."""
         choices = self.sample_choices(images.shape[0], generator)
-        for stage in range(self.operation_count):
-            op_index = torch.where(choices.applied[stage], choices.operation[stage], -1)
-            images = self._apply_chosen_ops(images, op_index, choices.magnitude[stage], generator)
-        return images
-
-    def _apply_chosen_ops(self, images: Tensor, op_index: Tensor, magnitude: Tensor, generator) -> Tensor:
-        """Apply op ``op_index[i]`` (-1: none) at ``magnitude[i]`` to image ``i``, in place."""
         operations = [(OPERATIONS[name], self.value_range(name)) for name in self.operations]
-        return apply_discrete_stage(
-            images, op_index.to(images.device), magnitude.to(images.device), operations, generator
-        )
+        for stage in range(self.operation_count):
+            op_index = torch.where(choices.applied[stage], choices.operation[stage], -1).to(images.device)
+            magnitude = choices.magnitude[stage].to(images.device)
+            images = apply_discrete_stage(images, op_index, magnitude, operations, generator)
+        return images
 
     def _relaxed_forward(self, images: Tensor, generator: torch.Generator | None) -> Tensor:
         batch = images.shape[0]
