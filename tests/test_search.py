@@ -103,6 +103,15 @@ def test_the_saved_policy_has_the_searched_magnitudes_scaled(tmp_path):
     assert halved.search_info["config"]["magnitude_scale"] == 0.5
 
 
+def test_the_selection_learns_at_its_own_rate(tmp_path):
+    """--selection_learning_rate moves the op-selection logits alone; the rest keeps --policy_learning_rate."""
+    frozen = run_search(tiny_config(tmp_path / "frozen", calibration="none", selection_learning_rate=1e-9))
+    default = run_search(tiny_config(tmp_path / "default", calibration="none"))
+    assert (frozen.logits - 0.5).abs().max() < 1e-7 < (default.logits - 0.5).abs().max()
+    for searched in (frozen, default):  # 5 policy steps of lr 1e-2 move each probability by up to 0.05
+        assert (searched.probabilities - 0.5).abs().max() > 1e-2
+
+
 @pytest.mark.parametrize(
     ("total_limit", "kept"), [(2, ["step_3", "step_4"]), (None, ["step_1", "step_2", "step_3", "step_4"])]
 )
@@ -191,6 +200,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"selection": "soft"}, "selection must be one of"),
         ({"policy_init": "zeros"}, "policy_init must be one of"),
         ({"strength_floor_scope": "pixel"}, "strength_floor_scope must be one of"),
+        ({"selection_learning_rate": 0.0}, r"--selection_learning_rate 0.0 \(must be above 0\)"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):

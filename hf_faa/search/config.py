@@ -99,6 +99,13 @@ class SearchConfig(DatasetArguments):
     policy_learning_rate: float | None = field(
         default=1e-2, **_help("Adam learning rate of the policy (None: --learning_rate; the paper: 1e-3 for both).")
     )
+    selection_learning_rate: float | None = field(
+        default=None,
+        **_help(
+            "Adam learning rate of the policy's operation-selection logits alone (None: --policy_learning_rate), "
+            "so the apply probabilities and magnitudes can move faster than the choice of operations."
+        ),
+    )
     critic_warmup_steps: int = field(
         default=50, **_help("Steps that train only the critic (and classifier) before the policy starts to learn.")
     )
@@ -223,6 +230,10 @@ class SearchConfig(DatasetArguments):
             "num_train_epochs": (self.num_train_epochs >= 1 or self.max_steps > 0, "at least 1 when --max_steps is -1"),
             "learning_rate": (self.learning_rate > 0, "above 0"),
             "policy_learning_rate": (self.policy_learning_rate is None or self.policy_learning_rate > 0, "above 0"),
+            "selection_learning_rate": (
+                self.selection_learning_rate is None or self.selection_learning_rate > 0,
+                "above 0",
+            ),
             "critic_warmup_steps": (self.critic_warmup_steps >= 0, "0 or more"),
             "min_strength_ratio": (self.min_strength_ratio >= 0, "0 or more"),
             "magnitude_scale": (0 < self.magnitude_scale <= 1, "in (0, 1]"),

@@ -202,8 +202,12 @@ def _search_member(config: SearchConfig, data: PreparedDataset, accelerator: Acc
         critic = critic.to(memory_format=torch.channels_last)
     betas = (config.adam_beta1, config.adam_beta2)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
-    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate or config.learning_rate,
-                                        betas=betas)  # fmt: skip
+    policy_learning_rate = config.policy_learning_rate or config.learning_rate
+    policy_optimizer = torch.optim.Adam(
+        [{"params": [policy.logits], "lr": config.selection_learning_rate or policy_learning_rate},
+         {"params": [policy.magnitudes, policy.probabilities]}],
+        lr=policy_learning_rate, betas=betas,
+    )  # fmt: skip
     policy, critic, critic_optimizer, policy_optimizer = accelerator.prepare(
         policy, critic, critic_optimizer, policy_optimizer
     )
