@@ -153,16 +153,6 @@ class SearchConfig(DatasetArguments):
             "stage a mixture of operations. 0 turns it off."
         ),  # fmt: skip
     )
-    label_check_weight: float = field(
-        default=0.0,
-        **_help(
-            "Weight of the label check: each step, every op is applied on its own to --label_check_images images "
-            "at the policy's magnitude, and the policy pays this weight times the expected share of the label "
-            "judge's confidence its sampled ops destroy (the relaxed mixture hides a label-destroying op while the "
-            "selection is spread out). 0 turns it off."
-        ),  # fmt: skip
-    )
-    label_check_images: int = field(default=8, **_help("Images per op and step of the label check."))
 
     # how much to augment
     magnitude_scale: float = field(
@@ -249,8 +239,6 @@ class SearchConfig(DatasetArguments):
             "magnitude_scale": (0 < self.magnitude_scale <= 1, "in (0, 1]"),
             "strength_penalty_weight": (self.strength_penalty_weight >= 0, "0 or more"),
             "min_entropy_ratio": (0 <= self.min_entropy_ratio <= 1, "between 0 and 1"),
-            "label_check_weight": (self.label_check_weight >= 0, "0 or more"),
-            "label_check_images": (self.label_check_images >= 1, "at least 1"),
             "calibration_apply_factors": (
                 bool(self.calibration_apply_factors) and min(self.calibration_apply_factors) > 0,
                 positive_list,

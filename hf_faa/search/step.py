@@ -15,7 +15,6 @@ from ..policy import FasterAutoAugmentPolicy
 from .config import SearchConfig
 from .critic import WideResNetCritic
 from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength
-from .label_check import label_destruction, label_destruction_penalty
 from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
 
 # A step needs one real and one augmented image on every process; a batch left with fewer
@@ -126,10 +125,6 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             loss_of_policy = loss_of_policy + ENTROPY_PENALTY_WEIGHT * (
                 entropy_floor - policy_module.selection_entropy()
             ).clamp_min(0)
-        if update_policy and config.label_check_weight > 0:
-            loss_of_policy = loss_of_policy + config.label_check_weight * _label_check(
-                state, to_augment[: config.label_check_images], augment_labels[: config.label_check_images]
-            )
         if update_policy:
             state.accelerator.backward(loss_of_policy)
             state.gradient_noise.update(state.policy_module)
@@ -155,25 +150,6 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             (strength > CHANGED_PIXEL_CHANGE).float().mean(),
         )
         return torch.stack([value.detach().float() for value in values])
-
-
-def _label_check(state: SearchState, images: Tensor, labels: Tensor) -> Tensor:
-    """The policy's expected label destruction per stage (:mod:`.label_check`), judged in eval mode by the
-    separate classifier or, without one, by the critic's class head."""
-    policy = state.policy_module
-    separate = state.classifier is not None
-    judge_model = state.accelerator.unwrap_model(state.classifier) if separate else state.critic_module
-
-    def judge(batch: Tensor) -> Tensor:
-        output = judge_model(state.critic_input(batch))
-        return output if separate else output[1]
-
-    judge_model.eval()
-    try:
-        destruction = label_destruction(policy, judge, images, labels, state.config.magnitude_scale)
-    finally:
-        judge_model.train()
-    return label_destruction_penalty(policy, destruction)
 
 
 def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
