@@ -103,7 +103,8 @@ class SearchConfig(DatasetArguments):
         default=None,
         **_help(
             "Adam learning rate of the policy's operation-selection logits alone (None: --policy_learning_rate), "
-            "so the apply probabilities and magnitudes can move faster than the choice of operations."
+            "so the choice of operations can move at another pace than the apply probabilities and magnitudes "
+            "(a slower selection was not better on the evaluation suite: docs/search-research.md, session 10)."
         ),
     )
     critic_warmup_steps: int = field(
