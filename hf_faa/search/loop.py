@@ -203,9 +203,11 @@ def _search_member(config: SearchConfig, data: PreparedDataset, accelerator: Acc
     betas = (config.adam_beta1, config.adam_beta2)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
     policy_learning_rate = config.policy_learning_rate or config.learning_rate
+    # the selection logits in a group of their own, every other policy parameter at the policy's rate
+    others = [parameter for name, parameter in policy.named_parameters() if name != "logits"]
     policy_optimizer = torch.optim.Adam(
         [{"params": [policy.logits], "lr": config.selection_learning_rate or policy_learning_rate},
-         {"params": [policy.magnitudes, policy.probabilities]}],
+         {"params": others}],
         lr=policy_learning_rate, betas=betas,
     )  # fmt: skip
     policy, critic, critic_optimizer, policy_optimizer = accelerator.prepare(
