@@ -1,5 +1,5 @@
 """The WideResNet critic: shapes, argument checks, size, WGAN-GP double backward, memory format,
-autocast, BatchNorm modes and seeding."""
+autocast, BatchNorm modes and seeding; the validation term's gradients of the label judge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from hf_faa.search.critic import CRITIC_PRESETS, WideResNetCritic
+from hf_faa.search.critic import CRITIC_PRESETS, WideResNetClassifier, WideResNetCritic
+from hf_faa.search.losses import judge_gradient, validation_alignment
 
 
 def small_critic(num_classes: int = 10, in_channels: int = 3, seed: int = 0, **kwargs) -> WideResNetCritic:
@@ -191,3 +192,16 @@ def test_dropout_is_used_only_in_training():
     critic.eval()
     with torch.no_grad():
         assert torch.equal(critic(x)[0], critic(x)[0])
+
+
+def test_validation_alignment_is_a_cosine_of_the_judge_s_gradients_that_reaches_the_images():
+    judge = WideResNetClassifier(10, 3, depth=10, widen_factor=1).eval()
+    reference_images, labels = images(8, seed=1), torch.arange(8)
+    reference = judge_gradient(judge, reference_images, labels)
+    augmented = images(8, seed=2).requires_grad_(True)
+    same = validation_alignment(judge, reference_images, labels, reference)
+    other = validation_alignment(judge, augmented, labels, reference)
+    torch.testing.assert_close(same, torch.tensor(1.0))
+    assert -1 < other < 0.999
+    other.backward()
+    assert augmented.grad.abs().sum() > 0 and torch.isfinite(augmented.grad).all()

@@ -112,6 +112,25 @@ def test_the_selection_learns_at_its_own_rate(tmp_path):
         assert (searched.probabilities - 0.5).abs().max() > 1e-2
 
 
+def test_the_validation_term_holds_images_out_and_leaves_the_judge_s_gradients_alone(tmp_path, monkeypatch):
+    """--validation_weight: the held-out images leave the search, the alignment is logged as a cosine, and
+    its second-order gradient never reaches the judge's next update."""
+    leaked = []
+
+    def checked_step(state, *args, **kwargs):
+        metrics = search_step_module.search_step(state, *args, **kwargs)
+        leaked.extend(parameter.grad is not None for parameter in state.classifier.parameters())
+        return metrics
+
+    monkeypatch.setattr(search_loop, "search_step", checked_step)
+    policy = run_search(tiny_config(tmp_path, calibration="none", validation_weight=1.0, validation_share=0.25))
+    assert policy.search_info["validation_images"] == 64
+    assert policy.search_info["num_images"] == 256 - 64
+    alignments = [json.loads(line)["validation_alignment"] for line in (tmp_path / "search_log.jsonl").open()]
+    assert len(alignments) == 3 and all(-1 <= value <= 1 for value in alignments)
+    assert leaked and not any(leaked)
+
+
 @pytest.mark.parametrize(
     ("total_limit", "kept"), [(2, ["step_3", "step_4"]), (None, ["step_1", "step_2", "step_3", "step_4"])]
 )
@@ -185,6 +204,11 @@ def test_image_folder_dataset(tmp_path):
         ({"max_train_samples": 10, "per_device_train_batch_size": 16}, ValueError, "10 rows.*16"),
         ({"dataset_name": "/no/such/folder"}, FileNotFoundError, "/no/such/folder"),
         ({"resume_from_checkpoint": "latest"}, FileNotFoundError, "no checkpoint in"),
+        (
+            {"max_train_samples": 40, "validation_weight": 1.0, "validation_share": 0.75},
+            ValueError,
+            r"--validation_share 0.75 holds out 30 of 40 search images, leaving 10.*at least 16",
+        ),
     ],
 )
 def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
@@ -201,6 +225,8 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"policy_init": "zeros"}, "policy_init must be one of"),
         ({"strength_floor_scope": "pixel"}, "strength_floor_scope must be one of"),
         ({"selection_learning_rate": 0.0}, r"--selection_learning_rate 0.0 \(must be above 0\)"),
+        ({"validation_share": 1.0}, r"--validation_share 1.0 \(must be between 0 and 1\)"),
+        ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):

@@ -14,6 +14,9 @@ GRADIENT_PENALTY_NORMS = ("image", "channel")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 CALIBRATIONS = ("validation", "none")
 CLASSIFIERS = ("separate", "shared")
+# --validation_share holds out at most this many images: enough for a per-step validation batch and a
+# validation set the judge cannot memorise, without taking much of a large dataset from the search.
+MAX_VALIDATION_IMAGES = 1000
 
 
 def _help(text: str, **kwargs) -> dict:
@@ -154,6 +157,23 @@ class SearchConfig(DatasetArguments):
             "stage a mixture of operations. 0 turns it off."
         ),  # fmt: skip
     )
+    validation_weight: float = field(
+        default=0.0,
+        **_help(
+            "Weight of the validation term: the policy is rewarded by the cosine between the label judge's "
+            "gradient on the augmented images and its gradient on held-out real images (--validation_share), "
+            "so it learns augmentations that help a classifier generalise (a one-step form of MADAO's validation "
+            "objective). Needs --classifier separate. 0 turns it off (the paper's objective); weight 10 was not "
+            "better on the evaluation suite's digits (docs/search-research.md, session 11)."
+        ),  # fmt: skip
+    )
+    validation_share: float = field(
+        default=0.2,
+        **_help(
+            "Share of the search images held out from the critic and the judge for --validation_weight "
+            f"(at most {MAX_VALIDATION_IMAGES} images); unused when the weight is 0."
+        ),
+    )
 
     # how much to augment
     magnitude_scale: float = field(
@@ -240,6 +260,8 @@ class SearchConfig(DatasetArguments):
             "magnitude_scale": (0 < self.magnitude_scale <= 1, "in (0, 1]"),
             "strength_penalty_weight": (self.strength_penalty_weight >= 0, "0 or more"),
             "min_entropy_ratio": (0 <= self.min_entropy_ratio <= 1, "between 0 and 1"),
+            "validation_weight": (self.validation_weight >= 0, "0 or more"),
+            "validation_share": (0 < self.validation_share < 1, "between 0 and 1"),
             "calibration_apply_factors": (
                 bool(self.calibration_apply_factors) and min(self.calibration_apply_factors) > 0,
                 positive_list,
@@ -267,6 +289,8 @@ class SearchConfig(DatasetArguments):
         bad = [f"--{name} {getattr(self, name)!r} (must be {rule})" for name, (ok, rule) in checks.items() if not ok]
         if bad:
             raise ValueError(f"Invalid search setting(s): {'; '.join(bad)}.")
+        if self.validation_weight > 0 and self.classifier != "separate":
+            raise ValueError("--validation_weight needs the separate label judge: use --classifier separate.")
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
                               ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS),

@@ -5,6 +5,7 @@ while keeping the augmented images classifiable (Hataya et al., 2020, section 3)
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..ops import OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
 from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
 from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, resolve_checkpoint, save_checkpoint
-from .config import SearchConfig
+from .config import MAX_VALIDATION_IMAGES, SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
 from .diagnostics import augmentation_strength, search_verdict, window_diagnostics
 from .outputs import search_info, with_search_info, write_outputs
@@ -101,12 +102,12 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     accelerator = build_accelerator(config)
     output_dir = Path(config.output_dir)
     set_seed(config.seed)  # identical initialisation on every process
-    data = load_search_data(config, accelerator, dataset)
+    data, held_out = _hold_out(config, load_search_data(config, accelerator, dataset), accelerator)
     # each search of the ensemble sees the data in its own order: which ops a search settles on depends
     # mostly on the order of its first batches (docs/search-research.md, session 8)
     loaders = [accelerator.prepare(_search_loader(config, data.dataset, member))
                for member in range(config.ensemble_size)]  # fmt: skip
-    members = [_search_member(config, data, accelerator) for _ in range(config.ensemble_size)]
+    members = [_search_member(config, data, accelerator, held_out) for _ in range(config.ensemble_size)]
     start = _ensemble_policy(members)
     initial_parameters = {name: parameter.detach().clone() for name, parameter in start.named_parameters()}
     initial_rates = start.operation_rates()
@@ -139,6 +140,8 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     verdict, verdict_sentence = search_verdict(log.records, progress.initial_strength)
     info = search_info(config, data, accelerator, log, progress, search_seconds)
     info["verdict"] = verdict
+    if held_out is not None:
+        info["validation_images"] = len(held_out[1])  # held out of the search for --validation_weight
     messages = [verdict_sentence]
     if config.ensemble_size > 1:
         messages.append(f"The saved policy merges the {policy.num_sub_policies} sub-policies of {config.ensemble_size} "
@@ -193,9 +196,38 @@ def _ensemble_policy(members: list[SearchState]) -> FasterAutoAugmentPolicy:
     return FasterAutoAugmentPolicy.union([member.policy_module for member in members])
 
 
-def _search_member(config: SearchConfig, data: PreparedDataset, accelerator: Accelerator) -> SearchState:
+def _hold_out(
+    config: SearchConfig, data: PreparedDataset, accelerator: Accelerator
+) -> tuple[PreparedDataset, tuple[Tensor, Tensor] | None]:
+    """With ``--validation_weight``: the search data without a seeded ``--validation_share`` of its rows, and
+    those rows' decodable images and labels on the device; otherwise ``data`` and None."""
+    if config.validation_weight == 0:
+        return data, None
+    rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed)).tolist()
+    count = min(MAX_VALIDATION_IMAGES, round(config.validation_share * len(rows)))
+    needed = config.per_device_train_batch_size * accelerator.num_processes
+    if count < 2 or len(rows) - count < needed:
+        raise ValueError(
+            f"--validation_share {config.validation_share} holds out {count} of {len(rows)} search images, leaving "
+            f"{len(rows) - count}: the validation term needs at least 2 held-out images and the search at least "
+            f"{needed} (--per_device_train_batch_size x processes). Change --validation_share, or use more images."
+        )
+    held_out = _decoded_images(data.dataset, rows[:count], accelerator.device)
+    return replace(data, dataset=data.dataset.select(sorted(rows[count:]))), held_out
+
+
+def _decoded_images(dataset: datasets.Dataset, rows: list[int], device: torch.device) -> tuple[Tensor, Tensor]:
+    """The decodable images (uint8 ``[N, C, H, W]``) and labels ``[N]`` among ``dataset``'s ``rows``, on ``device``."""
+    batch = dataset[rows]
+    valid = torch.tensor(batch["valid"], dtype=torch.bool)
+    return torch.stack(batch["pixel_values"])[valid].to(device), torch.tensor(batch["labels"])[valid].to(device)
+
+
+def _search_member(
+    config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, held_out: tuple[Tensor, Tensor] | None
+) -> SearchState:
     """One search of the ensemble: its initial policy, critic, label judge (with ``classifier="separate"``)
-    and their optimisers, prepared by ``accelerator``."""
+    and their optimisers, prepared by ``accelerator``; ``held_out`` images and labels for the validation term."""
     policy = _member_policy(config, data.num_channels)
     critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
     if config.channels_last:
@@ -214,6 +246,8 @@ def _search_member(config: SearchConfig, data: PreparedDataset, accelerator: Acc
         policy, critic, critic_optimizer, policy_optimizer
     )
     state = SearchState(accelerator, config, policy, critic, critic_optimizer, policy_optimizer)
+    if held_out is not None:
+        state.validation_images, state.validation_labels = held_out
     if config.classifier == "separate":
         classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
                                           config.critic_widen_factor)  # fmt: skip
@@ -241,10 +275,7 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
     """Run this process's share of the calibration runs on (up to ``calibration_max_samples``) decodable
     search images, sum the tables of all processes and choose the factor."""
     rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed))
-    batch = data.dataset[rows[: config.calibration_max_samples].tolist()]
-    valid = torch.tensor(batch["valid"], dtype=torch.bool)
-    images = torch.stack(batch["pixel_values"])[valid].to(accelerator.device)
-    labels = torch.tensor(batch["labels"])[valid].to(accelerator.device)
+    images, labels = _decoded_images(data.dataset, rows[: config.calibration_max_samples].tolist(), accelerator.device)
     candidates = candidate_grid(config.calibration_apply_factors, config.calibration_magnitude_factors)
     table = calibrate(policy, images, labels, data.num_classes, candidates, config.calibration_folds,
                       config.calibration_epochs, config.seed, accelerator.process_index,
@@ -318,9 +349,8 @@ def _search(
             if logging_step and window_steps:
                 seconds = time.perf_counter() - window_start
                 record = {"step": progress.global_step, "epoch": round(progress.global_step / steps_per_epoch, 3)}
-                record.update(
-                    {name: float(value) for name, value in zip(METRICS, window_sum / window_steps, strict=True)}
-                )
+                means = zip(METRICS, window_sum / window_steps, strict=True)
+                record.update({name: float(value) for name, value in means if value.isfinite()})
                 record["images_per_second"] = window_steps * images_per_step / seconds
                 record.update(window_diagnostics(_ensemble_policy(members), initial_parameters,
                                                  [member.gradient_noise for member in members]))  # fmt: skip

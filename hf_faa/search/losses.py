@@ -81,3 +81,27 @@ def strength_shortfall(strength: Tensor, floor: float, scope: str = "batch") -> 
 def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
     """Share of correct argmax predictions, a scalar tensor."""
     return (logits.argmax(-1) == labels).float().mean()
+
+
+def judge_gradient(judge: nn.Module, images: Tensor, labels: Tensor, create_graph: bool = False) -> Tensor:
+    """The gradient of ``judge``'s cross-entropy on ``images`` ``[B, C, H, W]`` (critic inputs) with respect
+    to all its parameters, flattened to ``[P]``; with ``create_graph`` it can itself be differentiated
+    (with respect to the images, and so the policy that made them)."""
+    parameters = [parameter for parameter in judge.parameters() if parameter.requires_grad]
+    loss = F.cross_entropy(judge(images).float(), labels)
+    gradients = torch.autograd.grad(loss, parameters, create_graph=create_graph)
+    return torch.cat([gradient.flatten() for gradient in gradients])
+
+
+def validation_alignment(judge: nn.Module, augmented: Tensor, labels: Tensor, validation_gradient: Tensor) -> Tensor:
+    """Cosine between ``judge``'s gradient on the augmented images ``[B, C, H, W]`` and its gradient on
+    held-out real images (``validation_gradient`` ``[P]``, from :func:`judge_gradient`): a scalar that keeps its
+    graph to the augmented images.
+
+    One step of training on augmented images that points where the held-out loss falls is one that helps
+    the judge generalise: the one-step (identity-Hessian) approximation of the validation hypergradient
+    of MADAO (Hataya et al., 2022), normalised as DeepAA's gradient matching (Zheng et al., 2022) is, so that
+    ops which destroy labels cannot win by large gradients.
+    """
+    augmented_gradient = judge_gradient(judge, augmented, labels, create_graph=True)
+    return F.cosine_similarity(augmented_gradient, validation_gradient.detach(), dim=0)

@@ -15,7 +15,16 @@ from ..policy import FasterAutoAugmentPolicy
 from .config import SearchConfig
 from .critic import WideResNetCritic
 from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength
-from .losses import accuracy, critic_loss, gradient_penalty, normalize, policy_loss, strength_shortfall
+from .losses import (
+    accuracy,
+    critic_loss,
+    gradient_penalty,
+    judge_gradient,
+    normalize,
+    policy_loss,
+    strength_shortfall,
+    validation_alignment,
+)
 
 # A step needs one real and one augmented image on every process; a batch left with fewer
 # decodable images on any process is skipped by all of them (together, or DDP would hang).
@@ -24,7 +33,8 @@ MIN_IMAGES_PER_STEP = 2
 # Weight of the penalty on the op selection's entropy below its floor (nats; --min_entropy_ratio).
 ENTROPY_PENALTY_WEIGHT = 1.0
 
-# Per-step metrics, in the order they are gathered across processes.
+# Per-step metrics, in the order they are gathered across processes; a metric a search does not compute
+# (validation_alignment without --validation_weight) is NaN and left out of the log.
 METRICS = (
     "critic_loss",
     "policy_loss",
@@ -37,6 +47,7 @@ METRICS = (
     "selection_entropy",
     "augmentation_strength",
     "changed_share",
+    "validation_alignment",
 )
 
 
@@ -54,6 +65,9 @@ class SearchState:
     classifier_optimizer: torch.optim.Optimizer | None = None
     strength_floor: float = 0.0  # the policy is penalised for augmenting less than this (mean |change|)
     gradient_noise: GradientNoise = field(default_factory=GradientNoise)
+    # held-out real images for --validation_weight: uint8 [V, C, H, W] and labels [V] (None: no validation term)
+    validation_images: Tensor | None = None
+    validation_labels: Tensor | None = None
 
     @property
     def policy_module(self) -> FasterAutoAugmentPolicy:
@@ -81,7 +95,9 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
     labels; otherwise the critic's class head does. The policy's loss adds
     ``strength_penalty_weight ·`` the shortfall of the mean |augmented − original| below ``strength_floor``
     (of the batch's mean or of each image: ``--strength_floor_scope``), so it cannot escape the critic by not
-    augmenting. Returns the step's :data:`METRICS`.
+    augmenting. With ``--validation_weight``, it also gains that weight times the cosine between the judge's
+    gradients on the augmented half and on held-out real images (:func:`validation_alignment`). Returns the
+    step's :data:`METRICS`.
     """
     config = state.config
     images = images.float() / 255
@@ -125,12 +141,18 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             loss_of_policy = loss_of_policy + ENTROPY_PENALTY_WEIGHT * (
                 entropy_floor - policy_module.selection_entropy()
             ).clamp_min(0)
+        alignment = torch.tensor(float("nan"))
+        if config.validation_weight > 0:
+            alignment = _validation_alignment(state, fake_input, augment_labels)
+            loss_of_policy = loss_of_policy - config.validation_weight * alignment
         if update_policy:
             state.accelerator.backward(loss_of_policy)
             state.gradient_noise.update(state.policy_module)
             state.policy_optimizer.step()
             state.policy_optimizer.zero_grad(set_to_none=True)
             state.policy_module.clamp_parameters_()
+            if state.classifier_optimizer is not None:  # the validation term's second-order gradient of the judge
+                state.classifier_optimizer.zero_grad(set_to_none=True)
         critic_module.requires_grad_(True)
 
     with torch.no_grad():
@@ -148,8 +170,9 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             state.policy_module.selection_entropy(),
             strength.mean(),
             (strength > CHANGED_PIXEL_CHANGE).float().mean(),
+            alignment,
         )
-        return torch.stack([value.detach().float() for value in values])
+        return torch.stack([value.detach().float().to(loss_of_critic.device) for value in values])
 
 
 def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
@@ -160,3 +183,16 @@ def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
         return classifier(images)
     finally:
         classifier.requires_grad_(True).train()
+
+
+def _validation_alignment(state: SearchState, augmented: Tensor, labels: Tensor) -> Tensor:
+    """:func:`validation_alignment` of the judge (in eval mode, as :func:`_judge_labels`) between the
+    augmented half ``augmented`` (critic inputs) and a random batch of as many held-out images."""
+    judge = state.accelerator.unwrap_model(state.classifier).eval()
+    try:
+        rows = torch.randperm(len(state.validation_labels))[: len(labels)].to(state.validation_labels.device)
+        held_out = state.critic_input(state.validation_images[rows].float() / 255)
+        reference = judge_gradient(judge, held_out, state.validation_labels[rows])
+        return validation_alignment(judge, augmented, labels, reference)
+    finally:
+        judge.train()
