@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
 
 def normalize(images: Tensor) -> Tensor:
@@ -86,10 +87,13 @@ def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
 def judge_gradient(judge: nn.Module, images: Tensor, labels: Tensor, create_graph: bool = False) -> Tensor:
     """The gradient of ``judge``'s cross-entropy on ``images`` ``[B, C, H, W]`` (critic inputs) with respect
     to all its parameters, flattened to ``[P]``; with ``create_graph`` it can itself be differentiated
-    (with respect to the images, and so the policy that made them)."""
-    parameters = [parameter for parameter in judge.parameters() if parameter.requires_grad]
-    loss = F.cross_entropy(judge(images).float(), labels)
-    gradients = torch.autograd.grad(loss, parameters, create_graph=create_graph)
+    (with respect to the images, and so the policy that made them).
+
+    It is taken at detached copies of the parameters, so a backward through it never adds to the judge's
+    own ``.grad`` (which its optimiser may be accumulating over several batches)."""
+    parameters = {name: parameter.detach().requires_grad_(True) for name, parameter in judge.named_parameters()}
+    loss = F.cross_entropy(functional_call(judge, parameters, (images,)).float(), labels)
+    gradients = torch.autograd.grad(loss, list(parameters.values()), create_graph=create_graph)
     return torch.cat([gradient.flatten() for gradient in gradients])
 
 

@@ -151,8 +151,6 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             state.policy_optimizer.step()
             state.policy_optimizer.zero_grad(set_to_none=True)
             state.policy_module.clamp_parameters_()
-            if state.classifier_optimizer is not None:  # the validation term's second-order gradient of the judge
-                state.classifier_optimizer.zero_grad(set_to_none=True)
         critic_module.requires_grad_(True)
 
     with torch.no_grad():
