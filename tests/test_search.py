@@ -131,6 +131,30 @@ def test_the_validation_term_holds_images_out_and_leaves_the_judge_s_gradients_a
     assert leaked and not any(leaked)
 
 
+def test_the_operation_check_switches_off_what_it_reports(tmp_path):
+    policy = run_search(tiny_config(tmp_path, calibration="none", operation_check_margin=0.0))
+    check = policy.search_info["operation_check"]
+    differences = check["cosine_minus_unaugmented"]
+    assert set(differences) == set(policy.operations)
+    assert check["switched_off"] == [name for name, value in differences.items() if value < 0]
+    for index, name in enumerate(policy.operations):
+        assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
+    assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in (tmp_path / "README.md").read_text()
+
+
+def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_path, caplog):
+    for label in ("cat", "dog"):
+        (tmp_path / "folder" / label).mkdir(parents=True)
+        for index, image in enumerate(mixed_mode_images(4)):
+            (tmp_path / "folder" / label / f"{index}.png").write_bytes(image)
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        policy = run_search(tiny_config(tmp_path / "out", dataset_name=str(tmp_path / "folder"),
+                                        max_train_samples=None, per_device_train_batch_size=8, max_steps=2,
+                                        operation_check_margin=0.3))  # fmt: skip
+    assert "Operation check skipped: it needs at least 10 decodable search images" in caplog.text
+    assert policy.search_info["operation_check"]["switched_off"] == []
+
+
 @pytest.mark.parametrize(
     ("total_limit", "kept"), [(2, ["step_3", "step_4"]), (None, ["step_1", "step_2", "step_3", "step_4"])]
 )
@@ -227,6 +251,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"selection_learning_rate": 0.0}, r"--selection_learning_rate 0.0 \(must be above 0\)"),
         ({"validation_share": 1.0}, r"--validation_share 1.0 \(must be between 0 and 1\)"),
         ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
+        ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more \(or None\)\)"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):

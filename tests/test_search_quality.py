@@ -1,5 +1,6 @@
 """Does the search learn, and can the evaluation tell? Diagnostics, the strength calibration and the
-paired statistics of the evaluation, on hand-made inputs whose answers are known."""
+paired statistics of the evaluation, on hand-made inputs whose answers are known; the operation check
+on the embedded digits."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import torch
 from PIL import Image
 
 from hf_faa import FasterAutoAugmentPolicy
+from hf_faa.data import prepare_dataset
 from hf_faa.evaluation import _compare, paired_difference
+from hf_faa.search import SearchConfig
+from hf_faa.search import loop as search_loop
 from hf_faa.search.calibration import IDENTITY, calibrate, candidate_grid, choose, fold_indices, rescale_
 from hf_faa.search.diagnostics import (
     GradientNoise,
@@ -21,6 +25,7 @@ from hf_faa.search.diagnostics import (
     window_diagnostics,
 )
 from hf_faa.search.losses import strength_shortfall
+from hf_faa.search.operation_check import check_operations
 from hf_faa.search.report import write_loss_curves
 
 
@@ -160,3 +165,15 @@ def test_curves_of_a_one_record_run_show_a_point_in_every_panel(tmp_path):
             panel = blue[row * height // rows : (row + 1) * height // rows,
                          column * width // columns : (column + 1) * width // columns]  # fmt: skip
             assert panel.sum() > 10, (row, column)
+
+
+def test_the_operation_check_switches_off_label_destroying_ops_on_digits():
+    """On the embedded digits, at half the uniform start's magnitudes, the check switches off Invert and the flips
+    (they change which digit it is) and keeps the small shears, the ops that change nothing and Cutout."""
+    data = prepare_dataset(image_size=32, max_samples=500, seed=0)
+    images, labels = search_loop._decoded_images(data.dataset, list(range(len(data.dataset))), torch.device("cpu"))
+    policy = rescale_(search_loop.initial_policy(SearchConfig(), num_channels=1), (1.0, 0.5))
+    check = check_operations(policy, images, labels, data.num_classes, margin=0.3, seed=0)
+    assert {"Invert", "HorizontalFlip", "VerticalFlip"} <= set(check.switched_off)
+    assert not {"ShearX", "ShearY", "AutoContrast", "Posterize", "Cutout"} & set(check.switched_off)
+    assert all(len(values) == 5 for values in check.differences.values())

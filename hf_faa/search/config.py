@@ -184,6 +184,15 @@ class SearchConfig(DatasetArguments):
             "every dataset of the evaluation suite (docs/search-research.md)."
         ),
     )
+    operation_check_margin: float | None = field(
+        default=None,
+        **_help(
+            "After the search (and --magnitude_scale), test each operation on its own: small classifiers, each "
+            "trained with one fifth of the search images held out, compare their gradient on the op's images with "
+            "their gradient on the held-out images, against the same for unaugmented images; an op whose cosine is "
+            "on average more than this margin below is switched off (apply probability 0). None: no check."
+        ),
+    )
     calibration: str = field(
         default="none",
         **_help(
@@ -203,7 +212,9 @@ class SearchConfig(DatasetArguments):
     )
     calibration_folds: int = field(default=2, **_help("Cross-validation folds of the calibration."))
     calibration_epochs: int = field(default=30, **_help("Epochs of each calibration classifier."))
-    calibration_max_samples: int = field(default=500, **_help("Calibrate on at most this many search images."))
+    calibration_max_samples: int = field(
+        default=500, **_help("Calibrate (and check the operations) on at most this many search images.")
+    )
     gradient_accumulation_steps: int = field(default=1, **_help("Batches accumulated per optimiser step."))
     mixed_precision: str | None = field(
         default=None, **_help("no, fp16 or bf16; if unset, accelerate's config.", choices=MIXED_PRECISIONS)
@@ -262,6 +273,10 @@ class SearchConfig(DatasetArguments):
             "min_entropy_ratio": (0 <= self.min_entropy_ratio <= 1, "between 0 and 1"),
             "validation_weight": (self.validation_weight >= 0, "0 or more"),
             "validation_share": (0 < self.validation_share < 1, "between 0 and 1"),
+            "operation_check_margin": (
+                self.operation_check_margin is None or self.operation_check_margin >= 0,
+                "0 or more (or None)",
+            ),
             "calibration_apply_factors": (
                 bool(self.calibration_apply_factors) and min(self.calibration_apply_factors) > 0,
                 positive_list,

@@ -13,7 +13,7 @@ import datasets
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
-from accelerate.utils import InitProcessGroupKwargs, set_seed
+from accelerate.utils import InitProcessGroupKwargs, broadcast, set_seed
 from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -26,6 +26,7 @@ from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, 
 from .config import MAX_VALIDATION_IMAGES, SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
 from .diagnostics import augmentation_strength, search_verdict, window_diagnostics
+from .operation_check import MIN_CHECK_IMAGES, OperationCheck, check_operations, switch_off_
 from .outputs import search_info, with_search_info, write_outputs
 from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
@@ -149,6 +150,15 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     rescale_(policy, (1.0, config.magnitude_scale))
     if config.magnitude_scale != 1:
         messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
+    if config.operation_check_margin is not None:
+        start = time.perf_counter()
+        check = _check_operations(config, data, accelerator, policy)
+        switch_off_(policy, check.switched_off)
+        info["operation_check"] = {**check.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
+        messages.append(
+            f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
+            f"average more than {config.operation_check_margin:g} below that of unaugmented images)."
+        )
     if config.calibration == "validation":
         start = time.perf_counter()
         calibration = _calibrate(config, data, accelerator, policy)
@@ -282,6 +292,28 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
                       accelerator.num_processes)  # fmt: skip
     table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
     return choose(candidates, table)
+
+
+def _check_operations(
+    config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy: FasterAutoAugmentPolicy
+) -> OperationCheck:
+    """:func:`check_operations` on (up to ``calibration_max_samples``) decodable search images; every process
+    runs it, and all keep the main process's verdict."""
+    rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed))
+    images, labels = _decoded_images(data.dataset, rows[: config.calibration_max_samples].tolist(), accelerator.device)
+    if len(labels) < MIN_CHECK_IMAGES:
+        logger.warning(
+            f"Operation check skipped: it needs at least {MIN_CHECK_IMAGES} decodable search images (to train on "
+            f"and to hold out in each fold), and there are {len(labels)}.",
+            main_process_only=True,
+        )
+        return OperationCheck({}, [])
+    check = check_operations(policy, images, labels, data.num_classes, config.operation_check_margin, config.seed,
+                             config.critic_depth, config.critic_widen_factor)  # fmt: skip
+    verdict = broadcast(torch.tensor([name in check.switched_off for name in policy.operations],
+                                     device=accelerator.device))  # fmt: skip
+    return replace(check, switched_off=[name for name, off in zip(policy.operations, verdict.tolist(), strict=True)
+                                        if off])  # fmt: skip
 
 
 def _initial_strength(members: list[SearchState], images: Tensor) -> float:

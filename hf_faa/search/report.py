@@ -112,6 +112,14 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     rates = sorted(search_info["operation_rates"].items(), key=lambda item: -item[1]["final"])
     lines += ["", "| operation | initial apply rate | final apply rate |", "|---|---:|---:|"]
     lines += [f"| {name} | {rate['initial']:.3f} | {rate['final']:.3f} |" for name, rate in rates]
+    check = search_info.get("operation_check")
+    if check:
+        lines += ["", "Operation check: each operation on its own, the mean cosine between small classifiers' "
+                      "gradients on its images and on held-out images, minus the same for unaugmented images:", "",
+                  "| operation | cosine − unaugmented |", "|---|---:|"]  # fmt: skip
+        differences = sorted(check["cosine_minus_unaugmented"].items(), key=lambda item: item[1])
+        lines += [f"| {name} | {value:+.3f} |" for name, value in differences]
+        lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
     calibration = search_info.get("calibration")
     if calibration:
         lines += ["", "Calibration: a small classifier trained with the policy at each (apply-probability, "

@@ -1,0 +1,122 @@
+"""Which searched operations work against what a classifier learns from the data: a post-search check.
+
+The relaxed search judges the ops through a blend of all of them, so a label-destroying op (a flip on
+digits, Equalize on colour-coded patches) can keep a few stages. This check applies each op on its own,
+at the policy's magnitude for it, to training images, and asks small classifiers trained on the rest of
+the search data whether a training step on those images points where a step on held-out real images
+does: the cosine between a classifier's gradients on the two (the gradient matching of DeepAA, Zheng et
+al., 2022; the one-step validation hypergradient of MADAO, Hataya et al., 2022), minus the same cosine for
+unaugmented images. One classifier's verdict is noise (an op's difference moved by up to 1.0 between two
+of them: docs/search-research.md, session 11), so each of :data:`FOLDS` folds of the images is held out
+in turn from a classifier of its own, and an op whose mean difference is below ``-margin`` gets apply
+probability 0 in every stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..ops import OPERATIONS
+from ..policy import FasterAutoAugmentPolicy
+from .critic import WideResNetClassifier
+from .losses import judge_gradient, normalize
+
+FOLDS = 5
+MIN_CHECK_IMAGES = 2 * FOLDS  # each fold's classifier needs images to train on and to hold out
+# Each classifier: trained from scratch on the other folds.
+JUDGE_STEPS = 300
+JUDGE_BATCH_SIZE = 32
+JUDGE_LEARNING_RATE = 1e-3
+# An op's cosine is the mean over this many batches of JUDGE_BATCH_SIZE training images.
+CHECK_BATCHES = 12
+
+
+@dataclass
+class OperationCheck:
+    """Per op, its cosine minus that of unaugmented images for each fold's classifier; the ops switched off."""
+
+    differences: dict[str, list[float]]
+    switched_off: list[str]
+
+    def mean_differences(self) -> dict[str, float]:
+        return {name: sum(values) / len(values) for name, values in self.differences.items()}
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "cosine_minus_unaugmented": {name: round(value, 4) for name, value in self.mean_differences().items()},
+            "switched_off": self.switched_off,
+        }
+
+
+def check_operations(
+    policy: FasterAutoAugmentPolicy, images: Tensor, labels: Tensor, num_classes: int, margin: float, seed: int,
+    depth: int = 10, widen_factor: int = 1,
+) -> OperationCheck:  # fmt: skip
+    """Run the check on ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``; the
+    policy is not changed (see :func:`switch_off_`). The classifiers are WideResNet-``depth``-``widen_factor``s,
+    seeded from ``seed``."""
+    images = images.float() / 255
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).to(labels.device)
+    weights = policy.selection_weights().detach()
+    magnitudes = (weights * policy.magnitudes.detach().clamp(0, 1)).sum((0, 1)) / weights.sum((0, 1))
+    differences = {name: [] for name in policy.operations}
+    for fold, held_out in enumerate(order.tensor_split(FOLDS)):
+        train = order[~torch.isin(order, held_out)]
+        judge = _trained_judge(images[train], labels[train], num_classes, depth, widen_factor, seed + fold)
+        reference = judge_gradient(judge, normalize(images[held_out]), labels[held_out])
+        unaugmented = _mean_cosine(judge, images[train], labels[train], reference, None, 0.0, seed + fold)
+        for index, name in enumerate(policy.operations):
+            cosine = _mean_cosine(judge, images[train], labels[train], reference, name, float(magnitudes[index]),
+                                  seed + fold)  # fmt: skip
+            differences[name].append(cosine - unaugmented)
+    check = OperationCheck(differences, [])
+    check.switched_off = [name for name, value in check.mean_differences().items() if value < -margin]
+    return check
+
+
+@torch.no_grad()
+def switch_off_(policy: FasterAutoAugmentPolicy, operations: list[str]) -> FasterAutoAugmentPolicy:
+    """Set the apply probability of each of ``operations`` to 0 in every stage, in place; returns the policy."""
+    for name in operations:
+        policy.probabilities[..., policy.operations.index(name)] = 0
+    return policy
+
+
+def _trained_judge(
+    images: Tensor, labels: Tensor, num_classes: int, depth: int, widen_factor: int, seed: int
+) -> WideResNetClassifier:
+    """A classifier trained on ``images`` (floats in [0, 1]) for :data:`JUDGE_STEPS` steps, in eval mode."""
+    with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the caller's RNG alone
+        torch.manual_seed(seed)
+        judge = WideResNetClassifier(num_classes, images.shape[1], depth, widen_factor).to(images.device)
+    optimizer = torch.optim.Adam(judge.parameters(), lr=JUDGE_LEARNING_RATE)
+    draws = torch.Generator().manual_seed(seed)
+    for _ in range(JUDGE_STEPS):
+        rows = torch.randint(len(labels), (JUDGE_BATCH_SIZE,), generator=draws).to(labels.device)
+        loss = F.cross_entropy(judge(normalize(images[rows])), labels[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return judge.eval()
+
+
+def _mean_cosine(
+    judge: WideResNetClassifier, images: Tensor, labels: Tensor, reference: Tensor, operation: str | None,
+    magnitude: float, seed: int,
+) -> float:  # fmt: skip
+    """Mean over :data:`CHECK_BATCHES` batches of ``images`` of the cosine between ``judge``'s gradient on the
+    batch (with ``operation`` applied at ``magnitude``; None: as it is) and ``reference``. The batches and
+    draws depend on ``seed`` alone, so every op of a fold is tested on the same images."""
+    draws = torch.Generator(device=images.device).manual_seed(seed)
+    total = 0.0
+    for _ in range(CHECK_BATCHES):
+        rows = torch.randint(len(labels), (JUDGE_BATCH_SIZE,), generator=draws, device=images.device)
+        batch = images[rows]
+        if operation is not None:
+            batch = OPERATIONS[operation](batch, batch.new_full((len(rows),), magnitude), generator=draws)
+        total += float(F.cosine_similarity(judge_gradient(judge, normalize(batch), labels[rows]), reference, dim=0))
+    return total / CHECK_BATCHES
