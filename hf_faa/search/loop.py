@@ -5,9 +5,11 @@ while keeping the augmented images classifiable (Hataya et al., 2020, section 3)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import datasets
 import torch
@@ -32,6 +34,7 @@ from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
 
 logger = get_logger(__name__)
+Stage = TypeVar("Stage", Calibration, OperationCheck)  # what a post-search stage returns (it has as_dict())
 
 
 def default_operations(num_channels: int) -> list[str]:
@@ -151,19 +154,15 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     if config.magnitude_scale != 1:
         messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
     if config.operation_check_margin is not None:
-        start = time.perf_counter()
-        check = _check_operations(config, data, accelerator, policy)
+        check = _timed(info, "operation_check", lambda: _check_operations(config, data, accelerator, policy))
         switch_off_(policy, check.switched_off)
-        info["operation_check"] = {**check.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
         messages.append(
             f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
             f"average more than {config.operation_check_margin:g} below that of unaugmented images)."
         )
     if config.calibration == "validation":
-        start = time.perf_counter()
-        calibration = _calibrate(config, data, accelerator, policy)
+        calibration = _timed(info, "calibration", lambda: _calibrate(config, data, accelerator, policy))
         rescale_(policy, calibration.chosen)
-        info["calibration"] = {**calibration.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
         messages.append(
             f"Calibration: held-out accuracy {[round(value, 3) for value in calibration.accuracies]} for the "
             f"(apply, magnitude) factors {calibration.candidates}; keeping {calibration.chosen}."
@@ -180,6 +179,14 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
+
+
+def _timed(info: dict[str, Any], key: str, stage: Callable[[], Stage]) -> Stage:
+    """Run a post-search ``stage``; its ``as_dict()`` and how many seconds it took go to ``info[key]``."""
+    start = time.perf_counter()
+    result = stage()
+    info[key] = {**result.as_dict(), "seconds": round(time.perf_counter() - start, 1)}
+    return result
 
 
 def _search_loader(config: SearchConfig, dataset: datasets.Dataset, member: int) -> DataLoader:
