@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from hf_faa import FasterAutoAugmentPolicy
 from hf_faa.data import prepare_dataset
 from hf_faa.sample_grid import MAX_SAMPLE_ROWS
-from hf_faa.search import SearchConfig, run_search
+from hf_faa.search import SearchConfig, operation_check, run_search
 from hf_faa.search import loop as search_loop
 from hf_faa.search import step as search_step_module
 from hf_faa.search.checkpoints import latest_checkpoint
@@ -131,7 +131,10 @@ def test_the_validation_term_holds_images_out_and_leaves_the_judge_s_gradients_a
     assert leaked and not any(leaked)
 
 
-def test_the_operation_check_switches_off_what_it_reports(tmp_path):
+def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch):
+    # the plumbing, not the verdicts (tests/test_search_quality.py checks those): short judges will do
+    monkeypatch.setattr(operation_check, "JUDGE_STEPS", 20)
+    monkeypatch.setattr(operation_check, "CHECK_BATCHES", 2)
     policy = run_search(tiny_config(tmp_path, calibration="none", operation_check_margin=0.0))
     check = policy.search_info["operation_check"]
     differences = check["cosine_minus_unaugmented"]
