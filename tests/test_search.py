@@ -156,6 +156,7 @@ def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_pat
                                         operation_check_margin=0.3))  # fmt: skip
     assert "Operation check skipped: it needs at least 10 decodable search images" in caplog.text
     assert policy.search_info["operation_check"]["switched_off"] == []
+    assert "Operation check: skipped (too few decodable search images)." in (tmp_path / "out" / "README.md").read_text()
 
 
 @pytest.mark.parametrize(

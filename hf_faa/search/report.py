@@ -113,7 +113,9 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     lines += ["", "| operation | initial apply rate | final apply rate |", "|---|---:|---:|"]
     lines += [f"| {name} | {rate['initial']:.3f} | {rate['final']:.3f} |" for name, rate in rates]
     check = search_info.get("operation_check")
-    if check:
+    if check and not check["cosine_minus_unaugmented"]:
+        lines += ["", "Operation check: skipped (too few decodable search images)."]
+    elif check:
         lines += ["", "Operation check: each operation on its own, the mean cosine between small classifiers' "
                       "gradients on its images and on held-out images, minus the same for unaugmented images:", "",
                   "| operation | cosine − unaugmented |", "|---|---:|"]  # fmt: skip
