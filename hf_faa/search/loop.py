@@ -233,6 +233,13 @@ def _hold_out(
     return replace(data, dataset=data.dataset.select(sorted(rows[count:]))), held_out
 
 
+def _post_search_sample(config: SearchConfig, data: PreparedDataset, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The decodable images and labels among a seeded ``calibration_max_samples`` of the search rows: what the
+    calibration and the operation check work on."""
+    rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed))
+    return _decoded_images(data.dataset, rows[: config.calibration_max_samples].tolist(), device)
+
+
 def _decoded_images(dataset: datasets.Dataset, rows: list[int], device: torch.device) -> tuple[Tensor, Tensor]:
     """The decodable images (uint8 ``[N, C, H, W]``) and labels ``[N]`` among ``dataset``'s ``rows``, on ``device``."""
     batch = dataset[rows]
@@ -291,8 +298,7 @@ def _warn_about_an_earlier_search(output_dir: Path) -> None:
 def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy) -> Calibration:
     """Run this process's share of the calibration runs on (up to ``calibration_max_samples``) decodable
     search images, sum the tables of all processes and choose the factor."""
-    rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed))
-    images, labels = _decoded_images(data.dataset, rows[: config.calibration_max_samples].tolist(), accelerator.device)
+    images, labels = _post_search_sample(config, data, accelerator.device)
     candidates = candidate_grid(config.calibration_apply_factors, config.calibration_magnitude_factors)
     table = calibrate(policy, images, labels, data.num_classes, candidates, config.calibration_folds,
                       config.calibration_epochs, config.seed, accelerator.process_index,
@@ -306,8 +312,7 @@ def _check_operations(
 ) -> OperationCheck:
     """:func:`check_operations` on (up to ``calibration_max_samples``) decodable search images; every process
     runs it, and all keep the main process's verdict."""
-    rows = torch.randperm(len(data.dataset), generator=torch.Generator().manual_seed(config.seed))
-    images, labels = _decoded_images(data.dataset, rows[: config.calibration_max_samples].tolist(), accelerator.device)
+    images, labels = _post_search_sample(config, data, accelerator.device)
     if len(labels) < MIN_CHECK_IMAGES:
         logger.warning(
             f"Operation check skipped: it needs at least {MIN_CHECK_IMAGES} decodable search images (to train on "

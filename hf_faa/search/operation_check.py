@@ -61,17 +61,17 @@ def check_operations(
     seeded from ``seed``."""
     images = images.float() / 255
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).to(labels.device)
-    weights = policy.selection_weights().detach()
-    magnitudes = (weights * policy.magnitudes.detach().clamp(0, 1)).sum((0, 1)) / weights.sum((0, 1))
+    # each op's magnitude averaged over its stages, weighted by selection (0 for ops without one)
+    magnitudes = {row["operation"]: row["magnitude"] or 0.0 for row in policy.summarize()}
     differences = {name: [] for name in policy.operations}
     for fold, held_out in enumerate(order.tensor_split(FOLDS)):
         train = order[~torch.isin(order, held_out)]
         judge = _trained_judge(images[train], labels[train], num_classes, depth, widen_factor, seed + fold)
         reference = judge_gradient(judge, normalize(images[held_out]), labels[held_out])
-        unaugmented = _mean_cosine(judge, images[train], labels[train], reference, None, 0.0, seed + fold)
-        for index, name in enumerate(policy.operations):
-            cosine = _mean_cosine(judge, images[train], labels[train], reference, name, float(magnitudes[index]),
-                                  seed + fold)  # fmt: skip
+        unaugmented = _mean_cosine(judge, images[train], labels[train], reference, None, seed + fold)
+        for name in policy.operations:
+            operation = (name, magnitudes[name], policy.value_range(name))
+            cosine = _mean_cosine(judge, images[train], labels[train], reference, operation, seed + fold)
             differences[name].append(cosine - unaugmented)
     check = OperationCheck(differences, [])
     check.switched_off = [name for name, value in check.mean_differences().items() if value < -margin]
@@ -105,18 +105,21 @@ def _trained_judge(
 
 
 def _mean_cosine(
-    judge: WideResNetClassifier, images: Tensor, labels: Tensor, reference: Tensor, operation: str | None,
-    magnitude: float, seed: int,
+    judge: WideResNetClassifier, images: Tensor, labels: Tensor, reference: Tensor,
+    operation: tuple[str, float, tuple[float, float] | None] | None, seed: int,
 ) -> float:  # fmt: skip
     """Mean over :data:`CHECK_BATCHES` batches of ``images`` of the cosine between ``judge``'s gradient on the
-    batch (with ``operation`` applied at ``magnitude``; None: as it is) and ``reference``. The batches and
-    draws depend on ``seed`` alone, so every op of a fold is tested on the same images."""
+    batch and ``reference``; ``operation`` (name, magnitude, the policy's value range) is applied to each batch
+    first (None: as it is). The batches and draws depend on ``seed`` alone, so every op of a fold is tested on
+    the same images."""
     draws = torch.Generator(device=images.device).manual_seed(seed)
     total = 0.0
     for _ in range(CHECK_BATCHES):
         rows = torch.randint(len(labels), (JUDGE_BATCH_SIZE,), generator=draws, device=images.device)
         batch = images[rows]
         if operation is not None:
-            batch = OPERATIONS[operation](batch, batch.new_full((len(rows),), magnitude), generator=draws)
+            name, magnitude, value_range = operation
+            batch = OPERATIONS[name](batch, batch.new_full((len(rows),), magnitude), generator=draws,
+                                     value_range=value_range)  # fmt: skip
         total += float(F.cosine_similarity(judge_gradient(judge, normalize(batch), labels[rows]), reference, dim=0))
     return total / CHECK_BATCHES

@@ -141,7 +141,7 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             loss_of_policy = loss_of_policy + ENTROPY_PENALTY_WEIGHT * (
                 entropy_floor - policy_module.selection_entropy()
             ).clamp_min(0)
-        alignment = torch.tensor(float("nan"))
+        alignment = loss_of_critic.new_tensor(float("nan"))
         if config.validation_weight > 0:
             alignment = _validation_alignment(state, fake_input, augment_labels)
             loss_of_policy = loss_of_policy - config.validation_weight * alignment
@@ -170,7 +170,7 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
             (strength > CHANGED_PIXEL_CHANGE).float().mean(),
             alignment,
         )
-        return torch.stack([value.detach().float().to(loss_of_critic.device) for value in values])
+        return torch.stack([value.detach().float() for value in values])
 
 
 def _judge_labels(classifier: torch.nn.Module, images: Tensor) -> Tensor:
