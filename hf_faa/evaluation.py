@@ -115,8 +115,8 @@ def _search_config(args: EvaluationArguments, columns: tuple[str, str], output_d
         "logging_steps": 5,
         "image_size": 32,
     }
-    if args.quick:
-        overrides["calibration_epochs"] = 1
+    if args.quick:  # seconds: no post-search classifiers
+        overrides.update(calibration_epochs=1, operation_check=False)
     if args.search_settings is None:
         return SearchConfig(**overrides)
     parser = HfArgumentParser(SearchConfig)

@@ -30,7 +30,7 @@ from hf_faa.search.outputs import sample_images
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"max_train_samples": 256, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
-        "logging_steps": 2, "calibration_epochs": 1, "critic_warmup_steps": 1}  # fmt: skip
+        "logging_steps": 2, "calibration_epochs": 1, "critic_warmup_steps": 1, "operation_check": False}  # fmt: skip
 
 
 def tiny_config(output_dir: Path, **overrides) -> SearchConfig:
@@ -133,16 +133,32 @@ def test_the_validation_term_holds_images_out_and_leaves_the_judge_s_gradients_a
 
 def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch):
     # the plumbing, not the verdicts (tests/test_search_quality.py checks those): short judges will do
-    monkeypatch.setattr(operation_check, "JUDGE_STEPS", 20)
     monkeypatch.setattr(operation_check, "CHECK_BATCHES", 2)
-    policy = run_search(tiny_config(tmp_path, calibration="none", operation_check_margin=0.0))
+    policy = run_search(tiny_config(tmp_path, calibration="none", operation_check=True, operation_check_margin=0.0,
+                                    operation_check_steps=20))  # fmt: skip
     check = policy.search_info["operation_check"]
     differences = check["cosine_minus_unaugmented"]
-    assert set(differences) == set(policy.operations)
+    assert list(differences) == policy.operations  # six steps from the uniform start: every op is still applied
     assert check["switched_off"] == [name for name, value in differences.items() if value < 0]
     for index, name in enumerate(policy.operations):
         assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
     assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in (tmp_path / "README.md").read_text()
+
+
+def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies():
+    policy = FasterAutoAugmentPolicy(["ShearX", "Invert", "Cutout"], num_sub_policies=2)
+    policy.reset_parameters("uniform")
+    with torch.no_grad():
+        policy.probabilities[..., 1] = 0.01  # Invert: a third of the stages choose it, 1% of those apply it
+    assert operation_check.checked_operations(policy) == ["ShearX", "Cutout"]
+    images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(20) % 2
+    halves = [operation_check.fold_differences(policy, ["ShearX", "Cutout"], images, labels, 2, seed=0, steps=2,
+                                               rank=rank, world_size=2) for rank in (0, 1)]  # fmt: skip
+    whole = operation_check.fold_differences(policy, ["ShearX", "Cutout"], images, labels, 2, seed=0, steps=2)
+    assert whole.shape == (operation_check.FOLDS, 2)
+    assert (halves[0][1::2] == 0).all() and (halves[1][0::2] == 0).all()  # each process runs its own folds
+    torch.testing.assert_close(halves[0] + halves[1], whole)
 
 
 def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_path, caplog):
@@ -153,10 +169,11 @@ def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_pat
     with caplog.at_level(logging.WARNING, logger="hf_faa"):
         policy = run_search(tiny_config(tmp_path / "out", dataset_name=str(tmp_path / "folder"),
                                         max_train_samples=None, per_device_train_batch_size=8, max_steps=2,
-                                        operation_check_margin=0.3))  # fmt: skip
-    assert "Operation check skipped: it needs at least 10 decodable search images" in caplog.text
-    assert policy.search_info["operation_check"]["switched_off"] == []
-    assert "Operation check: skipped (too few decodable search images)." in (tmp_path / "out" / "README.md").read_text()
+                                        operation_check=True))  # fmt: skip
+    reason = "it needs at least 10 decodable search images, and there are 8"
+    assert f"Operation check skipped: {reason}" in caplog.text
+    assert policy.search_info["operation_check"]["skipped"] == reason
+    assert f"Operation check: skipped ({reason})." in (tmp_path / "out" / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -255,7 +272,8 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"selection_learning_rate": 0.0}, r"--selection_learning_rate 0.0 \(must be above 0\)"),
         ({"validation_share": 1.0}, r"--validation_share 1.0 \(must be between 0 and 1\)"),
         ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
-        ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more \(or None\)\)"),
+        ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more\)"),
+        ({"operation_check_steps": 0}, r"--operation_check_steps 0 \(must be at least 1\)"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):
@@ -403,7 +421,8 @@ def test_two_processes_on_cpu_end_identical_and_only_one_writes(tmp_path):
 
 # the paper's objective, which the defaults change (docs/search-research.md)
 PAPER_OBJECTIVE = {"classifier": "shared", "classification_weight": 0.1, "policy_learning_rate": 1e-3,
-                   "critic_warmup_steps": 0, "min_strength_ratio": 0.0, "magnitude_scale": 1.0}  # fmt: skip
+                   "critic_warmup_steps": 0, "min_strength_ratio": 0.0, "magnitude_scale": 1.0,
+                   "operation_check": False}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -477,7 +496,7 @@ def test_a_bf16_search_on_colour_images_moves_the_ops_as_fp32_does(tmp_path, fre
         AcceleratorState._reset_state(reset_partial_state=True)
         policy = run_search(SearchConfig(dataset_name=str(tmp_path / "data"), output_dir=str(tmp_path / precision),
                                          image_size=16, per_device_train_batch_size=64, max_steps=100,
-                                         mixed_precision=precision))  # fmt: skip
+                                         mixed_precision=precision, operation_check=False))  # fmt: skip
         rates = policy.search_info["operation_rates"]
         changes[precision] = {name: rate["final"] - rate["initial"] for name, rate in rates.items()}
     most_changed = [name for name, change in changes["no"].items() if abs(change) >= 0.05]

@@ -25,7 +25,7 @@ from hf_faa.search.diagnostics import (
     window_diagnostics,
 )
 from hf_faa.search.losses import strength_shortfall
-from hf_faa.search.operation_check import check_operations
+from hf_faa.search.operation_check import OperationCheck, checked_operations, fold_differences
 from hf_faa.search.report import write_loss_curves
 
 
@@ -173,7 +173,10 @@ def test_the_operation_check_switches_off_label_destroying_ops_on_digits():
     data = prepare_dataset(image_size=32, max_samples=500, seed=0)
     images, labels = search_loop._decoded_images(data.dataset, list(range(len(data.dataset))), torch.device("cpu"))
     policy = rescale_(search_loop.initial_policy(SearchConfig(), num_channels=1), (1.0, 0.5))
-    check = check_operations(policy, images, labels, data.num_classes, margin=0.3, seed=0)
+    defaults, checked = SearchConfig(), checked_operations(policy)
+    table = fold_differences(policy, checked, images, labels, data.num_classes, seed=0,
+                             steps=defaults.operation_check_steps)  # fmt: skip
+    check = OperationCheck.from_table(checked, table, defaults.operation_check_margin)
     assert {"Invert", "HorizontalFlip", "VerticalFlip"} <= set(check.switched_off)
     assert not {"ShearX", "ShearY", "AutoContrast", "Posterize", "Cutout"} & set(check.switched_off)
     assert all(len(values) == 5 for values in check.differences.values())

@@ -15,7 +15,7 @@ import datasets
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
-from accelerate.utils import InitProcessGroupKwargs, broadcast, set_seed
+from accelerate.utils import InitProcessGroupKwargs, set_seed
 from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -28,7 +28,14 @@ from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, 
 from .config import MAX_VALIDATION_IMAGES, SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
 from .diagnostics import augmentation_strength, search_verdict, window_diagnostics
-from .operation_check import MIN_CHECK_IMAGES, OperationCheck, check_operations, switch_off_
+from .operation_check import (
+    MIN_CHECK_IMAGES,
+    MIN_CHECKED_RATE,
+    OperationCheck,
+    checked_operations,
+    fold_differences,
+    switch_off_,
+)
 from .outputs import search_info, with_search_info, write_outputs
 from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
@@ -153,13 +160,14 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     rescale_(policy, (1.0, config.magnitude_scale))
     if config.magnitude_scale != 1:
         messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
-    if config.operation_check_margin is not None:
+    if config.operation_check:
         check = _timed(info, "operation_check", lambda: _check_operations(config, data, accelerator, policy))
         switch_off_(policy, check.switched_off)
         messages.append(
+            f"Operation check: skipped ({check.skipped})." if check.skipped else
             f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
             f"average more than {config.operation_check_margin:g} below that of unaugmented images)."
-        )
+        )  # fmt: skip
     if config.calibration == "validation":
         calibration = _timed(info, "calibration", lambda: _calibrate(config, data, accelerator, policy))
         rescale_(policy, calibration.chosen)
@@ -310,22 +318,22 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
 def _check_operations(
     config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy: FasterAutoAugmentPolicy
 ) -> OperationCheck:
-    """:func:`check_operations` on (up to ``calibration_max_samples``) decodable search images; every process
-    runs it, and all keep the main process's verdict."""
+    """The operation check on (up to ``calibration_max_samples``) decodable search images, its folds shared
+    among the processes; every process gets the same verdict."""
     images, labels = _post_search_sample(config, data, accelerator.device)
+    checked = checked_operations(policy)
     if len(labels) < MIN_CHECK_IMAGES:
-        logger.warning(
-            f"Operation check skipped: it needs at least {MIN_CHECK_IMAGES} decodable search images (to train on "
-            f"and to hold out in each fold), and there are {len(labels)}.",
-            main_process_only=True,
-        )
-        return OperationCheck({}, [])
-    check = check_operations(policy, images, labels, data.num_classes, config.operation_check_margin, config.seed,
-                             config.critic_depth, config.critic_widen_factor)  # fmt: skip
-    verdict = broadcast(torch.tensor([name in check.switched_off for name in policy.operations],
-                                     device=accelerator.device))  # fmt: skip
-    return replace(check, switched_off=[name for name, off in zip(policy.operations, verdict.tolist(), strict=True)
-                                        if off])  # fmt: skip
+        reason = f"it needs at least {MIN_CHECK_IMAGES} decodable search images, and there are {len(labels)}"
+        logger.warning(f"Operation check skipped: {reason} (each fold's classifier trains on some and holds out "
+                       "others).", main_process_only=True)  # fmt: skip
+        return OperationCheck({}, [], skipped=reason)
+    if not checked:
+        return OperationCheck({}, [], skipped=f"no operation is applied in {MIN_CHECKED_RATE:.1%} of the stages")
+    table = fold_differences(policy, checked, images, labels, data.num_classes, config.seed,
+                             config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
+                             accelerator.process_index, accelerator.num_processes)  # fmt: skip
+    table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
+    return OperationCheck.from_table(checked, table, config.operation_check_margin)
 
 
 def _initial_strength(members: list[SearchState], images: Tensor) -> float:

@@ -9,7 +9,8 @@ al., 2022; the one-step validation hypergradient of MADAO, Hataya et al., 2022),
 unaugmented images. One classifier's verdict is noise (an op's difference moved by up to 1.0 between two
 of them: docs/search-research.md, session 11), so each of :data:`FOLDS` folds of the images is held out
 in turn from a classifier of its own, and an op whose mean difference is below ``-margin`` gets apply
-probability 0 in every stage.
+probability 0 in every stage. Ops the policy applies in under :data:`MIN_CHECKED_RATE` of its stages are left
+as they are: switching them off would change next to nothing, and each costs a gradient per batch and fold.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from .losses import judge_gradient, normalize
 
 FOLDS = 5
 MIN_CHECK_IMAGES = 2 * FOLDS  # each fold's classifier needs images to train on and to hold out
-# Each classifier: trained from scratch on the other folds.
-JUDGE_STEPS = 300
+MIN_CHECKED_RATE = 0.005  # policy.operation_rates(): the share of stages that apply the op
+# Each classifier: trained from scratch on the other folds, for ``steps`` steps (SearchConfig.operation_check_steps).
 JUDGE_BATCH_SIZE = 32
 JUDGE_LEARNING_RATE = 1e-3
 # An op's cosine is the mean over this many batches of JUDGE_BATCH_SIZE training images.
@@ -37,10 +38,19 @@ CHECK_BATCHES = 12
 
 @dataclass
 class OperationCheck:
-    """Per op, its cosine minus that of unaugmented images for each fold's classifier; the ops switched off."""
+    """Per checked op, its cosine minus that of unaugmented images for each fold's classifier; the ops switched off."""
 
     differences: dict[str, list[float]]
     switched_off: list[str]
+    skipped: str = ""  # why nothing was checked (empty when it ran)
+
+    @classmethod
+    def from_table(cls, checked: list[str], table: Tensor, margin: float) -> OperationCheck:
+        """The verdict on the full ``[FOLDS, len(checked)]`` table of :func:`fold_differences`."""
+        differences = dict(zip(checked, table.t().tolist(), strict=True))
+        check = cls(differences, [])
+        check.switched_off = [name for name, value in check.mean_differences().items() if value < -margin]
+        return check
 
     def mean_differences(self) -> dict[str, float]:
         return {name: sum(values) / len(values) for name, values in self.differences.items()}
@@ -49,33 +59,41 @@ class OperationCheck:
         return {
             "cosine_minus_unaugmented": {name: round(value, 4) for name, value in self.mean_differences().items()},
             "switched_off": self.switched_off,
+            **({"skipped": self.skipped} if self.skipped else {}),
         }
 
 
-def check_operations(
-    policy: FasterAutoAugmentPolicy, images: Tensor, labels: Tensor, num_classes: int, margin: float, seed: int,
-    depth: int = 10, widen_factor: int = 1,
-) -> OperationCheck:  # fmt: skip
-    """Run the check on ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``; the
-    policy is not changed (see :func:`switch_off_`). The classifiers are WideResNet-``depth``-``widen_factor``s,
-    seeded from ``seed``."""
+def checked_operations(policy: FasterAutoAugmentPolicy) -> list[str]:
+    """The ops ``policy`` applies in at least :data:`MIN_CHECKED_RATE` of its stages."""
+    return [name for name, rate in policy.operation_rates().items() if rate >= MIN_CHECKED_RATE]
+
+
+def fold_differences(
+    policy: FasterAutoAugmentPolicy, checked: list[str], images: Tensor, labels: Tensor, num_classes: int, seed: int,
+    steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0, world_size: int = 1,
+) -> Tensor:  # fmt: skip
+    """Each ``checked`` op's cosine minus that of unaugmented images, ``[FOLDS, len(checked)]``, on ``images``
+    (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``, for this process's share of the
+    folds (every ``world_size``-th from ``rank``); the other rows stay 0, so summing the tables of all processes
+    gives the full one. Each fold's classifier is a WideResNet-``depth``-``widen_factor`` trained for ``steps``
+    steps, seeded from ``seed`` and the fold alone."""
     images = images.float() / 255
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).to(labels.device)
     # each op's magnitude averaged over its stages, weighted by selection (0 for ops without one)
     magnitudes = {row["operation"]: row["magnitude"] or 0.0 for row in policy.summarize()}
-    differences = {name: [] for name in policy.operations}
-    for fold, held_out in enumerate(order.tensor_split(FOLDS)):
+    folds = order.tensor_split(FOLDS)
+    table = torch.zeros(FOLDS, len(checked))
+    for fold in range(rank, FOLDS, world_size):
+        held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
-        judge = _trained_judge(images[train], labels[train], num_classes, depth, widen_factor, seed + fold)
+        judge = _trained_judge(images[train], labels[train], num_classes, depth, widen_factor, steps, seed + fold)
         reference = judge_gradient(judge, normalize(images[held_out]), labels[held_out])
         unaugmented = _mean_cosine(judge, images[train], labels[train], reference, None, seed + fold)
-        for name in policy.operations:
+        for column, name in enumerate(checked):
             operation = (name, magnitudes[name], policy.value_range(name))
             cosine = _mean_cosine(judge, images[train], labels[train], reference, operation, seed + fold)
-            differences[name].append(cosine - unaugmented)
-    check = OperationCheck(differences, [])
-    check.switched_off = [name for name, value in check.mean_differences().items() if value < -margin]
-    return check
+            table[fold, column] = cosine - unaugmented
+    return table
 
 
 @torch.no_grad()
@@ -87,15 +105,15 @@ def switch_off_(policy: FasterAutoAugmentPolicy, operations: list[str]) -> Faste
 
 
 def _trained_judge(
-    images: Tensor, labels: Tensor, num_classes: int, depth: int, widen_factor: int, seed: int
+    images: Tensor, labels: Tensor, num_classes: int, depth: int, widen_factor: int, steps: int, seed: int
 ) -> WideResNetClassifier:
-    """A classifier trained on ``images`` (floats in [0, 1]) for :data:`JUDGE_STEPS` steps, in eval mode."""
+    """A classifier trained on ``images`` (floats in [0, 1]) for ``steps`` steps, in eval mode."""
     with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the caller's RNG alone
         torch.manual_seed(seed)
         judge = WideResNetClassifier(num_classes, images.shape[1], depth, widen_factor).to(images.device)
     optimizer = torch.optim.Adam(judge.parameters(), lr=JUDGE_LEARNING_RATE)
     draws = torch.Generator().manual_seed(seed)
-    for _ in range(JUDGE_STEPS):
+    for _ in range(steps):
         rows = torch.randint(len(labels), (JUDGE_BATCH_SIZE,), generator=draws).to(labels.device)
         loss = F.cross_entropy(judge(normalize(images[rows])), labels[rows])
         optimizer.zero_grad(set_to_none=True)

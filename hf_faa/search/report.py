@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .operation_check import MIN_CHECKED_RATE
+
 LOG_NAME = "search_log.jsonl"
 LOSS_CURVE_NAME = "search_curves.png"
 # (metric key, or a key prefix ending in "/" for one line per matching key; panel title) of the figure
@@ -113,11 +115,12 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     lines += ["", "| operation | initial apply rate | final apply rate |", "|---|---:|---:|"]
     lines += [f"| {name} | {rate['initial']:.3f} | {rate['final']:.3f} |" for name, rate in rates]
     check = search_info.get("operation_check")
-    if check and not check["cosine_minus_unaugmented"]:
-        lines += ["", "Operation check: skipped (too few decodable search images)."]
+    if check and check.get("skipped"):
+        lines += ["", f"Operation check: skipped ({check['skipped']})."]
     elif check:
-        lines += ["", "Operation check: each operation on its own, the mean cosine between small classifiers' "
-                      "gradients on its images and on held-out images, minus the same for unaugmented images:", "",
+        lines += ["", f"Operation check: each operation the policy applies in {MIN_CHECKED_RATE:.1%} of its stages or "
+                      "more, on its own: the mean cosine between small classifiers' gradients on its images and on "
+                      "held-out images, minus the same for unaugmented images:", "",
                   "| operation | cosine − unaugmented |", "|---|---:|"]  # fmt: skip
         differences = sorted(check["cosine_minus_unaugmented"].items(), key=lambda item: item[1])
         lines += [f"| {name} | {value:+.3f} |" for name, value in differences]

@@ -25,4 +25,5 @@ def failing_search_step(*args, **kwargs):
 
 search_loop.search_step = failing_search_step
 run_search(SearchConfig(output_dir=sys.argv[1], max_train_samples=256, image_size=16, per_device_train_batch_size=16,
-                        max_steps=20, num_sub_policies=3, critic_warmup_steps=1, calibration="none"))  # fmt: skip
+                        max_steps=20, num_sub_policies=3, critic_warmup_steps=1, calibration="none",
+                        operation_check=False))  # fmt: skip
