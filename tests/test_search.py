@@ -439,13 +439,14 @@ def test_the_papers_search_on_digits_turns_down_label_destroying_ops(tmp_path):
 
 @pytest.fixture(scope="module")
 def digit_searches(tmp_path_factory):
-    """The default search (without the calibration, which rescales afterwards) on the embedded digits,
-    short and small, for two seeds."""
+    """The default search (without the calibration, which rescales afterwards, and the operation check, which
+    runs after it and has tests of its own) on the embedded digits, short and small, for two seeds."""
     searches = {}
     for seed in (0, 1):
         output_dir = tmp_path_factory.mktemp(f"digits-seed{seed}")
         policy = run_search(SearchConfig(output_dir=str(output_dir), image_size=16, per_device_train_batch_size=64,
-                                         max_steps=150, logging_steps=10, seed=seed, calibration="none"))  # fmt: skip
+                                         max_steps=150, logging_steps=10, seed=seed, calibration="none",
+                                         operation_check=False))  # fmt: skip
         records = [json.loads(line) for line in (output_dir / "search_log.jsonl").read_text().splitlines()]
         searches[seed] = (policy, records)
     return searches
