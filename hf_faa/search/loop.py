@@ -321,12 +321,12 @@ def _check_operations(
     """The operation check on (up to ``calibration_max_samples``) decodable search images, its folds shared
     among the processes; every process gets the same verdict."""
     images, labels = _post_search_sample(config, data, accelerator.device)
-    checked = checked_operations(policy)
     if len(labels) < MIN_CHECK_IMAGES:
         reason = f"it needs at least {MIN_CHECK_IMAGES} decodable search images, and there are {len(labels)}"
         logger.warning(f"Operation check skipped: {reason} (each fold's classifier trains on some and holds out "
                        "others).", main_process_only=True)  # fmt: skip
         return OperationCheck({}, [], skipped=reason)
+    checked = checked_operations(policy)
     if not checked:
         return OperationCheck({}, [], skipped=f"no operation is applied in {MIN_CHECKED_RATE:.1%} of the stages")
     table = fold_differences(policy, checked, images, labels, data.num_classes, config.seed,

@@ -86,12 +86,13 @@ def fold_differences(
     for fold in range(rank, FOLDS, world_size):
         held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
-        judge = _trained_judge(images[train], labels[train], num_classes, depth, widen_factor, steps, seed + fold)
+        train_images, train_labels = images[train], labels[train]
+        judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold)
         reference = judge_gradient(judge, normalize(images[held_out]), labels[held_out])
-        unaugmented = _mean_cosine(judge, images[train], labels[train], reference, None, seed + fold)
+        unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold)
         for column, name in enumerate(checked):
             operation = (name, magnitudes[name], policy.value_range(name))
-            cosine = _mean_cosine(judge, images[train], labels[train], reference, operation, seed + fold)
+            cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold)
             table[fold, column] = cosine - unaugmented
     return table
 
