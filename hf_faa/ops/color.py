@@ -134,12 +134,15 @@ def posterize(images: Tensor, bits_removed: Tensor) -> Tensor:
     gradient to ``bits_removed`` is the slope between the two neighbouring integer bit counts.
     """
     bits = per_sample(bits_removed).clamp(0, 8)
-    levels = to_8bit_levels(images.detach())
     rounded_bits = torch.round(bits.detach())
+    step = torch.exp2(rounded_bits)
+    # _remove_low_bits(levels, rounded_bits), in the levels' memory
+    posterized = to_8bit_levels(images.detach()).div_(step).floor_().mul_(step).div_(255)
     # zero bits removed is the identity, also for images between the 8-bit levels
-    posterized = torch.where(rounded_bits > 0, _remove_low_bits(levels, rounded_bits), images.detach())
+    posterized = torch.where(rounded_bits > 0, posterized, images.detach())
     if not needs_gradient(images, bits):
         return posterized
+    levels = to_8bit_levels(images.detach())
     fewer = torch.floor(bits.detach()).clamp(max=7)
     interpolated = torch.lerp(_remove_low_bits(levels, fewer), _remove_low_bits(levels, fewer + 1), bits - fewer)
     return with_surrogate_gradient(posterized, images, interpolated)

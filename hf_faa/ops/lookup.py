@@ -48,13 +48,19 @@ def histograms(images: Tensor) -> Tensor:
     return counts.view(batch, channels, LEVELS)
 
 
+def table_levels(tables: Tensor) -> Tensor:
+    """Lookup tables as uint8 output levels: float tables (values in [0, 1]) clamped and rounded to 8 bits,
+    uint8 tables as they are."""
+    return tables if tables.dtype == torch.uint8 else to_uint8(tables.clamp(0, 1))
+
+
 def apply_lookup_tables(images: Tensor, tables: Tensor) -> Tensor:
     """Map every pixel of uint8 ``images`` ``[B, C, H, W]`` through its image's and channel's table.
 
-    ``tables``: floats in [0, 1] (rounded to 8 bits here), ``[B, C, 1, 256]`` or ``[B, 1, 1, 256]``
-    (one table for all channels), e.g. a pointwise op applied to :func:`level_ramp`.
+    ``tables`` (see :func:`table_levels`): ``[B, C, 1, 256]`` or ``[B, 1, 1, 256]`` (one table for all
+    channels), e.g. a pointwise op applied to :func:`level_ramp`.
     Returns a new uint8 tensor of the shape of ``images``.
     """
     batch, channels = images.shape[:2]
-    flat_tables = to_uint8(tables.clamp(0, 1)).expand(batch, channels, 1, LEVELS).reshape(-1)
+    flat_tables = table_levels(tables).expand(batch, channels, 1, LEVELS).reshape(-1)
     return flat_tables.index_select(0, level_indices(images)).view(images.shape)

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..ops import Operation, affine_warp, apply_lookup_tables
 from ..ops.base import on_unit_floats, random_signs
-from ..ops.lookup import LEVELS
+from ..ops.lookup import LEVELS, table_levels
 from .grouping import rows_by_value, rows_per_chunk, write_rows
 
 # each of the policy's operations with its value range (None: no magnitude)
@@ -97,7 +97,7 @@ def apply_discrete_stage(
             chunk_values = [values[rows]] if operation.has_magnitude else []
             if images.dtype == torch.uint8 and operation.has_lookup_tables:
                 tables = operation.lookup_tables(chunk, chunk_values)
-                lookups.add(rows, tables.expand(len(rows), images.shape[1], 1, LEVELS))
+                lookups.add(rows, table_levels(tables).expand(len(rows), images.shape[1], 1, LEVELS))
             else:
                 write_rows(images, rows, operation.apply(chunk, chunk_values, generator))
     for rows, matrices in warps.chunks(chunk_size):
