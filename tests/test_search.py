@@ -135,17 +135,21 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     # the plumbing, not the verdicts (tests/test_search_quality.py checks those): short judges will do
     monkeypatch.setattr(operation_check, "CHECK_BATCHES", 2)
     policy = run_search(tiny_config(tmp_path, calibration="none", operation_check=True, operation_check_margin=0.0,
-                                    operation_check_steps=20))  # fmt: skip
+                                    operation_check_steps=20, operation_check_precision="auto"))  # fmt: skip
     check = policy.search_info["operation_check"]
     differences = check["cosine_minus_unaugmented"]
     assert list(differences) == policy.operations  # six steps from the uniform start: every op is still applied
     assert check["switched_off"] == [name for name, value in differences.items() if value < 0]
+    assert check["precision"] == ("bf16" if operation_check.native_bf16(torch.device("cpu")) else "fp32")
     for index, name in enumerate(policy.operations):
         assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
-    assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in (tmp_path / "README.md").read_text()
+    card = (tmp_path / "README.md").read_text()
+    assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in card
+    assert f"gradients (computed in {check['precision']})" in card
 
 
-def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies():
+@pytest.mark.parametrize("bf16", [False, True])
+def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     policy = FasterAutoAugmentPolicy(["ShearX", "Invert", "Cutout"], num_sub_policies=2)
     policy.reset_parameters("uniform")
     with torch.no_grad():
@@ -153,12 +157,26 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies():
     assert operation_check.checked_operations(policy) == ["ShearX", "Cutout"]
     images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(20) % 2
-    halves = [operation_check.fold_differences(policy, ["ShearX", "Cutout"], images, labels, 2, seed=0, steps=2,
-                                               rank=rank, world_size=2) for rank in (0, 1)]  # fmt: skip
-    whole = operation_check.fold_differences(policy, ["ShearX", "Cutout"], images, labels, 2, seed=0, steps=2)
-    assert whole.shape == (operation_check.FOLDS, 2)
+
+    def table(**shard):
+        return operation_check.fold_differences(policy, ["ShearX", "Cutout"], images, labels, 2, seed=0, steps=2,
+                                                bf16=bf16, **shard)  # fmt: skip
+
+    halves = [table(rank=rank, world_size=2) for rank in (0, 1)]
+    whole = table()
+    assert whole.shape == (operation_check.FOLDS, 2) and whole.isfinite().all() and (whole != 0).all()
     assert (halves[0][1::2] == 0).all() and (halves[1][0::2] == 0).all()  # each process runs its own folds
     torch.testing.assert_close(halves[0] + halves[1], whole)
+
+
+@pytest.mark.parametrize(
+    ("device", "capabilities", "native"),
+    [("cpu", {"avx512_bf16": True, "amx_bf16": False}, True), ("cpu", {"avx512_bf16": False, "amx_bf16": True}, True),
+     ("cpu", {"avx512_bf16": False, "avx2": True}, False), ("cuda", {"avx512_bf16": True}, False)],
+)  # fmt: skip
+def test_the_check_runs_in_bf16_only_on_cpus_with_bf16_instructions(monkeypatch, device, capabilities, native):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert operation_check.native_bf16(torch.device(device)) is native
 
 
 def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_path, caplog):
@@ -274,6 +292,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
         ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more\)"),
         ({"operation_check_steps": 0}, r"--operation_check_steps 0 \(must be at least 1\)"),
+        ({"operation_check_precision": "fp16"}, "operation_check_precision must be one of"),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):

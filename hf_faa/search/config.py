@@ -14,6 +14,7 @@ GRADIENT_PENALTY_NORMS = ("image", "channel")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 CALIBRATIONS = ("validation", "none")
 CLASSIFIERS = ("separate", "shared")
+OPERATION_CHECK_PRECISIONS = ("auto", "fp32", "bf16")
 # --validation_share holds out at most this many images: enough for a per-step validation batch and a
 # validation set the judge cannot memorise, without taking much of a large dataset from the search.
 MAX_VALIDATION_IMAGES = 1000
@@ -206,6 +207,16 @@ class SearchConfig(DatasetArguments):
             "on the evaluation suite missed a flip that 300 caught (docs/search-research.md, session 12)."
         ),
     )
+    operation_check_precision: str = field(
+        default="fp32",
+        **_help(
+            "The operation check's classifiers: fp32, bf16 (bf16 autocast and channels_last), or auto (bf16 on a "
+            "CPU with bfloat16 instructions, AVX512-BF16 or AMX, fp32 elsewhere). bf16 ran the check 1.56x faster "
+            "on such a CPU but changed 2 of its 20 verdicts on the evaluation suite, one that had gained 0.9 "
+            "points (docs/search-research.md, session 13), so fp32 is the default.",
+            choices=OPERATION_CHECK_PRECISIONS,
+        ),
+    )
     calibration: str = field(
         default="none",
         **_help(
@@ -320,6 +331,7 @@ class SearchConfig(DatasetArguments):
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
                               ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS),
+                              ("operation_check_precision", OPERATION_CHECK_PRECISIONS),
                               ("strength_floor_scope", STRENGTH_FLOOR_SCOPES)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")

@@ -34,6 +34,7 @@ from .operation_check import (
     OperationCheck,
     checked_operations,
     fold_differences,
+    native_bf16,
     switch_off_,
 )
 from .outputs import search_info, with_search_info, write_outputs
@@ -166,7 +167,8 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
         messages.append(
             f"Operation check: skipped ({check.skipped})." if check.skipped else
             f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
-            f"average more than {config.operation_check_margin:g} below that of unaugmented images)."
+            f"average more than {config.operation_check_margin:g} below that of unaugmented images; classifiers in "
+            f"{check.precision})."
         )  # fmt: skip
     if config.calibration == "validation":
         calibration = _timed(info, "calibration", lambda: _calibrate(config, data, accelerator, policy))
@@ -329,11 +331,15 @@ def _check_operations(
     checked = checked_operations(policy)
     if not checked:
         return OperationCheck({}, [], skipped=f"no operation is applied in {MIN_CHECKED_RATE:.1%} of the stages")
+    precision = config.operation_check_precision
+    if precision == "auto":
+        precision = "bf16" if native_bf16(accelerator.device) else "fp32"
     table = fold_differences(policy, checked, images, labels, data.num_classes, config.seed,
                              config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
-                             accelerator.process_index, accelerator.num_processes)  # fmt: skip
+                             accelerator.process_index, accelerator.num_processes,
+                             bf16=precision == "bf16")  # fmt: skip
     table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
-    return OperationCheck.from_table(checked, table, config.operation_check_margin)
+    return OperationCheck.from_table(checked, table, config.operation_check_margin, precision)
 
 
 def _initial_strength(members: list[SearchState], images: Tensor) -> float:

@@ -43,12 +43,13 @@ class OperationCheck:
     differences: dict[str, list[float]]
     switched_off: list[str]
     skipped: str = ""  # why nothing was checked (empty when it ran)
+    precision: str = "fp32"  # the classifiers' ("bf16": bf16 autocast and channels_last)
 
     @classmethod
-    def from_table(cls, checked: list[str], table: Tensor, margin: float) -> OperationCheck:
+    def from_table(cls, checked: list[str], table: Tensor, margin: float, precision: str = "fp32") -> OperationCheck:
         """The verdict on the full ``[FOLDS, len(checked)]`` table of :func:`fold_differences`."""
         differences = dict(zip(checked, table.t().tolist(), strict=True))
-        check = cls(differences, [])
+        check = cls(differences, [], precision=precision)
         check.switched_off = [name for name, value in check.mean_differences().items() if value < -margin]
         return check
 
@@ -59,8 +60,18 @@ class OperationCheck:
         return {
             "cosine_minus_unaugmented": {name: round(value, 4) for name, value in self.mean_differences().items()},
             "switched_off": self.switched_off,
-            **({"skipped": self.skipped} if self.skipped else {}),
+            **({"skipped": self.skipped} if self.skipped else {"precision": self.precision}),
         }
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` is a CPU with bfloat16 instructions (AVX512-BF16 or AMX-BF16), where the check's
+    classifiers train faster in bf16 autocast and channels_last than in float32."""
+    get_capabilities = getattr(torch.cpu, "get_capabilities", None)  # absent from older torch: float32 there
+    if device.type != "cpu" or get_capabilities is None:
+        return False
+    capabilities = get_capabilities()
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
 
 def checked_operations(policy: FasterAutoAugmentPolicy) -> list[str]:
@@ -70,13 +81,14 @@ def checked_operations(policy: FasterAutoAugmentPolicy) -> list[str]:
 
 def fold_differences(
     policy: FasterAutoAugmentPolicy, checked: list[str], images: Tensor, labels: Tensor, num_classes: int, seed: int,
-    steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0, world_size: int = 1,
+    steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0, world_size: int = 1, bf16: bool = False,
 ) -> Tensor:  # fmt: skip
     """Each ``checked`` op's cosine minus that of unaugmented images, ``[FOLDS, len(checked)]``, on ``images``
     (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``, for this process's share of the
     folds (every ``world_size``-th from ``rank``); the other rows stay 0, so summing the tables of all processes
     gives the full one. Each fold's classifier is a WideResNet-``depth``-``widen_factor`` trained for ``steps``
-    steps, seeded from ``seed`` and the fold alone."""
+    steps, seeded from ``seed`` and the fold alone; with ``bf16`` the classifiers run in bf16 autocast and
+    channels_last (the ops in float32)."""
     images = images.float() / 255
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).to(labels.device)
     # each op's magnitude averaged over its stages, weighted by selection (0 for ops without one)
@@ -87,12 +99,13 @@ def fold_differences(
         held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
         train_images, train_labels = images[train], labels[train]
-        judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold)
-        reference = judge_gradient(judge, normalize(images[held_out]), labels[held_out])
-        unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold)
+        judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold, bf16)
+        with _judge_autocast(images.device, bf16):
+            reference = judge_gradient(judge, _judge_inputs(images[held_out], bf16), labels[held_out])
+        unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16)
         for column, name in enumerate(checked):
             operation = (name, magnitudes[name], policy.value_range(name))
-            cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold)
+            cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold, bf16)
             table[fold, column] = cosine - unaugmented
     return table
 
@@ -105,18 +118,32 @@ def switch_off_(policy: FasterAutoAugmentPolicy, operations: list[str]) -> Faste
     return policy
 
 
+def _judge_autocast(device: torch.device, bf16: bool) -> torch.autocast:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def _judge_inputs(images: Tensor, bf16: bool) -> Tensor:
+    """Floats in [0, 1] -> a classifier's inputs: normalised, and channels_last with ``bf16``."""
+    inputs = normalize(images)
+    return inputs.contiguous(memory_format=torch.channels_last) if bf16 else inputs
+
+
 def _trained_judge(
-    images: Tensor, labels: Tensor, num_classes: int, depth: int, widen_factor: int, steps: int, seed: int
-) -> WideResNetClassifier:
+    images: Tensor, labels: Tensor, num_classes: int, depth: int, widen_factor: int, steps: int, seed: int,
+    bf16: bool = False,
+) -> WideResNetClassifier:  # fmt: skip
     """A classifier trained on ``images`` (floats in [0, 1]) for ``steps`` steps, in eval mode."""
     with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the caller's RNG alone
         torch.manual_seed(seed)
         judge = WideResNetClassifier(num_classes, images.shape[1], depth, widen_factor).to(images.device)
+    if bf16:
+        judge = judge.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(judge.parameters(), lr=JUDGE_LEARNING_RATE)
     draws = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         rows = torch.randint(len(labels), (JUDGE_BATCH_SIZE,), generator=draws).to(labels.device)
-        loss = F.cross_entropy(judge(normalize(images[rows])), labels[rows])
+        with _judge_autocast(images.device, bf16):
+            loss = F.cross_entropy(judge(_judge_inputs(images[rows], bf16)), labels[rows])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -125,7 +152,7 @@ def _trained_judge(
 
 def _mean_cosine(
     judge: WideResNetClassifier, images: Tensor, labels: Tensor, reference: Tensor,
-    operation: tuple[str, float, tuple[float, float] | None] | None, seed: int,
+    operation: tuple[str, float, tuple[float, float] | None] | None, seed: int, bf16: bool = False,
 ) -> float:  # fmt: skip
     """Mean over :data:`CHECK_BATCHES` batches of ``images`` of the cosine between ``judge``'s gradient on the
     batch and ``reference``; ``operation`` (name, magnitude, the policy's value range) is applied to each batch
@@ -140,5 +167,7 @@ def _mean_cosine(
             name, magnitude, value_range = operation
             batch = OPERATIONS[name](batch, batch.new_full((len(rows),), magnitude), generator=draws,
                                      value_range=value_range)  # fmt: skip
-        total += float(F.cosine_similarity(judge_gradient(judge, normalize(batch), labels[rows]), reference, dim=0))
+        with _judge_autocast(images.device, bf16):
+            gradient = judge_gradient(judge, _judge_inputs(batch, bf16), labels[rows])
+        total += float(F.cosine_similarity(gradient, reference, dim=0))
     return total / CHECK_BATCHES

@@ -119,8 +119,9 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
         lines += ["", f"Operation check: skipped ({check['skipped']})."]
     elif check:
         lines += ["", f"Operation check: each operation the policy applies in {MIN_CHECKED_RATE:.1%} of its stages or "
-                      "more, on its own: the mean cosine between small classifiers' gradients on its images and on "
-                      "held-out images, minus the same for unaugmented images:", "",
+                      "more, on its own: the mean cosine between small classifiers' gradients (computed in "
+                      f"{check['precision']}) on its images and on held-out images, minus the same for unaugmented "
+                      "images:", "",
                   "| operation | cosine − unaugmented |", "|---|---:|"]  # fmt: skip
         differences = sorted(check["cosine_minus_unaugmented"].items(), key=lambda item: item[1])
         lines += [f"| {name} | {value:+.3f} |" for name, value in differences]
