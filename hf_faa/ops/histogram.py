@@ -16,9 +16,9 @@ from .lookup import LEVELS, apply_lookup_tables, histograms, level_ramp, to_uint
 
 
 def _stretch_coefficients(low: Tensor, high: Tensor) -> tuple[Tensor, Tensor]:
-    """``(offset, scale)`` per channel such that ``(level − offset)·scale`` maps each channel's 8-bit range
-    ``[low, high]`` (levels as floats, ``[B, C, 1, 1]``) onto [0, 1] for levels in [0, 1]; a constant
-    channel gets the identity (0, 1)."""
+    """``(offset, scale)`` ``[B, C, 1, 1]`` such that ``(value − offset)·scale`` maps a channel's lowest and
+    highest 8-bit levels ``low``, ``high`` (0-255 as floats, ``[B, C, 1, 1]``) to 0 and 1, for the values
+    ``level / 255``; a constant channel gets (0, 1), the identity."""
     span = high - low
     stretches = span > 0
     offset = torch.where(stretches, low / (LEVELS - 1), 0)
