@@ -100,8 +100,7 @@ def fold_differences(
         train = order[~torch.isin(order, held_out)]
         train_images, train_labels = images[train], labels[train]
         judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold, bf16)
-        with _judge_autocast(images.device, bf16):
-            reference = judge_gradient(judge, _judge_inputs(images[held_out], bf16), labels[held_out])
+        reference = _gradient(judge, images[held_out], labels[held_out], bf16)
         unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16)
         for column, name in enumerate(checked):
             operation = (name, magnitudes[name], policy.value_range(name))
@@ -126,6 +125,12 @@ def _judge_inputs(images: Tensor, bf16: bool) -> Tensor:
     """Floats in [0, 1] -> a classifier's inputs: normalised, and channels_last with ``bf16``."""
     inputs = normalize(images)
     return inputs.contiguous(memory_format=torch.channels_last) if bf16 else inputs
+
+
+def _gradient(judge: WideResNetClassifier, images: Tensor, labels: Tensor, bf16: bool) -> Tensor:
+    """:func:`judge_gradient` on ``images`` (floats in [0, 1]), in the check's precision."""
+    with _judge_autocast(images.device, bf16):
+        return judge_gradient(judge, _judge_inputs(images, bf16), labels)
 
 
 def _trained_judge(
@@ -167,7 +172,5 @@ def _mean_cosine(
             name, magnitude, value_range = operation
             batch = OPERATIONS[name](batch, batch.new_full((len(rows),), magnitude), generator=draws,
                                      value_range=value_range)  # fmt: skip
-        with _judge_autocast(images.device, bf16):
-            gradient = judge_gradient(judge, _judge_inputs(batch, bf16), labels[rows])
-        total += float(F.cosine_similarity(gradient, reference, dim=0))
+        total += float(F.cosine_similarity(_gradient(judge, batch, labels[rows], bf16), reference, dim=0))
     return total / CHECK_BATCHES
