@@ -143,9 +143,20 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     assert check["precision"] == ("bf16" if operation_check.native_bf16(torch.device("cpu")) else "fp32")
     for index, name in enumerate(policy.operations):
         assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
+    assert check["selection_spread"] == 0.5 and check["spread_over"] == [
+        name for name in policy.operations
+        if name not in check["switched_off"]
+        and check["label_preservation"][name] >= operation_check.MIN_LABEL_PRESERVATION
+        and check["pixel_change"][name] >= operation_check.MIN_SPREAD_STRENGTH
+    ]  # fmt: skip
+    start_magnitude = 0.5 * SearchConfig().magnitude_scale  # the uniform start's, scaled as the search saves it
+    for name in check["spread_over"]:
+        assert (policy.magnitudes[..., policy.operations.index(name)] >= start_magnitude - 1e-6).all()
     card = (tmp_path / "README.md").read_text()
     assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in card
     assert f"gradients (computed in {check['precision']})" in card
+    if check["spread_over"]:
+        assert f"uniform choice among: {', '.join(check['spread_over'])}, each at its starting" in card
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -155,18 +166,63 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     with torch.no_grad():
         policy.probabilities[..., 1] = 0.01  # Invert: a third of the stages choose it, 1% of those apply it
     assert operation_check.checked_operations(policy) == ["ShearX", "Cutout"]
+    assert operation_check.tested_operations(policy, 0.0) == ["ShearX", "Cutout"]
+    assert operation_check.tested_operations(policy, 0.5) == policy.operations  # the spread may go to any op
     images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(20) % 2
 
     def table(**shard):
-        return operation_check.fold_differences(policy, ["ShearX", "Cutout"], images, labels, 2, seed=0, steps=2,
-                                                bf16=bf16, **shard)  # fmt: skip
+        return operation_check.fold_tables(policy, policy.operations, ["ShearX", "Cutout"], images, labels, 2,
+                                           seed=0, steps=2, bf16=bf16, **shard)  # fmt: skip
 
     halves = [table(rank=rank, world_size=2) for rank in (0, 1)]
     whole = table()
-    assert whole.shape == (operation_check.FOLDS, 2) and whole.isfinite().all() and (whole != 0).all()
-    assert (halves[0][1::2] == 0).all() and (halves[1][0::2] == 0).all()  # each process runs its own folds
-    torch.testing.assert_close(halves[0] + halves[1], whole)
+    cosine, preservation, strength = (whole[row] for row in (operation_check.COSINE, operation_check.PRESERVATION,
+                                                             operation_check.STRENGTH))  # fmt: skip
+    assert whole.shape == (3, operation_check.FOLDS, 3)
+    assert cosine[:, 1].isnan().all()  # Invert is only tested for the spread: no gradient cosine
+    assert (cosine[:, [0, 2]] != 0).all() and cosine[:, [0, 2]].isfinite().all()
+    assert ((preservation >= 0) & (preservation <= len(labels))).all()
+    assert (strength > 0).all()  # a shear, an inversion and a cut-out hole all change noise images
+    assert (halves[0][:, 1::2] == 0).all() and (halves[1][:, 0::2] == 0).all()  # each process runs its own folds
+    torch.testing.assert_close(halves[0] + halves[1], whole, equal_nan=True)
+
+
+def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_that_change_images():
+    tested = ["ShearX", "Invert", "AutoContrast", "HorizontalFlip", "TranslateY", "Rotate"]
+    # per op: cosine difference, label preservation, pixel change (the same in every fold)
+    values = {"ShearX": (-0.1, 0.97, 0.05), "Invert": (-0.9, 0.1, 0.9), "AutoContrast": (0.0, 1.0, 0.001),
+              "HorizontalFlip": (-0.2, 0.5, 0.13), "TranslateY": (0.0, 0.93, 0.1),
+              "Rotate": (0.05, 0.96, 0.03)}  # fmt: skip
+    table = torch.tensor([values[name] for name in tested]).t()[:, None, :].expand(3, operation_check.FOLDS, -1)
+    checked = ["ShearX", "Invert", "AutoContrast"]  # Rotate and the flip are not applied: only the spread can add them
+    check = operation_check.OperationCheck.from_table(tested, checked, table, 0.3, spread_share=0.5)
+    assert check.switched_off == ["Invert"] and list(check.differences) == checked
+    # the flip loses the labels, TranslateY some of them, AutoContrast changes nothing
+    assert check.spread_over == ["ShearX", "Rotate"]
+    assert operation_check.OperationCheck.from_table(tested, checked, table, 0.3).spread_over == []
+    assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_the_spread_mixes_each_stage_with_a_uniform_choice(share):
+    policy = FasterAutoAugmentPolicy(["ShearX", "Invert", "Rotate", "Cutout"], num_sub_policies=3)
+    with torch.no_grad():
+        policy.logits.normal_(0, 2, generator=torch.Generator().manual_seed(0))  # stages nearly one-hot at T 0.05
+        policy.magnitudes.uniform_(0, 0.5, generator=torch.Generator().manual_seed(1))
+    before, magnitudes = policy.selection_weights(), policy.magnitudes.detach().clone()
+    operation_check.spread_selection_(policy, ["ShearX", "Rotate"], share, magnitude_floor=0.25)
+    uniform = torch.tensor([0.5, 0.0, 0.5, 0.0])
+    expected = ((1 - share) * before + share * uniform).clamp_min(torch.finfo(torch.float32).tiny)
+    torch.testing.assert_close(policy.selection_weights(), expected / expected.sum(-1, keepdim=True))
+    assert policy.logits.isfinite().all()
+    spread = [0, 2] if share > 0 else []  # the spread ops' magnitudes are raised to the floor, the others kept
+    floored = magnitudes.clone()
+    floored[..., spread] = magnitudes[..., spread].clamp(min=0.25)
+    assert (floored != magnitudes).any() == (share > 0)
+    torch.testing.assert_close(policy.magnitudes.detach(), floored)
+    operation_check.spread_selection_(policy, [], 1.0)  # nothing to spread over: unchanged
+    torch.testing.assert_close(policy.selection_weights(), expected / expected.sum(-1, keepdim=True))
 
 
 @pytest.mark.parametrize(
@@ -292,6 +348,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
         ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more\)"),
         ({"operation_check_steps": 0}, r"--operation_check_steps 0 \(must be at least 1\)"),
+        ({"selection_spread": 1.5}, r"--selection_spread 1.5 \(must be between 0 and 1\)"),
         ({"operation_check_precision": "fp16"}, "operation_check_precision must be one of"),
     ],
 )

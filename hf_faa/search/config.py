@@ -207,6 +207,17 @@ class SearchConfig(DatasetArguments):
             "on the evaluation suite missed a flip that 300 caught (docs/search-research.md, session 12)."
         ),
     )
+    selection_spread: float = field(
+        default=0.5,
+        **_help(
+            "With the operation check: the share of each stage's op selection given to a uniform choice among the "
+            "ops that pass the check, keep the labels (its classifiers keep 0.95 of their held-out accuracy under "
+            "the op) and change the images (a mean pixel change of 0.01 or more at the policy's magnitude); those "
+            "ops keep at least their starting magnitude (after --magnitude_scale). A search settles on a few ops by "
+            "the luck of its first batches; several harmless ops together trained better than any one of them "
+            "(docs/search-research.md, sessions 14-15). 0 keeps the searched selection."
+        ),
+    )
     operation_check_precision: str = field(
         default="fp32",
         **_help(
@@ -298,6 +309,7 @@ class SearchConfig(DatasetArguments):
             "validation_weight": (self.validation_weight >= 0, "0 or more"),
             "validation_share": (0 < self.validation_share < 1, "between 0 and 1"),
             "operation_check_margin": (self.operation_check_margin >= 0, "0 or more"),
+            "selection_spread": (0 <= self.selection_spread <= 1, "between 0 and 1"),
             "operation_check_steps": (self.operation_check_steps >= 1, "at least 1"),
             "calibration_apply_factors": (
                 bool(self.calibration_apply_factors) and min(self.calibration_apply_factors) > 0,

@@ -33,9 +33,11 @@ from .operation_check import (
     MIN_CHECKED_RATE,
     OperationCheck,
     checked_operations,
-    fold_differences,
+    fold_tables,
     native_bf16,
+    spread_selection_,
     switch_off_,
+    tested_operations,
 )
 from .outputs import search_info, with_search_info, write_outputs
 from .report import LOG_NAME, SearchLog, summary_markdown
@@ -159,17 +161,23 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
         messages.append(f"The saved policy merges the {policy.num_sub_policies} sub-policies of {config.ensemble_size} "
                         "independent searches (--ensemble_size).")  # fmt: skip
     rescale_(policy, (1.0, config.magnitude_scale))
+    start_magnitude = float(initial_parameters["magnitudes"].mean()) * config.magnitude_scale
     if config.magnitude_scale != 1:
         messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
     if config.operation_check:
         check = _timed(info, "operation_check", lambda: _check_operations(config, data, accelerator, policy))
         switch_off_(policy, check.switched_off)
+        spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude)
         messages.append(
             f"Operation check: skipped ({check.skipped})." if check.skipped else
             f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
             f"average more than {config.operation_check_margin:g} below that of unaugmented images; classifiers in "
             f"{check.precision})."
         )  # fmt: skip
+        if check.spread_over:
+            messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
+                            f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g} "
+                            "(--selection_spread).")  # fmt: skip
     if config.calibration == "validation":
         calibration = _timed(info, "calibration", lambda: _calibrate(config, data, accelerator, policy))
         rescale_(policy, calibration.chosen)
@@ -328,18 +336,18 @@ def _check_operations(
         logger.warning(f"Operation check skipped: {reason} (each fold's classifier trains on some and holds out "
                        "others).", main_process_only=True)  # fmt: skip
         return OperationCheck({}, [], skipped=reason)
-    checked = checked_operations(policy)
-    if not checked:
+    checked, tested = checked_operations(policy), tested_operations(policy, config.selection_spread)
+    if not tested:
         return OperationCheck({}, [], skipped=f"no operation is applied in {MIN_CHECKED_RATE:.1%} of the stages")
     precision = config.operation_check_precision
     if precision == "auto":
         precision = "bf16" if native_bf16(accelerator.device) else "fp32"
-    table = fold_differences(policy, checked, images, labels, data.num_classes, config.seed,
-                             config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
-                             accelerator.process_index, accelerator.num_processes,
-                             bf16=precision == "bf16")  # fmt: skip
+    table = fold_tables(policy, tested, checked, images, labels, data.num_classes, config.seed,
+                        config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
+                        accelerator.process_index, accelerator.num_processes, bf16=precision == "bf16")  # fmt: skip
     table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
-    return OperationCheck.from_table(checked, table, config.operation_check_margin, precision)
+    return OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
+                                     precision)  # fmt: skip
 
 
 def _initial_strength(members: list[SearchState], images: Tensor) -> float:

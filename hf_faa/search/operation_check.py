@@ -10,12 +10,20 @@ unaugmented images. One classifier's verdict is noise (an op's difference moved 
 of them: docs/search-research.md, session 11), so each of :data:`FOLDS` folds of the images is held out
 in turn from a classifier of its own, and an op whose mean difference is below ``-margin`` gets apply
 probability 0 in every stage. Ops the policy applies in under :data:`MIN_CHECKED_RATE` of its stages are left
-as they are: switching them off would change next to nothing, and each costs a gradient per batch and fold.
+as they are: switching them off would change next to nothing.
+
+The same classifiers also widen the policy's choice (``--selection_spread``). A search settles on a few ops by
+the luck of its first batches, and on digits several harmless ops together train better than any one of them
+(docs/search-research.md, session 14). So each stage can give a share of its selection to a uniform choice among
+the ops that pass the check, keep the labels (each fold's classifier still recognises its held-out images under
+the op: :data:`MIN_LABEL_PRESERVATION` of its accuracy on them unaugmented) and change the images (a mean pixel
+change of at least :data:`MIN_SPREAD_STRENGTH` at the policy's magnitude); those ops keep at least the magnitude
+they started the search with, since a search shrinks the magnitudes of the ops it hardly selects.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +32,7 @@ from torch import Tensor
 from ..ops import OPERATIONS
 from ..policy import FasterAutoAugmentPolicy
 from .critic import WideResNetClassifier
+from .diagnostics import augmentation_strength
 from .losses import judge_gradient, normalize
 
 FOLDS = 5
@@ -34,33 +43,74 @@ JUDGE_BATCH_SIZE = 32
 JUDGE_LEARNING_RATE = 1e-3
 # An op's cosine is the mean over this many batches of JUDGE_BATCH_SIZE training images.
 CHECK_BATCHES = 12
+# --selection_spread: the ops a stage's uniform share may go to keep this share of a fold classifier's held-out
+# accuracy (on digits the flips keep 0.4-0.5 of it, Invert 0.1, TranslateY 0.79-0.87, the shears and rotations
+# 0.92-1.01; on the exposure dataset Contrast, which carries its label, 0.85-0.93) and change
+# the images by at least this mean absolute pixel change (0-1 scale: AutoContrast and Posterize change digits by
+# 0.001-0.004, a shear by 0.03-0.08).
+MIN_LABEL_PRESERVATION = 0.95
+MIN_SPREAD_STRENGTH = 0.01
+# The rows of fold_tables()'s table.
+COSINE, PRESERVATION, STRENGTH = range(3)
+Operation = tuple[str, float, tuple[float, float] | None]  # an op's name, magnitude and the policy's value range
 
 
 @dataclass
 class OperationCheck:
-    """Per checked op, its cosine minus that of unaugmented images for each fold's classifier; the ops switched off."""
+    """Per fold classifier: each checked op's cosine minus that of unaugmented images, and each tested op's label
+    preservation (held-out accuracy under the op / unaugmented); each tested op's mean pixel change; the ops
+    switched off and spread over."""
 
     differences: dict[str, list[float]]
     switched_off: list[str]
     skipped: str = ""  # why nothing was checked (empty when it ran)
     precision: str = "fp32"  # the classifiers' ("bf16": bf16 autocast and channels_last)
+    preservation: dict[str, list[float]] = field(default_factory=dict)
+    strength: dict[str, float] = field(default_factory=dict)
+    spread_share: float = 0.0  # --selection_spread
+    spread_over: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_table(cls, checked: list[str], table: Tensor, margin: float, precision: str = "fp32") -> OperationCheck:
-        """The verdict on the full ``[FOLDS, len(checked)]`` table of :func:`fold_differences`."""
-        differences = dict(zip(checked, table.t().tolist(), strict=True))
-        check = cls(differences, [], precision=precision)
+    def from_table(
+        cls, tested: list[str], checked: list[str], table: Tensor, margin: float, spread_share: float = 0.0,
+        precision: str = "fp32",
+    ) -> OperationCheck:  # fmt: skip
+        """The verdict on the full ``[3, FOLDS, len(tested)]`` table of :func:`fold_tables`: the ``checked`` ops
+        whose mean cosine difference is below ``-margin`` are switched off; with a ``spread_share``, the tested ops
+        not switched off that keep the labels and change the images are the ones to spread over."""
+        cosines = dict(zip(tested, table[COSINE].t().tolist(), strict=True))
+        check = cls(
+            {name: cosines[name] for name in checked}, [], precision=precision, spread_share=spread_share,
+            preservation=dict(zip(tested, table[PRESERVATION].t().tolist(), strict=True)),
+            strength=dict(zip(tested, table[STRENGTH].mean(0).tolist(), strict=True)),
+        )  # fmt: skip
         check.switched_off = [name for name, value in check.mean_differences().items() if value < -margin]
+        if spread_share > 0:
+            preservation = check.mean_preservation()
+            check.spread_over = [
+                name for name in tested
+                if name not in check.switched_off and preservation[name] >= MIN_LABEL_PRESERVATION
+                and check.strength[name] >= MIN_SPREAD_STRENGTH
+            ]  # fmt: skip
         return check
 
     def mean_differences(self) -> dict[str, float]:
         return {name: sum(values) / len(values) for name, values in self.differences.items()}
 
+    def mean_preservation(self) -> dict[str, float]:
+        return {name: sum(values) / len(values) for name, values in self.preservation.items()}
+
     def as_dict(self) -> dict[str, object]:
+        if self.skipped:
+            return {"cosine_minus_unaugmented": {}, "switched_off": [], "skipped": self.skipped}
         return {
             "cosine_minus_unaugmented": {name: round(value, 4) for name, value in self.mean_differences().items()},
+            "label_preservation": {name: round(value, 4) for name, value in self.mean_preservation().items()},
+            "pixel_change": {name: round(value, 4) for name, value in self.strength.items()},
             "switched_off": self.switched_off,
-            **({"skipped": self.skipped} if self.skipped else {"precision": self.precision}),
+            "selection_spread": self.spread_share,
+            "spread_over": self.spread_over,
+            "precision": self.precision,
         }
 
 
@@ -79,22 +129,33 @@ def checked_operations(policy: FasterAutoAugmentPolicy) -> list[str]:
     return [name for name, rate in policy.operation_rates().items() if rate >= MIN_CHECKED_RATE]
 
 
-def fold_differences(
-    policy: FasterAutoAugmentPolicy, checked: list[str], images: Tensor, labels: Tensor, num_classes: int, seed: int,
-    steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0, world_size: int = 1, bf16: bool = False,
+def tested_operations(policy: FasterAutoAugmentPolicy, spread_share: float) -> list[str]:
+    """The ops the check tests for label preservation and pixel change: every op when a ``spread_share`` of the
+    selection may go to any of them, else :func:`checked_operations`."""
+    return list(policy.operations) if spread_share > 0 else checked_operations(policy)
+
+
+def fold_tables(
+    policy: FasterAutoAugmentPolicy, tested: list[str], checked: list[str], images: Tensor, labels: Tensor,
+    num_classes: int, seed: int, steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0,
+    world_size: int = 1, bf16: bool = False,
 ) -> Tensor:  # fmt: skip
-    """Each ``checked`` op's cosine minus that of unaugmented images, ``[FOLDS, len(checked)]``, on ``images``
-    (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``, for this process's share of the
-    folds (every ``world_size``-th from ``rank``); the other rows stay 0, so summing the tables of all processes
-    gives the full one. Each fold's classifier is a WideResNet-``depth``-``widen_factor`` trained for ``steps``
-    steps, seeded from ``seed`` and the fold alone; with ``bf16`` the classifiers run in bf16 autocast and
-    channels_last (the ops in float32)."""
+    """Per fold and ``tested`` op, ``[3, FOLDS, len(tested)]``: [COSINE] the op's cosine minus that of unaugmented
+    images, for the ``checked`` ops (a subset of ``tested``; NaN for the others: it costs :data:`CHECK_BATCHES`
+    gradients per op and fold, the other two rows one forward pass); [PRESERVATION] the fold classifier's accuracy
+    on its held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the op's mean absolute
+    pixel change on those images. On ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with
+    ``labels`` ``[N]``, for this process's share of the folds (every ``world_size``-th from ``rank``); the other
+    folds stay 0, so summing the tables of all processes gives the full one.
+    Each fold's classifier is a WideResNet-``depth``-``widen_factor`` trained for ``steps`` steps, seeded from
+    ``seed`` and the fold alone; with ``bf16`` the classifiers run in bf16 autocast and channels_last (the ops in
+    float32)."""
     images = images.float() / 255
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).to(labels.device)
     # each op's magnitude averaged over its stages, weighted by selection (0 for ops without one)
     magnitudes = {row["operation"]: row["magnitude"] or 0.0 for row in policy.summarize()}
     folds = order.tensor_split(FOLDS)
-    table = torch.zeros(FOLDS, len(checked))
+    table = torch.zeros(3, FOLDS, len(tested))
     for fold in range(rank, FOLDS, world_size):
         held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
@@ -102,10 +163,18 @@ def fold_differences(
         judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold, bf16)
         reference = _gradient(judge, images[held_out], labels[held_out], bf16)
         unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16)
-        for column, name in enumerate(checked):
+        # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
+        held_out_accuracy = max(_accuracy(judge, images[held_out], labels[held_out], bf16), 1 / len(held_out))
+        for column, name in enumerate(tested):
             operation = (name, magnitudes[name], policy.value_range(name))
-            cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold, bf16)
-            table[fold, column] = cosine - unaugmented
+            if name in checked:
+                cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold, bf16)
+                table[COSINE, fold, column] = cosine - unaugmented
+            else:
+                table[COSINE, fold, column] = float("nan")
+            augmented = _applied(operation, images[held_out], torch.Generator(images.device).manual_seed(seed + fold))
+            table[PRESERVATION, fold, column] = _accuracy(judge, augmented, labels[held_out], bf16) / held_out_accuracy
+            table[STRENGTH, fold, column] = augmentation_strength(images[held_out], augmented).mean()
     return table
 
 
@@ -114,6 +183,25 @@ def switch_off_(policy: FasterAutoAugmentPolicy, operations: list[str]) -> Faste
     """Set the apply probability of each of ``operations`` to 0 in every stage, in place; returns the policy."""
     for name in operations:
         policy.probabilities[..., policy.operations.index(name)] = 0
+    return policy
+
+
+@torch.no_grad()
+def spread_selection_(
+    policy: FasterAutoAugmentPolicy, operations: list[str], share: float, magnitude_floor: float = 0.0
+) -> FasterAutoAugmentPolicy:
+    """Give ``share`` of each stage's op selection to a uniform choice among ``operations``, in place: the selection
+    weights become ``(1 - share) * w + share / len(operations)`` on each of them, and their magnitudes are raised to
+    at least ``magnitude_floor`` in every stage; returns the policy."""
+    if not operations or share == 0:
+        return policy
+    columns = [policy.operations.index(name) for name in operations]
+    uniform = torch.zeros(len(policy.operations), device=policy.logits.device)
+    uniform[columns] = 1 / len(operations)
+    weights = (1 - share) * policy.selection_weights() + share * uniform
+    # selection_weights() is softmax(logits / temperature); the floor keeps the logits finite where a weight underflowed
+    policy.logits.copy_(weights.clamp_min(torch.finfo(weights.dtype).tiny).log() * policy.temperature)
+    policy.magnitudes[..., columns] = policy.magnitudes[..., columns].clamp(min=magnitude_floor)
     return policy
 
 
@@ -157,7 +245,7 @@ def _trained_judge(
 
 def _mean_cosine(
     judge: WideResNetClassifier, images: Tensor, labels: Tensor, reference: Tensor,
-    operation: tuple[str, float, tuple[float, float] | None] | None, seed: int, bf16: bool = False,
+    operation: Operation | None, seed: int, bf16: bool = False,
 ) -> float:  # fmt: skip
     """Mean over :data:`CHECK_BATCHES` batches of ``images`` of the cosine between ``judge``'s gradient on the
     batch and ``reference``; ``operation`` (name, magnitude, the policy's value range) is applied to each batch
@@ -167,10 +255,20 @@ def _mean_cosine(
     total = 0.0
     for _ in range(CHECK_BATCHES):
         rows = torch.randint(len(labels), (JUDGE_BATCH_SIZE,), generator=draws, device=images.device)
-        batch = images[rows]
-        if operation is not None:
-            name, magnitude, value_range = operation
-            batch = OPERATIONS[name](batch, batch.new_full((len(rows),), magnitude), generator=draws,
-                                     value_range=value_range)  # fmt: skip
+        batch = images[rows] if operation is None else _applied(operation, images[rows], draws)
         total += float(F.cosine_similarity(_gradient(judge, batch, labels[rows], bf16), reference, dim=0))
     return total / CHECK_BATCHES
+
+
+def _applied(operation: Operation, images: Tensor, draws: torch.Generator) -> Tensor:
+    """``operation`` (name, magnitude, the policy's value range) applied to every one of ``images``."""
+    name, magnitude, value_range = operation
+    magnitudes = images.new_full((len(images),), magnitude)
+    return OPERATIONS[name](images, magnitudes, generator=draws, value_range=value_range)
+
+
+@torch.no_grad()
+def _accuracy(judge: WideResNetClassifier, images: Tensor, labels: Tensor, bf16: bool) -> float:
+    """``judge``'s accuracy on ``images`` (floats in [0, 1])."""
+    with _judge_autocast(images.device, bf16):
+        return float((judge(_judge_inputs(images, bf16)).argmax(-1) == labels).float().mean())

@@ -118,14 +118,23 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     if check and check.get("skipped"):
         lines += ["", f"Operation check: skipped ({check['skipped']})."]
     elif check:
-        lines += ["", f"Operation check: each operation the policy applies in {MIN_CHECKED_RATE:.1%} of its stages or "
-                      "more, on its own: the mean cosine between small classifiers' gradients (computed in "
-                      f"{check['precision']}) on its images and on held-out images, minus the same for unaugmented "
-                      "images:", "",
-                  "| operation | cosine − unaugmented |", "|---|---:|"]  # fmt: skip
-        differences = sorted(check["cosine_minus_unaugmented"].items(), key=lambda item: item[1])
-        lines += [f"| {name} | {value:+.3f} |" for name, value in differences]
+        lines += ["", "Operation check: each operation on its own. For those the policy applies in "
+                      f"{MIN_CHECKED_RATE:.1%} of its stages or more (they can be switched off), the mean cosine "
+                      f"between small classifiers' gradients (computed in {check['precision']}) on its images and on "
+                      "held-out images, minus the same for unaugmented images; the classifiers' held-out accuracy "
+                      "under the op over that without it; the mean absolute pixel change:", "",
+                  "| operation | cosine − unaugmented | label preservation | pixel change |",
+                  "|---|---:|---:|---:|"]  # fmt: skip
+        cosines, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
+        # the checked ops by their cosine, then the others by their label preservation
+        tested = sorted(preservation, key=lambda name: (name not in cosines, cosines.get(name, preservation[name])))
+        lines += [f"| {name} | {f'{cosines[name]:+.3f}' if name in cosines else '–'} | {preservation[name]:.3f} | "
+                  f"{check['pixel_change'][name]:.3f} |" for name in tested]  # fmt: skip
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
+        if check["spread_over"]:
+            lines += [f"Each stage gives {check['selection_spread']:g} of its selection to a uniform choice among: "
+                      f"{', '.join(check['spread_over'])}, each at its starting magnitude or more "
+                      "(--selection_spread)."]  # fmt: skip
     calibration = search_info.get("calibration")
     if calibration:
         lines += ["", "Calibration: a small classifier trained with the policy at each (apply-probability, "
