@@ -16,6 +16,8 @@ Sections:
            the paper's CIFAR-10 search (4,000 images x 20 epochs) at that rate, policy eval at 224x224.
   adapter  PolicyTransform (decode + policy + image processor) vs the same pipeline without a policy, and
            a per-image PIL AutoAugment pipeline vs the same without augmentation (best of 3 rounds).
+  optimizer  milliseconds per Adam step on each critic's parameters: torch's default implementation (what the
+           search uses), the foreach one and the fused one.
   kornia   (--compare) each preset, eval mode with per-image choices, vs kornia's same preset (which draws one
            sub-policy per batch), on the same float32 batches, in turns; needs pip install hf-faa[benchmark].
 """
@@ -216,6 +218,31 @@ def benchmark_search(min_seconds: float) -> str:
     return markdown_table(header, rows)
 
 
+ADAM_IMPLEMENTATIONS = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
+def benchmark_optimizer(min_seconds: float, device: str) -> str:
+    """Milliseconds per Adam step (the search's betas) on each critic's parameters, per implementation."""
+    from hf_faa.search.critic import WideResNetCritic
+
+    rows = []
+    for critic_name, (depth, width) in CRITICS.items():
+        critic = WideResNetCritic(10, 3, depth, width).to(device)
+        for parameter in critic.parameters():
+            parameter.grad = torch.randn_like(parameter)
+        milliseconds = {}
+        for name, flags in ADAM_IMPLEMENTATIONS.items():
+            optimizer = torch.optim.Adam(critic.parameters(), 1e-3, betas=(0.0, 0.999), **flags)
+            milliseconds[name] = 1e3 / images_per_second(optimizer.step, 1, min_seconds)  # one "image" = one step
+        parameters = sum(parameter.numel() for parameter in critic.parameters())
+        rows.append([critic_name, f"{parameters / 1e6:.2f}M", *(f"{value:.2f}" for value in milliseconds.values()),
+                     f"{milliseconds['default'] / milliseconds['fused']:.1f}x"])  # fmt: skip
+        print(" | ".join(rows[-1]), flush=True)
+    header = ["critic", "parameters", *(f"Adam step, {name} (ms)" for name in ADAM_IMPLEMENTATIONS),
+              "fused vs default"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
 # The paper's CIFAR-10 search (Hataya et al. 2020, Table 1: 0.23 GPU-hours): 4,000 images for 20 epochs.
 PAPER_SEARCH_IMAGES = 4000 * 20
 PAPER_SEARCH_GPU_HOURS = 0.23
@@ -367,6 +394,7 @@ SECTIONS = {
     "search": lambda args: benchmark_search(args.min_seconds),
     "summary": lambda args: benchmark_summary(args.min_seconds, args.device),
     "adapter": lambda args: benchmark_adapter(args.sizes, args.batch_size, args.min_seconds),
+    "optimizer": lambda args: benchmark_optimizer(args.min_seconds, args.device),
     "kornia": lambda args: benchmark_kornia(args.sizes, args.batch_size, args.min_seconds, args.device),
 }
 

@@ -77,3 +77,16 @@ def test_benchmark_compare_section_says_how_to_get_kornia_when_it_is_missing(mon
     benchmark = load_script("benchmark")
     assert benchmark.parse_args(["--compare"]).compare
     assert "pip install hf-faa[benchmark]" in benchmark.benchmark_kornia([32], 8, 0.01, "cpu")
+
+
+def test_benchmark_optimizer_section_times_every_adam_implementation_on_both_critics():
+    benchmark = load_script("benchmark")
+    table = benchmark.benchmark_optimizer(0.001, "cpu").splitlines()
+    assert "Adam step, default (ms)" in table[0] and "fused (ms)" in table[0]
+    rows = [line.strip("|").split("|") for line in table[2:]]
+    assert [row[0].strip() for row in rows] == list(benchmark.CRITICS)
+    assert [row[1].strip() for row in rows] == ["0.08M", "2.26M"]  # WRN-10-1 and the paper's WRN-40-2
+    for row in rows:
+        milliseconds = [float(cell) for cell in row[2:5]]
+        assert all(value > 0 for value in milliseconds)
+        assert float(row[5].strip().removesuffix("x")) == pytest.approx(milliseconds[0] / milliseconds[2], rel=0.1)

@@ -14,7 +14,7 @@ as they are: switching them off would change next to nothing.
 
 The same classifiers also widen the policy's choice (``--selection_spread``). A search settles on a few ops by
 the luck of its first batches, and on digits several harmless ops together train better than any one of them
-(docs/search-research.md, session 14). So each stage can give a share of its selection to a uniform choice among
+(docs/search-research.md, sessions 14 and 15). So each stage can give a share of its selection to a uniform choice among
 the ops that pass the check, keep the labels (each fold's classifier still recognises its held-out images under
 the op: :data:`MIN_LABEL_PRESERVATION` of its accuracy on them unaugmented) and change the images (a mean pixel
 change of at least :data:`MIN_SPREAD_STRENGTH` at the policy's magnitude); those ops keep at least the magnitude
