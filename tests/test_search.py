@@ -195,7 +195,7 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
               "HorizontalFlip": (-0.2, 0.5, 0.13), "TranslateY": (0.0, 0.93, 0.1),
               "Rotate": (0.05, 0.96, 0.03)}  # fmt: skip
     table = torch.tensor([values[name] for name in tested]).t()[:, None, :].expand(3, operation_check.FOLDS, -1)
-    checked = ["ShearX", "Invert", "AutoContrast"]  # Rotate and the flip are not applied: only the spread can add them
+    checked = ["ShearX", "Invert", "AutoContrast"]  # the other three are not applied: only the spread can add them
     check = operation_check.OperationCheck.from_table(tested, checked, table, 0.3, spread_share=0.5)
     assert check.switched_off == ["Invert"] and list(check.differences) == checked
     # the flip loses the labels, TranslateY some of them, AutoContrast changes nothing
