@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..policy import FasterAutoAugmentPolicy
 from .critic import WideResNetClassifier
-from .losses import normalize
+from .losses import accuracy, normalize
 
 CLASSIFIER_LEARNING_RATE = 3e-3
 CLASSIFIER_BATCH_SIZE = 32
@@ -104,7 +104,7 @@ def held_out_accuracy(
     with torch.no_grad():
         test_images, test_labels = held_out
         logits = torch.cat([classifier(normalize(chunk.float() / 255)) for chunk in test_images.split(256)])
-    return float((logits.argmax(-1) == test_labels).float().mean())
+    return float(accuracy(logits, test_labels))
 
 
 def calibrate(

@@ -33,7 +33,7 @@ from ..ops import OPERATIONS
 from ..policy import FasterAutoAugmentPolicy
 from .critic import WideResNetClassifier
 from .diagnostics import augmentation_strength
-from .losses import judge_gradient, normalize
+from .losses import accuracy, judge_gradient, normalize
 
 FOLDS = 5
 MIN_CHECK_IMAGES = 2 * FOLDS  # each fold's classifier needs images to train on and to hold out
@@ -52,7 +52,7 @@ MIN_LABEL_PRESERVATION = 0.95
 MIN_SPREAD_STRENGTH = 0.01
 # The rows of fold_tables()'s table.
 COSINE, PRESERVATION, STRENGTH = range(3)
-Operation = tuple[str, float, tuple[float, float] | None]  # an op's name, magnitude and the policy's value range
+OperationSetting = tuple[str, float, tuple[float, float] | None]  # an op's name, magnitude, the policy's value range
 
 
 @dataclass
@@ -95,10 +95,10 @@ class OperationCheck:
         return check
 
     def mean_differences(self) -> dict[str, float]:
-        return {name: sum(values) / len(values) for name, values in self.differences.items()}
+        return _fold_means(self.differences)
 
     def mean_preservation(self) -> dict[str, float]:
-        return {name: sum(values) / len(values) for name, values in self.preservation.items()}
+        return _fold_means(self.preservation)
 
     def as_dict(self) -> dict[str, object]:
         if self.skipped:
@@ -112,6 +112,11 @@ class OperationCheck:
             "spread_over": self.spread_over,
             "precision": self.precision,
         }
+
+
+def _fold_means(per_fold: dict[str, list[float]]) -> dict[str, float]:
+    """Each op's value averaged over the fold classifiers."""
+    return {name: sum(values) / len(values) for name, values in per_fold.items()}
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -160,11 +165,12 @@ def fold_tables(
         held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
         train_images, train_labels = images[train], labels[train]
+        held_out_images, held_out_labels = images[held_out], labels[held_out]
         judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold, bf16)
-        reference = _gradient(judge, images[held_out], labels[held_out], bf16)
+        reference = _gradient(judge, held_out_images, held_out_labels, bf16)
         unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16)
         # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
-        held_out_accuracy = max(_accuracy(judge, images[held_out], labels[held_out], bf16), 1 / len(held_out))
+        held_out_accuracy = max(_accuracy(judge, held_out_images, held_out_labels, bf16), 1 / len(held_out))
         for column, name in enumerate(tested):
             operation = (name, magnitudes[name], policy.value_range(name))
             if name in checked:
@@ -172,9 +178,9 @@ def fold_tables(
                 table[COSINE, fold, column] = cosine - unaugmented
             else:
                 table[COSINE, fold, column] = float("nan")
-            augmented = _applied(operation, images[held_out], torch.Generator(images.device).manual_seed(seed + fold))
-            table[PRESERVATION, fold, column] = _accuracy(judge, augmented, labels[held_out], bf16) / held_out_accuracy
-            table[STRENGTH, fold, column] = augmentation_strength(images[held_out], augmented).mean()
+            augmented = _applied(operation, held_out_images, torch.Generator(images.device).manual_seed(seed + fold))
+            table[PRESERVATION, fold, column] = _accuracy(judge, augmented, held_out_labels, bf16) / held_out_accuracy
+            table[STRENGTH, fold, column] = augmentation_strength(held_out_images, augmented).mean()
     return table
 
 
@@ -245,7 +251,7 @@ def _trained_judge(
 
 def _mean_cosine(
     judge: WideResNetClassifier, images: Tensor, labels: Tensor, reference: Tensor,
-    operation: Operation | None, seed: int, bf16: bool = False,
+    operation: OperationSetting | None, seed: int, bf16: bool = False,
 ) -> float:  # fmt: skip
     """Mean over :data:`CHECK_BATCHES` batches of ``images`` of the cosine between ``judge``'s gradient on the
     batch and ``reference``; ``operation`` (name, magnitude, the policy's value range) is applied to each batch
@@ -260,7 +266,7 @@ def _mean_cosine(
     return total / CHECK_BATCHES
 
 
-def _applied(operation: Operation, images: Tensor, draws: torch.Generator) -> Tensor:
+def _applied(operation: OperationSetting, images: Tensor, draws: torch.Generator) -> Tensor:
     """``operation`` (name, magnitude, the policy's value range) applied to every one of ``images``."""
     name, magnitude, value_range = operation
     magnitudes = images.new_full((len(images),), magnitude)
@@ -271,4 +277,4 @@ def _applied(operation: Operation, images: Tensor, draws: torch.Generator) -> Te
 def _accuracy(judge: WideResNetClassifier, images: Tensor, labels: Tensor, bf16: bool) -> float:
     """``judge``'s accuracy on ``images`` (floats in [0, 1])."""
     with _judge_autocast(images.device, bf16):
-        return float((judge(_judge_inputs(images, bf16)).argmax(-1) == labels).float().mean())
+        return float(accuracy(judge(_judge_inputs(images, bf16)), labels))
