@@ -51,14 +51,18 @@ def test_examples_run(example, tmp_path):
 
 @pytest.mark.slow
 def test_gpu_check_script_runs_without_a_gpu(tmp_path):
-    """scripts/gpu_check.sh's CPU path: the CUDA tests are collected (and skip), the summary benchmark runs
-    and one table comes out."""
+    """scripts/gpu_check.sh's CPU path: the CUDA tests are collected (and skip), the summary benchmark and a
+    short end-to-end search run, and one table comes out."""
     env = {
         **os.environ,
         "GPU_CHECK_SKIP_INSTALL": "1",
         "GPU_CHECK_MIN_SECONDS": "0",
         "GPU_CHECK_LOGS": str(tmp_path),
         "GPU_CHECK_TESTS": "tests/test_ops.py",  # its CUDA cases: one file is enough here
+        # two steps of the end-to-end search; the paper critic's operation check would take minutes on a CPU
+        "GPU_CHECK_SEARCH_SAMPLES": "256",
+        "GPU_CHECK_SEARCH_EPOCHS": "1",
+        "GPU_CHECK_SEARCH_ARGS": "--no_operation_check",
         "PYTHON": sys.executable,
     }
     result = subprocess.run(["bash", "scripts/gpu_check.sh"], capture_output=True, text=True, timeout=600, cwd=REPO,
@@ -69,6 +73,8 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
     assert re.search(r"\| CUDA tests \(pytest -k cuda\) \| \d+ (passed|skipped)", result.stdout)
     assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast \| [\d.]+ h", result.stdout)
     assert sum("policy eval" in line for line in table) == 2
+    row = r"\| end-to-end search, embedded MNIST, 256 images x 1 epochs, WRN-40-2, bf16, --no_operation_check \| "
+    assert re.search(row + r"\d+ s in all: search loop \d+ s \|", result.stdout)
     assert (tmp_path / "tests.log").is_file() and (tmp_path / "benchmark.log").is_file()
 
 
