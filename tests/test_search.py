@@ -145,7 +145,7 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
         assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
     assert check["selection_spread"] == 0.5 and check["spread_over"] == [
         name for name in policy.operations
-        if name not in check["switched_off"]
+        if name not in check["switched_off"] and differences[name] >= -operation_check.MAX_SPREAD_COSINE_DROP
         and check["label_preservation"][name] >= operation_check.MIN_LABEL_PRESERVATION
         and check["pixel_change"][name] >= operation_check.MIN_SPREAD_STRENGTH
     ]  # fmt: skip
@@ -172,34 +172,35 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     labels = torch.arange(20) % 2
 
     def table(**shard):
-        return operation_check.fold_tables(policy, policy.operations, ["ShearX", "Cutout"], images, labels, 2,
-                                           seed=0, steps=2, bf16=bf16, **shard)  # fmt: skip
+        return operation_check.fold_tables(policy, policy.operations, images, labels, 2, seed=0, steps=2, bf16=bf16,
+                                           **shard)  # fmt: skip
 
     halves = [table(rank=rank, world_size=2) for rank in (0, 1)]
     whole = table()
     cosine, preservation, strength = (whole[row] for row in (operation_check.COSINE, operation_check.PRESERVATION,
                                                              operation_check.STRENGTH))  # fmt: skip
     assert whole.shape == (3, operation_check.FOLDS, 3)
-    assert cosine[:, 1].isnan().all()  # Invert is only tested for the spread: no gradient cosine
-    assert (cosine[:, [0, 2]] != 0).all() and cosine[:, [0, 2]].isfinite().all()
+    assert (cosine != 0).all() and cosine.isfinite().all()  # Invert too: the spread's choice needs its cosine
     assert ((preservation >= 0) & (preservation <= len(labels))).all()
     assert (strength > 0).all()  # a shear, an inversion and a cut-out hole all change noise images
     assert (halves[0][:, 1::2] == 0).all() and (halves[1][:, 0::2] == 0).all()  # each process runs its own folds
-    torch.testing.assert_close(halves[0] + halves[1], whole, equal_nan=True)
+    torch.testing.assert_close(halves[0] + halves[1], whole)
 
 
 def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_that_change_images():
-    tested = ["ShearX", "Invert", "AutoContrast", "HorizontalFlip", "TranslateY", "Rotate"]
+    tested = ["ShearX", "Invert", "AutoContrast", "HorizontalFlip", "TranslateY", "Rotate", "Contrast", "Solarize"]
     # per op: cosine difference, label preservation, pixel change (the same in every fold)
-    values = {"ShearX": (-0.1, 0.97, 0.05), "Invert": (-0.9, 0.1, 0.9), "AutoContrast": (0.0, 1.0, 0.001),
-              "HorizontalFlip": (-0.2, 0.5, 0.13), "TranslateY": (0.0, 0.93, 0.1),
-              "Rotate": (0.05, 0.96, 0.03)}  # fmt: skip
+    values = {"ShearX": (-0.05, 0.97, 0.05), "Invert": (-0.9, 0.1, 0.9), "AutoContrast": (0.0, 1.0, 0.001),
+              "HorizontalFlip": (-0.2, 0.5, 0.13), "TranslateY": (0.0, 0.85, 0.1), "Rotate": (0.05, 0.96, 0.03),
+              "Contrast": (-0.18, 0.87, 0.03), "Solarize": (-0.05, 0.7, 0.1)}  # fmt: skip
     table = torch.tensor([values[name] for name in tested]).t()[:, None, :].expand(3, operation_check.FOLDS, -1)
-    checked = ["ShearX", "Invert", "AutoContrast"]  # the other three are not applied: only the spread can add them
+    checked = ["ShearX", "Invert", "AutoContrast"]  # the others are not applied: only the spread can add them
     check = operation_check.OperationCheck.from_table(tested, checked, table, 0.3, spread_share=0.5)
-    assert check.switched_off == ["Invert"] and list(check.differences) == checked
-    # the flip loses the labels, TranslateY some of them, AutoContrast changes nothing
-    assert check.spread_over == ["ShearX", "Rotate"]
+    assert check.switched_off == ["Invert"] and list(check.differences) == tested
+    # the flip and Contrast train away from real images, Solarize loses too many labels, AutoContrast changes
+    # nothing; TranslateY keeps only 0.85 of the labels of classifiers that never saw a shifted image, but trains
+    # like the real images
+    assert check.spread_over == ["ShearX", "TranslateY", "Rotate"]
     assert operation_check.OperationCheck.from_table(tested, checked, table, 0.3).spread_over == []
     assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
 

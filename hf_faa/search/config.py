@@ -211,11 +211,12 @@ class SearchConfig(DatasetArguments):
         default=0.5,
         **_help(
             "With the operation check: the share of each stage's op selection given to a uniform choice among the "
-            "ops that pass the check, keep the labels (its classifiers keep 0.95 of their held-out accuracy under "
-            "the op) and change the images (a mean pixel change of 0.01 or more at the policy's magnitude); those "
-            "ops keep at least their starting magnitude (after --magnitude_scale). A search settles on a few ops by "
-            "the luck of its first batches; several harmless ops together trained better than any one of them "
-            "(docs/search-research.md, sessions 14-15). 0 keeps the searched selection."
+            "ops that pass the check, train its classifiers much as real images do (a gradient cosine at most 0.1 "
+            "below that of unaugmented images), keep most labels (its classifiers keep 0.8 of their held-out "
+            "accuracy under the op) and change the images (a mean pixel change of 0.01 or more at the policy's "
+            "magnitude); those ops keep at least their starting magnitude (after --magnitude_scale). A search "
+            "settles on a few ops by the luck of its first batches; several harmless ops together trained better "
+            "than any one of them (docs/search-research.md, sessions 14-16). 0 keeps the searched selection."
         ),
     )
     operation_check_precision: str = field(

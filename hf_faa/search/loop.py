@@ -342,7 +342,7 @@ def _check_operations(
     precision = config.operation_check_precision
     if precision == "auto":
         precision = "bf16" if native_bf16(accelerator.device) else "fp32"
-    table = fold_tables(policy, tested, checked, images, labels, data.num_classes, config.seed,
+    table = fold_tables(policy, tested, images, labels, data.num_classes, config.seed,
                         config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
                         accelerator.process_index, accelerator.num_processes, bf16=precision == "bf16")  # fmt: skip
     table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()

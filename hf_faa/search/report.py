@@ -118,18 +118,17 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     if check and check.get("skipped"):
         lines += ["", f"Operation check: skipped ({check['skipped']})."]
     elif check:
-        lines += ["", "Operation check: each operation on its own. For those the policy applies in "
-                      f"{MIN_CHECKED_RATE:.1%} of its stages or more (they can be switched off), the mean cosine "
-                      f"between small classifiers' gradients (computed in {check['precision']}) on its images and on "
-                      "held-out images, minus the same for unaugmented images; the classifiers' held-out accuracy "
-                      "under the op over that without it; the mean absolute pixel change:", "",
+        lines += ["", "Operation check: each operation on its own: the mean cosine between small classifiers' "
+                      f"gradients (computed in {check['precision']}) on its images and on held-out images, minus the "
+                      "same for unaugmented images (an op the policy applies in "
+                      f"{MIN_CHECKED_RATE:.1%} of its stages or more is switched off when it is far below); the "
+                      "classifiers' held-out accuracy under the op over that without it; the mean absolute pixel "
+                      "change:", "",
                   "| operation | cosine − unaugmented | label preservation | pixel change |",
                   "|---|---:|---:|---:|"]  # fmt: skip
         cosines, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
-        # the checked ops by their cosine, then the others by their label preservation
-        tested = sorted(preservation, key=lambda name: (name not in cosines, cosines.get(name, preservation[name])))
-        lines += [f"| {name} | {f'{cosines[name]:+.3f}' if name in cosines else '–'} | {preservation[name]:.3f} | "
-                  f"{check['pixel_change'][name]:.3f} |" for name in tested]  # fmt: skip
+        lines += [f"| {name} | {cosines[name]:+.3f} | {preservation[name]:.3f} | {check['pixel_change'][name]:.3f} |"
+                  for name in sorted(cosines, key=cosines.get)]  # fmt: skip
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
         if check["spread_over"]:
             lines += [f"Each stage gives {check['selection_spread']:g} of its selection to a uniform choice among: "
