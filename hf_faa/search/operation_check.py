@@ -51,9 +51,8 @@ CHECK_BATCHES = 12
 # flips 0.10-0.26, the shears, translations and rotation 0-0.24), keep this share of a fold classifier's held-out
 # accuracy (the classifiers, trained on a few hundred unaugmented images, have not learnt every invariance: on 8x8
 # digits the shears and translations keep 0.71-0.92, the flips 0.29-0.49, Invert 0.1-0.2; on textures Brightness
-# 0.68) and change the images by at least this mean absolute pixel change (0-1 scale:
-# AutoContrast and Posterize change digits by 0.001-0.004, a shear by 0.03-0.08). docs/search-research.md,
-# session 16.
+# 0.68) and change the images by at least this mean absolute pixel change (0-1 scale: AutoContrast and Posterize
+# change digits by 0.001-0.004, a shear by 0.03-0.08). docs/search-research.md, session 16.
 MAX_SPREAD_COSINE_DROP = 0.1
 MIN_LABEL_PRESERVATION = 0.8
 MIN_SPREAD_STRENGTH = 0.01
