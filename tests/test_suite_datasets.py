@@ -87,9 +87,10 @@ def test_optdigits_are_scikit_learns_digits_as_8x8_grey_levels_in_a_seeded_order
 
 def test_optdigits_flips_destroy_the_labels():
     dataset = suite.build_suite_dataset("optdigits")
-    images, labels = pixels(dataset).reshape(len(dataset), -1), np.array(dataset["label"])
+    digits, labels = pixels(dataset), np.array(dataset["label"])
+    images = digits.reshape(len(dataset), -1)
     means = np.stack([images[labels == label].mean(axis=0) for label in range(10)])
-    flipped = pixels(dataset)[:, :, ::-1].reshape(len(dataset), -1)  # HorizontalFlip
+    flipped = digits[:, :, ::-1].reshape(len(dataset), -1)  # HorizontalFlip
     assert nearest_mean_accuracy(images, labels, means) > 0.85
     assert nearest_mean_accuracy(flipped, labels, means) < 0.5
 
