@@ -19,7 +19,8 @@ Sections:
   optimizer  milliseconds per Adam step on each critic's parameters: torch's default implementation (what the
            search uses), the foreach one and the fused one.
   kornia   (--compare) each preset, eval mode with per-image choices, vs kornia's same preset (which draws one
-           sub-policy per batch), on the same float32 batches, in turns; needs pip install hf-faa[benchmark].
+           sub-policy per batch), on the same float32 batches, and ours on their uint8 pixels too, in turns;
+           needs pip install hf-faa[benchmark].
 """
 
 from __future__ import annotations
@@ -341,28 +342,33 @@ KORNIA_PRESETS = {
 
 def benchmark_kornia(sizes: Sequence[int], batch_size: int, min_seconds: float, device: str, rounds: int = 3) -> str:
     """Each preset in eval mode vs kornia's same preset on the same float32 ``[B, 3, S, S]`` batch in [0, 1],
-    taking turns for ``rounds`` rounds (best rate kept), so a busy neighbour slows both alike."""
+    and ours also on that batch's uint8 pixels (what a decoding pipeline hands it; kornia takes floats only),
+    taking turns for ``rounds`` rounds (best rate kept), so a busy neighbour slows all alike."""
     try:
         from kornia.augmentation import auto as kornia_auto
     except ImportError:
         return "kornia is not installed: pip install hf-faa[benchmark] (or kornia) to compare with it."
     rows = []
     for size in sizes:
-        images = (synthetic_photos(batch_size, size, torch.Generator().manual_seed(0)).float() / 255).to(device)
+        pixels = synthetic_photos(batch_size, size, torch.Generator().manual_seed(0)).to(device)
+        images = pixels.float() / 255
         for name, (kornia_class, kornia_kwargs) in KORNIA_PRESETS.items():
             ours = FasterAutoAugmentPolicy.from_preset(name).to(device).eval()
             theirs = getattr(kornia_auto, kornia_class)(**kornia_kwargs).to(device)
-            rates = {"ours": 0.0, "kornia": 0.0}
+            runs = {"ours": (ours, images), "ours uint8": (ours, pixels), "kornia": (theirs, images)}
+            rates = dict.fromkeys(runs, 0.0)
             for _ in range(rounds):
-                for who, augment in (("ours", ours), ("kornia", theirs)):
+                for who, (augment, batch) in runs.items():
                     with torch.no_grad():
-                        rate = images_per_second(lambda run=augment, batch=images: run(batch), batch_size, min_seconds)
+                        rate = images_per_second(lambda run=augment, batch=batch: run(batch), batch_size, min_seconds)
                     rates[who] = max(rates[who], rate)
             rows.append([name, f"{size}x{size}", format_rate(rates["ours"]), format_rate(rates["kornia"]),
-                         f"{rates['ours'] / rates['kornia']:.2f}x"])  # fmt: skip
+                         f"{rates['ours'] / rates['kornia']:.2f}x", format_rate(rates["ours uint8"]),
+                         f"{rates['ours uint8'] / rates['kornia']:.2f}x"])  # fmt: skip
             print(" | ".join(rows[-1]), flush=True)
-    header = [f"preset (eval, float32, batch {batch_size}, {device})", "size", "hf-faa img/s (per-image choices)",
-              "kornia img/s (per-batch sub-policy)", "hf-faa vs kornia"]  # fmt: skip
+    header = [f"preset (eval, batch {batch_size}, {device})", "size", "hf-faa img/s (float32, per-image choices)",
+              "kornia img/s (float32, per-batch sub-policy)", "hf-faa vs kornia", "hf-faa img/s on uint8",
+              "hf-faa uint8 vs kornia"]  # fmt: skip
     return markdown_table(header, rows)
 
 

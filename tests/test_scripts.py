@@ -85,6 +85,20 @@ def test_benchmark_compare_section_says_how_to_get_kornia_when_it_is_missing(mon
     assert "pip install hf-faa[benchmark]" in benchmark.benchmark_kornia([32], 8, 0.01, "cpu")
 
 
+def test_benchmark_compare_section_times_each_preset_on_floats_and_uint8_against_kornia():
+    pytest.importorskip("kornia")
+    benchmark = load_script("benchmark")
+    table = benchmark.benchmark_kornia([16], 8, 0.001, "cpu", rounds=1).splitlines()
+    assert "hf-faa vs kornia" in table[0] and "hf-faa uint8 vs kornia" in table[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+    assert [row[0] for row in rows] == list(benchmark.KORNIA_PRESETS)
+    for row in rows:
+        ours, kornia, ratio, ours_uint8, uint8_ratio = (float(cell.rstrip("x").replace(",", "")) for cell in row[2:])
+        assert ours > 0 and kornia > 0 and ours_uint8 > 0
+        assert ratio == pytest.approx(ours / kornia, rel=0.05, abs=0.01)
+        assert uint8_ratio == pytest.approx(ours_uint8 / kornia, rel=0.05, abs=0.01)
+
+
 def test_benchmark_optimizer_section_times_every_adam_implementation_on_both_critics():
     benchmark = load_script("benchmark")
     table = benchmark.benchmark_optimizer(0.001, "cpu").splitlines()
