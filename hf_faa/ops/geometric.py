@@ -37,17 +37,17 @@ def _sampling_grid(theta: Tensor, height: int, width: int) -> Tensor:
     """``F.affine_grid(theta, ..., align_corners=False)`` ``[B, H, W, 2]`` for ``theta`` ``[B, 2, 3]``.
 
     The source position of output pixel (x, y) is ``theta[:, :, 0]·x + (theta[:, :, 1]·y + theta[:, :, 2])``:
-    a column term ``[B, 1, W, 2]`` plus a row term ``[B, H, 1, 2]``, so the grid is one broadcast
-    sum. On CPU this is several times faster than ``affine_grid``'s matrix product per pixel.
+    a column term plus a row term, so the grid is one broadcast sum. On CPU this is several times faster than
+    ``affine_grid``'s matrix product per pixel. The sum fills an x plane and a y plane ``[B, 2, H, W]``, returned
+    as a ``[B, H, W, 2]`` view: a broadcast into a trailing dimension of 2 runs 3x slower, and ``grid_sample``
+    reads the view as fast as a contiguous grid.
     """
     # pixel centres in normalised coordinates: (2i + 1) / size - 1
     xs = torch.linspace(1 / width - 1, 1 - 1 / width, width, device=theta.device, dtype=theta.dtype)
     ys = torch.linspace(1 / height - 1, 1 - 1 / height, height, device=theta.device, dtype=theta.dtype)
-    column_term = xs.view(1, 1, width, 1) * theta[:, :, 0].view(-1, 1, 1, 2)
-    row_term = torch.addcmul(
-        theta[:, :, 2].view(-1, 1, 1, 2), ys.view(1, height, 1, 1), theta[:, :, 1].view(-1, 1, 1, 2)
-    )
-    return column_term + row_term
+    column_term = xs.view(1, 1, 1, width) * theta[:, :, 0, None, None]  # [B, 2, 1, W]
+    row_term = torch.addcmul(theta[:, :, 2, None, None], ys.view(1, 1, height, 1), theta[:, :, 1, None, None])
+    return (column_term + row_term).permute(0, 2, 3, 1)
 
 
 def _homogeneous(matrix: Tensor) -> Tensor:
