@@ -532,12 +532,14 @@ def digit_searches(tmp_path_factory):
 @pytest.mark.slow
 def test_the_default_search_does_not_collapse(digit_searches):
     """The floor is the initial policy's own strength on these images: the policy may trade operations
-    but not augment less than it started (the paper's objective alone falls to ~0.006 here). One logging
-    window's strength (10 steps of 32 images) varies by ±15% around the floor, so the last 5 are averaged."""
+    but not augment less than it started (the paper's objective alone falls to ~0.006 here, 0.06 of the
+    start). One logging window's strength (10 steps of 32 images) varies by ±15% around the floor, so the
+    last 5 are averaged; over seeds 0-5 that average was 0.82-1.07 of the start, and which seed lands low
+    changes with float rounding alone (two builds whose warp gradients differ by 1e-7 relative), hence 0.75."""
     for policy, records in digit_searches.values():
         initial = policy.search_info["initial_augmentation_strength"]
         final_strength = sum(record["augmentation_strength"] for record in records[-5:]) / 5
-        assert final_strength >= 0.9 * initial > 0.02
+        assert final_strength >= 0.75 * initial > 0.02
         assert policy.search_info["verdict"] == "learned"
         rates = {name: rate["final"] for name, rate in policy.search_info["operation_rates"].items()}
         assert sum(rate > 0.01 for rate in rates.values()) >= 3, rates
