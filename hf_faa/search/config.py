@@ -189,10 +189,11 @@ class SearchConfig(DatasetArguments):
         default=True,
         **_help(
             "After the search (and --magnitude_scale), test each operation the policy applies in a share of "
-            "0.005 or more of its stages on its own: small classifiers, each trained with one fifth of the search "
-            "images held out, compare their gradient on the op's images with their gradient on the held-out "
-            "images, against the same for unaugmented images; an op whose cosine is on average more than "
-            "--operation_check_margin below is switched off (apply probability 0). It catches label-destroying "
+            "0.005 or more of its stages on its own: small classifiers, each trained (on images shifted by up to 4 "
+            "pixels) with one fifth of the search images held out, compare their gradient on the op's images with "
+            "their gradient on the held-out images, against the same for unaugmented images; an op whose cosine is "
+            "on average more than --operation_check_margin below, or under which they recognise less than 0.6 of "
+            "what they recognise unaugmented, is switched off (apply probability 0). It catches label-destroying "
             "ops the search kept (flips on digits, Equalize where colour is the class). --operation_check false "
             "skips it."
         ),  # fmt: skip
@@ -212,11 +213,12 @@ class SearchConfig(DatasetArguments):
         **_help(
             "With the operation check: the share of each stage's op selection given to a uniform choice among the "
             "ops that pass the check, train its classifiers much as real images do (a gradient cosine at most 0.1 "
-            "below that of unaugmented images), keep most labels (its classifiers keep 0.8 of their held-out "
+            "below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
             "accuracy under the op) and change the images (a mean pixel change of 0.01 or more at the policy's "
-            "magnitude); those ops keep at least their starting magnitude (after --magnitude_scale). A search "
-            "settles on a few ops by the luck of its first batches; several harmless ops together trained better "
-            "than any one of them (docs/search-research.md, sessions 14-16). 0 keeps the searched selection."
+            "magnitude); those ops keep at least their starting magnitude (after --magnitude_scale) and are applied "
+            "with probability 0.9 or more. A search settles on a few ops by the luck of its first batches; several "
+            "harmless ops together trained better than any one of them (docs/search-research.md, sessions 14-18). "
+            "0 keeps the searched selection."
         ),
     )
     operation_check_precision: str = field(

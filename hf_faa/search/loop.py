@@ -31,6 +31,8 @@ from .diagnostics import augmentation_strength, search_verdict, window_diagnosti
 from .operation_check import (
     MIN_CHECK_IMAGES,
     MIN_CHECKED_RATE,
+    MIN_PRESERVATION_TO_STAY,
+    SPREAD_APPLY_PROBABILITY,
     OperationCheck,
     checked_operations,
     fold_tables,
@@ -167,17 +169,17 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     if config.operation_check:
         check = _timed(info, "operation_check", lambda: _check_operations(config, data, accelerator, policy))
         switch_off_(policy, check.switched_off)
-        spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude)
+        spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
         messages.append(
             f"Operation check: skipped ({check.skipped})." if check.skipped else
             f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
-            f"average more than {config.operation_check_margin:g} below that of unaugmented images; classifiers in "
-            f"{check.precision})."
+            f"average more than {config.operation_check_margin:g} below that of unaugmented images, or under "
+            f"{MIN_PRESERVATION_TO_STAY:g} of the labels kept; classifiers in {check.precision})."
         )  # fmt: skip
         if check.spread_over:
             messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
-                            f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g} "
-                            "(--selection_spread).")  # fmt: skip
+                            f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g}, applied "
+                            f"with probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread).")  # fmt: skip
     if config.calibration == "validation":
         calibration = _timed(info, "calibration", lambda: _calibrate(config, data, accelerator, policy))
         rescale_(policy, calibration.chosen)

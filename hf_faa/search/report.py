@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .operation_check import MIN_CHECKED_RATE
+from .operation_check import MIN_CHECKED_RATE, MIN_PRESERVATION_TO_STAY, SPREAD_APPLY_PROBABILITY
 
 LOG_NAME = "search_log.jsonl"
 LOSS_CURVE_NAME = "search_curves.png"
@@ -122,8 +122,8 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
                       f"gradients (computed in {check['precision']}) on its images and on held-out images, minus the "
                       "same for unaugmented images (an op the policy applies in "
                       f"{MIN_CHECKED_RATE:.1%} of its stages or more is switched off when it is far below); the "
-                      "classifiers' held-out accuracy under the op over that without it; the mean absolute pixel "
-                      "change:", "",
+                      "classifiers' held-out accuracy under the op over that without it (such an op is also switched "
+                      f"off under {MIN_PRESERVATION_TO_STAY:g}); the mean absolute pixel change:", "",
                   "| operation | cosine − unaugmented | label preservation | pixel change |",
                   "|---|---:|---:|---:|"]  # fmt: skip
         cosines, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
@@ -132,8 +132,8 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
         if check["spread_over"]:
             lines += [f"Each stage gives {check['selection_spread']:g} of its selection to a uniform choice among: "
-                      f"{', '.join(check['spread_over'])}, each at its starting magnitude or more "
-                      "(--selection_spread)."]  # fmt: skip
+                      f"{', '.join(check['spread_over'])}, each at its starting magnitude or more, applied with "
+                      f"probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread)."]  # fmt: skip
     calibration = search_info.get("calibration")
     if calibration:
         lines += ["", "Calibration: a small classifier trained with the policy at each (apply-probability, "
