@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py                          # the ops section
     python scripts/benchmark.py --sections policy search adapter --threads 2
-    python scripts/benchmark.py --all                    # every section, also written to benchmarks.md
+    python scripts/benchmark.py --all                    # every section but kornia and scaling, also to benchmarks.md
 
 Sections:
   ops      images/s of each batched op (float32 and uint8 batches) vs a per-image PIL loop of the same
@@ -18,6 +18,8 @@ Sections:
            a per-image PIL AutoAugment pipeline vs the same without augmentation (best of 3 rounds).
   optimizer  milliseconds per Adam step on each critic's parameters: torch's default implementation (what the
            search uses), the foreach one and the fused one.
+  scaling  the paper's search step (WRN-40-2, weighted, bf16 autocast) at each of --search_batch_sizes, and with
+           the critic under torch.compile at the paper's batch (a rate, or why it failed).
   kornia   (--compare) each preset, eval mode with per-image choices, vs kornia's same preset (which draws one
            sub-policy per batch), on the same float32 batches, and ours on their uint8 pixels too, in turns;
            needs pip install hf-faa[benchmark].
@@ -162,9 +164,10 @@ def benchmark_policy(sizes: Sequence[int], batch_size: int, min_seconds: float, 
 
 
 def search_step_rate(depth: int, width: int, selection: str, channels_last: bool, autocast_dtype: torch.dtype | None,
-                     min_seconds: float) -> float:  # fmt: skip
-    """Images/s through full search steps (batch 128: 64 augmented + 64 real, 3x32x32) with a WRN-depth-width
-    critic on the default device, optionally under ``torch.autocast`` (what ``--mixed_precision`` does)."""
+                     min_seconds: float, batch_size: int = 128, compile_critic: bool = False) -> float:  # fmt: skip
+    """Images/s through full search steps (``batch_size`` 3x32x32 images, half augmented, half real) with a
+    WRN-depth-width critic on the default device, optionally under ``torch.autocast`` (what ``--mixed_precision``
+    does) and with the critic under ``torch.compile``."""
     from accelerate import Accelerator
 
     from hf_faa.search.config import SearchConfig
@@ -173,8 +176,8 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
 
     torch.manual_seed(0)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0)).to(accelerator.device)
-    labels = (torch.arange(128) % 10).to(accelerator.device)
+    images = synthetic_photos(batch_size, 32, torch.Generator().manual_seed(0)).to(accelerator.device)
+    labels = (torch.arange(batch_size) % 10).to(accelerator.device)
     config = SearchConfig(selection=selection, critic_depth=depth, critic_widen_factor=width,
                           channels_last=channels_last, output_dir="unused")  # fmt: skip
     policy = FasterAutoAugmentPolicy(selection=selection)
@@ -183,6 +186,8 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
         critic = critic.to(memory_format=torch.channels_last)
     optimizers = [torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)]
     policy, critic, *optimizers = accelerator.prepare(policy, critic, *optimizers)
+    if compile_critic:
+        critic = torch.compile(critic)
     state = SearchState(accelerator, config, policy, critic, *optimizers)
 
     def step() -> None:
@@ -190,7 +195,7 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
                             enabled=autocast_dtype is not None):  # fmt: skip
             search_step(state, images, labels)
 
-    return images_per_second(step, 128, min_seconds)
+    return images_per_second(step, batch_size, min_seconds)
 
 
 CRITICS = {"default WRN-10-1": (10, 1), "paper WRN-40-2": (40, 2)}
@@ -217,6 +222,21 @@ def benchmark_search(min_seconds: float) -> str:
         "peak memory, MiB (CUDA: allocated; CPU: max RSS so far)",
     ]
     return markdown_table(header, rows)
+
+
+def benchmark_scaling(min_seconds: float, batch_sizes: Sequence[int]) -> str:
+    """The paper's search step (WRN-40-2, weighted, bf16 autocast) at each of ``batch_sizes``, and at the paper's
+    batch of 128 with the critic under ``torch.compile`` (its rate, or the first line of the error it raised)."""
+    rows = []
+    for batch_size, compile_critic in [*((size, False) for size in batch_sizes), (128, True)]:
+        try:
+            rate = search_step_rate(40, 2, "weighted", False, torch.bfloat16, min_seconds, batch_size, compile_critic)
+            result = f"{rate:,.1f}"
+        except Exception as error:  # noqa: BLE001 - the table reports why compile failed
+            result = f"fails: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+        rows.append([str(batch_size), "yes" if compile_critic else "no", result])
+        print(" | ".join(rows[-1]), flush=True)
+    return markdown_table(["batch (half real, half augmented)", "torch.compile(critic)", "img/s (full step)"], rows)
 
 
 ADAM_IMPLEMENTATIONS = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
@@ -401,8 +421,13 @@ SECTIONS = {
     "summary": lambda args: benchmark_summary(args.min_seconds, args.device),
     "adapter": lambda args: benchmark_adapter(args.sizes, args.batch_size, args.min_seconds),
     "optimizer": lambda args: benchmark_optimizer(args.min_seconds, args.device),
+    "scaling": lambda args: benchmark_scaling(args.min_seconds, args.search_batch_sizes),
     "kornia": lambda args: benchmark_kornia(args.sizes, args.batch_size, args.min_seconds, args.device),
 }
+
+
+# left out of --all: kornia is an optional dependency; scaling's large batches of the paper's critic are for GPUs
+OPT_IN = ("kornia", "scaling")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -413,6 +438,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", default="benchmarks.md", help="markdown file written with --all")
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 224], help="image sizes (square)")
     parser.add_argument("--batch_size", type=int, default=256)
+    parser.add_argument("--search_batch_sizes", nargs="+", type=int, default=[128, 512, 2048],
+                        help="the scaling section's search batches")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--min_seconds", type=float, default=0.3, help="minimum duration of one timing")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
@@ -424,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    sections = [name for name in SECTIONS if name != "kornia"] if args.all else list(args.sections)
+    sections = [name for name in SECTIONS if name not in OPT_IN] if args.all else list(args.sections)
     if args.compare and "kornia" not in sections:
         sections.append("kornia")
     report = [f"# hf-faa benchmarks\n\nMachine: {machine_description()}. Command: "

@@ -99,6 +99,26 @@ def test_benchmark_compare_section_times_each_preset_on_floats_and_uint8_against
         assert uint8_ratio == pytest.approx(ours_uint8 / kornia, rel=0.05, abs=0.01)
 
 
+def test_benchmark_scaling_section_times_each_batch_and_reports_why_compile_failed(monkeypatch):
+    benchmark = load_script("benchmark")
+    calls = []
+
+    def fake_rate(depth, width, selection, channels_last, dtype, min_seconds, batch_size, compile_critic):
+        calls.append((depth, width, selection, dtype, batch_size, compile_critic))
+        if compile_critic:
+            raise RuntimeError("aot_autograd does not currently support double backward\nmore")
+        return 10.0 * batch_size
+
+    monkeypatch.setattr(benchmark, "search_step_rate", fake_rate)
+    rows = [line.split("|")[1:-1] for line in benchmark.benchmark_scaling(0.01, [128, 512]).splitlines()[2:]]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["128", "no", "1,280.0"], ["512", "no", "5,120.0"],
+        ["128", "yes", "fails: RuntimeError: aot_autograd does not currently support double backward"],
+    ]  # fmt: skip
+    assert {call[:4] for call in calls} == {(40, 2, "weighted", benchmark.torch.bfloat16)}  # the paper's, in bf16
+    assert benchmark.parse_args([]).search_batch_sizes == [128, 512, 2048]
+
+
 def test_benchmark_optimizer_section_times_every_adam_implementation_on_both_critics():
     benchmark = load_script("benchmark")
     table = benchmark.benchmark_optimizer(0.001, "cpu").splitlines()
