@@ -199,6 +199,7 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
 
 
 CRITICS = {"default WRN-10-1": (10, 1), "paper WRN-40-2": (40, 2)}
+PAPER_CRITIC = CRITICS["paper WRN-40-2"]
 
 
 def benchmark_search(min_seconds: float) -> str:
@@ -230,7 +231,8 @@ def benchmark_scaling(min_seconds: float, batch_sizes: Sequence[int]) -> str:
     rows = []
     for batch_size, compile_critic in [*((size, False) for size in batch_sizes), (128, True)]:
         try:
-            rate = search_step_rate(40, 2, "weighted", False, torch.bfloat16, min_seconds, batch_size, compile_critic)
+            rate = search_step_rate(*PAPER_CRITIC, "weighted", False, torch.bfloat16, min_seconds, batch_size,
+                                    compile_critic)  # fmt: skip
             result = f"{rate:,.1f}"
         except Exception as error:  # noqa: BLE001 - the table reports why compile failed
             result = f"fails: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
@@ -274,7 +276,8 @@ def benchmark_summary(min_seconds: float, device: str) -> str:
     the paper's CIFAR-10 search at that rate, and eval-mode policy throughput at 224x224."""
     rows = []
     for precision, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
-        rate = search_step_rate(40, 2, "weighted", channels_last=True, autocast_dtype=dtype, min_seconds=min_seconds)
+        rate = search_step_rate(*PAPER_CRITIC, "weighted", channels_last=True, autocast_dtype=dtype,
+                                min_seconds=min_seconds)  # fmt: skip
         hours = PAPER_SEARCH_IMAGES / rate / 3600
         rows.append([f"search step, WRN-40-2 critic, weighted, channels_last, {precision}", f"{rate:,.1f} img/s"])
         rows.append([f"projected paper CIFAR-10 search ({PAPER_SEARCH_IMAGES:,} images), {precision}",
