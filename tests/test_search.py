@@ -212,6 +212,20 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
     assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
 
 
+def test_one_fold_classifier_far_below_the_others_does_not_decide_the_verdict():
+    tested = ["ShearX", "Rotate"]
+    table = torch.zeros(3, operation_check.FOLDS, 2)
+    # one of five classifiers puts ShearX far below unaugmented images (as on a digits search, session 19), all
+    # five put Rotate 0.2 below
+    table[operation_check.COSINE, :, 0] = torch.tensor([0.01, -0.01, -0.03, 0.0, -0.86])
+    table[operation_check.COSINE, :, 1] = -0.2
+    table[operation_check.PRESERVATION], table[operation_check.STRENGTH] = 1.0, 0.05
+    check = operation_check.OperationCheck.from_table(tested, tested, table, 0.15, spread_share=0.5)
+    assert table[operation_check.COSINE, :, 0].mean() < -0.15  # the mean would have switched ShearX off
+    assert check.switched_off == ["Rotate"] and check.spread_over == ["ShearX"]
+    assert check.as_dict()["cosine_minus_unaugmented"] == {"ShearX": -0.01, "Rotate": -0.2}
+
+
 def test_the_judges_train_on_images_shifted_by_a_few_pixels():
     images = torch.arange(64 * 2 * 8 * 8, dtype=torch.float32).view(64, 2, 8, 8)  # every pixel its own value
     pad = 3

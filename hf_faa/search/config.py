@@ -192,14 +192,14 @@ class SearchConfig(DatasetArguments):
             "0.005 or more of its stages on its own: small classifiers, each trained (on images shifted by up to 4 "
             "pixels) with one fifth of the search images held out, compare their gradient on the op's images with "
             "their gradient on the held-out images, against the same for unaugmented images; an op whose cosine is "
-            "on average more than --operation_check_margin below, or under which they recognise less than 0.6 of "
-            "what they recognise unaugmented, is switched off (apply probability 0). It catches label-destroying "
-            "ops the search kept (flips on digits, Equalize where colour is the class). --operation_check false "
-            "skips it."
+            "more than --operation_check_margin below (the median over the classifiers), or under which they "
+            "recognise less than 0.6 of what they recognise unaugmented, is switched off (apply probability 0). It "
+            "catches label-destroying ops the search kept (flips on digits, Equalize where colour is the class). "
+            "--operation_check false skips it."
         ),  # fmt: skip
     )
     operation_check_margin: float = field(
-        default=0.3, **_help("How far below unaugmented images an op's mean cosine must be to be switched off.")
+        default=0.3, **_help("How far below unaugmented images an op's median cosine must be to be switched off.")
     )
     operation_check_steps: int = field(
         default=300,
@@ -212,8 +212,8 @@ class SearchConfig(DatasetArguments):
         default=0.5,
         **_help(
             "With the operation check: the share of each stage's op selection given to a uniform choice among the "
-            "ops that pass the check, train its classifiers much as real images do (a gradient cosine at most 0.1 "
-            "below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
+            "ops that pass the check, train its classifiers much as real images do (a median gradient cosine at "
+            "most 0.1 below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
             "accuracy under the op) and change the images (a mean pixel change of 0.01 or more at the policy's "
             "magnitude); those ops keep at least their starting magnitude (after --magnitude_scale) and are applied "
             "with probability 0.9 or more. A search settles on a few ops by the luck of its first batches; several "

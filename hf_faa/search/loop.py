@@ -172,8 +172,8 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
         spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
         messages.append(
             f"Operation check: skipped ({check.skipped})." if check.skipped else
-            f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (gradient cosine on "
-            f"average more than {config.operation_check_margin:g} below that of unaugmented images, or under "
+            f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (median gradient "
+            f"cosine more than {config.operation_check_margin:g} below that of unaugmented images, or under "
             f"{MIN_PRESERVATION_TO_STAY:g} of the labels kept; classifiers in {check.precision})."
         )  # fmt: skip
         if check.spread_over:

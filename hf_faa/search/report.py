@@ -118,9 +118,9 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     if check and check.get("skipped"):
         lines += ["", f"Operation check: skipped ({check['skipped']})."]
     elif check:
-        lines += ["", "Operation check: each operation on its own: the mean cosine between small classifiers' "
+        lines += ["", "Operation check: each operation on its own: the cosine between small classifiers' "
                       f"gradients (computed in {check['precision']}) on its images and on held-out images, minus the "
-                      "same for unaugmented images (an op the policy applies in "
+                      "same for unaugmented images, the median over the classifiers (an op the policy applies in "
                       f"{MIN_CHECKED_RATE:.1%} of its stages or more is switched off when it is far below); the "
                       "classifiers' held-out accuracy under the op over that without it (such an op is also switched "
                       f"off under {MIN_PRESERVATION_TO_STAY:g}); the mean absolute pixel change:", "",
