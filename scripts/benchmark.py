@@ -23,11 +23,15 @@ Sections:
   kornia   (--compare) each preset, eval mode with per-image choices, vs kornia's same preset (which draws one
            sub-policy per batch), on the same float32 batches, and ours on their uint8 pixels too, in turns;
            needs pip install hf-faa[benchmark].
+  dda      (--dda_path PATH) the policy's relaxed forward+backward and eval mode vs the official Faster
+           AutoAugment code's, in turns; PATH is a local copy of https://github.com/moskomule/dda (needs kornia).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import platform
 import sys
@@ -395,6 +399,74 @@ def benchmark_kornia(sizes: Sequence[int], batch_size: int, min_seconds: float, 
     return markdown_table(header, rows)
 
 
+# The official search's policy settings (faster_autoaugment/config/search.yaml): 10 sub-policies of 2 stages at
+# temperature 0.05, each batch split into 8 chunks that draw a sub-policy each.
+DDA_POLICY_SETTINGS = {"num_sub_policies": 10, "temperature": 0.05, "operation_count": 2, "num_chunks": 8}
+# kornia functions the official code calls by the top-level names of its kornia 0.3 (module, name today)
+DDA_KORNIA_NAMES = {"shear": "geometry.transform", "rotate": "geometry.transform", "translate": "geometry.transform",
+                    "rgb_to_hsv": "color", "hsv_to_rgb": "color"}  # fmt: skip
+
+
+def official_policy(dda_path: str) -> torch.nn.Module:
+    """The official code's policy with its search settings, from a local copy of its repository (its ``dda``
+    package and ``faster_autoaugment/policy.py``). The kornia functions it calls by names kornia no longer
+    exports at the top level are aliased there first; its files are used as they are."""
+    import kornia
+
+    for name, module in DDA_KORNIA_NAMES.items():
+        if not hasattr(kornia, name):
+            setattr(kornia, name, getattr(importlib.import_module(f"kornia.{module}"), name))
+    sys.path.insert(0, str(Path(dda_path).resolve()))  # its policy imports dda.operations
+    spec = importlib.util.spec_from_file_location("dda_policy", Path(dda_path) / "faster_autoaugment" / "policy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Policy.faster_auto_augment_policy(**DDA_POLICY_SETTINGS)
+
+
+def benchmark_dda(dda_path: str | None, min_seconds: float, rounds: int = 3) -> str:
+    """Our policy (10 sub-policies x 2 stages, every op) vs the official one on the same float32 batch of 128
+    3x32x32 images in [0, 1]: the relaxed forward+backward of a search step (ours with each selection, theirs
+    weighted) and the eval-mode forward, taking turns for ``rounds`` rounds (best rate kept)."""
+    if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "policy.py").is_file():
+        return (
+            "The dda section needs --dda_path: a local copy of the official code "
+            "(git clone https://github.com/moskomule/dda), and kornia (pip install hf-faa[benchmark])."
+        )
+    try:
+        theirs = official_policy(dda_path)
+    except ImportError as error:
+        return f"The official code could not be imported ({error}); it needs kornia: pip install hf-faa[benchmark]."
+    torch.manual_seed(0)
+    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0)).float() / 255
+    ours = {selection: FasterAutoAugmentPolicy(selection=selection) for selection in SELECTIONS}
+
+    def forward_backward(policy: torch.nn.Module) -> Callable[[], None]:
+        return lambda: policy.train()(images).mean().backward()
+
+    def eval_forward(policy: torch.nn.Module) -> Callable[[], None]:
+        def run() -> None:
+            with torch.no_grad():
+                policy.eval()(images)
+
+        return run
+
+    runs = {f"relaxed forward+backward, ours {name}": forward_backward(policy) for name, policy in ours.items()}
+    runs["relaxed forward+backward, official (weighted)"] = forward_backward(theirs)
+    runs["eval mode, ours (per-image choices)"] = eval_forward(ours["weighted"])
+    runs["eval mode, official (per-chunk choices)"] = eval_forward(theirs)
+    rates = dict.fromkeys(runs, 0.0)
+    for _ in range(rounds):
+        for name, run in runs.items():
+            rates[name] = max(rates[name], images_per_second(run, len(images), min_seconds))
+    rows = []
+    for name, rate in rates.items():
+        baseline = rates["eval mode, official (per-chunk choices)" if name.startswith("eval") else
+                         "relaxed forward+backward, official (weighted)"]  # fmt: skip
+        rows.append([name, format_rate(rate), f"{rate / baseline:.2f}x"])
+        print(" | ".join(rows[-1]), flush=True)
+    return markdown_table(["policy, batch 128 x 3x32x32 (float32)", "img/s", "vs the official code"], rows)
+
+
 def reset_peak_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -426,11 +498,13 @@ SECTIONS = {
     "optimizer": lambda args: benchmark_optimizer(args.min_seconds, args.device),
     "scaling": lambda args: benchmark_scaling(args.min_seconds, args.search_batch_sizes),
     "kornia": lambda args: benchmark_kornia(args.sizes, args.batch_size, args.min_seconds, args.device),
+    "dda": lambda args: benchmark_dda(args.dda_path, args.min_seconds),
 }
 
 
-# left out of --all: kornia is an optional dependency; scaling's large batches of the paper's critic are for GPUs
-OPT_IN = ("kornia", "scaling")
+# left out of --all: kornia and the official code are optional peers; scaling's large batches of the paper's critic
+# are for GPUs
+OPT_IN = ("kornia", "dda", "scaling")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -438,6 +512,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=["ops"])
     parser.add_argument("--all", action="store_true", help="run every section and write --output")
     parser.add_argument("--compare", action="store_true", help="add the kornia section (kornia must be installed)")
+    parser.add_argument("--dda_path", default=None, help="the dda section's local copy of the official code")
     parser.add_argument("--output", default="benchmarks.md", help="markdown file written with --all")
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 224], help="image sizes (square)")
     parser.add_argument("--batch_size", type=int, default=256)

@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
+import types
 
 import pytest
 from helpers import REPO, load_script
@@ -97,6 +99,76 @@ def test_benchmark_compare_section_times_each_preset_on_floats_and_uint8_against
         assert ours > 0 and kornia > 0 and ours_uint8 > 0
         assert ratio == pytest.approx(ours / kornia, rel=0.05, abs=0.01)
         assert uint8_ratio == pytest.approx(ours_uint8 / kornia, rel=0.05, abs=0.01)
+
+
+# A stand-in for the official code's faster_autoaugment/policy.py: its Policy class and the factory the section calls.
+FAKE_OFFICIAL_POLICY = """
+import torch
+
+class Policy(torch.nn.Module):
+    def __init__(self, **settings):
+        super().__init__()
+        self.settings = settings
+        self.weight = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, input):
+        return input * self.weight
+
+    @staticmethod
+    def faster_auto_augment_policy(**settings):
+        return Policy(**settings)
+"""
+
+
+def fake_official_code(root) -> str:
+    (root / "faster_autoaugment").mkdir()
+    (root / "faster_autoaugment" / "policy.py").write_text(textwrap.dedent(FAKE_OFFICIAL_POLICY))
+    return str(root)
+
+
+def fake_kornia(monkeypatch) -> types.ModuleType:
+    """A kornia that exports the official code's functions only from their current modules."""
+    modules = {name: types.ModuleType(name) for name in ("kornia", "kornia.geometry", "kornia.geometry.transform",
+                                                          "kornia.color")}  # fmt: skip
+    for name, module in load_script("benchmark").DDA_KORNIA_NAMES.items():
+        setattr(modules[f"kornia.{module}"], name, lambda *args, name=name: name)
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return modules["kornia"]
+
+
+def test_benchmark_dda_section_says_where_to_get_the_official_code(tmp_path):
+    benchmark = load_script("benchmark")
+    assert benchmark.parse_args(["--sections", "dda", "--dda_path", "x"]).dda_path == "x"
+    for path in (None, str(tmp_path)):
+        assert "git clone https://github.com/moskomule/dda" in benchmark.benchmark_dda(path, 0.01)
+
+
+def test_benchmark_dda_section_builds_the_official_search_policy_with_kornia_names_aliased(tmp_path, monkeypatch):
+    kornia = fake_kornia(monkeypatch)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    benchmark = load_script("benchmark")
+    policy = benchmark.official_policy(fake_official_code(tmp_path))
+    assert policy.settings == {"num_sub_policies": 10, "temperature": 0.05, "operation_count": 2, "num_chunks": 8}
+    assert kornia.shear() == "shear" and kornia.hsv_to_rgb() == "hsv_to_rgb"  # its kornia 0.3 top-level names
+    assert str(tmp_path) in sys.path  # for its `from dda.operations import *`
+
+
+def test_benchmark_dda_section_times_both_policies_in_turns_with_ratios(tmp_path, monkeypatch):
+    fake_kornia(monkeypatch)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    benchmark = load_script("benchmark")
+    table = benchmark.benchmark_dda(fake_official_code(tmp_path), 0.001, rounds=1).splitlines()
+    assert table[0] == "| policy, batch 128 x 3x32x32 (float32) | img/s | vs the official code |"
+    rows = {row[0]: row[1:] for row in ([cell.strip() for cell in line.strip("|").split("|")] for line in table[2:])}
+    assert list(rows) == ["relaxed forward+backward, ours weighted", "relaxed forward+backward, ours gumbel",
+                          "relaxed forward+backward, official (weighted)", "eval mode, ours (per-image choices)",
+                          "eval mode, official (per-chunk choices)"]  # fmt: skip
+    rates = {name: float(rate.replace(",", "")) for name, (rate, _) in rows.items()}
+    for name, (_, ratio) in rows.items():
+        baseline = "eval mode, official (per-chunk choices)" if name.startswith("eval") else (
+            "relaxed forward+backward, official (weighted)")  # fmt: skip
+        assert float(ratio.rstrip("x")) == pytest.approx(rates[name] / rates[baseline], rel=0.05, abs=0.01)
 
 
 def test_benchmark_scaling_section_times_each_batch_and_reports_why_compile_failed(monkeypatch):
