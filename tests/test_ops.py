@@ -59,6 +59,26 @@ def test_shape_dtype_device_and_range(name, channels, dtype, device):
     assert out.min() >= 0 and out.max() <= 1
 
 
+# Ops whose result is not clamped (Operation.bounded): a permutation of the pixels, an inversion, 8-bit levels, a fill.
+BOUNDED_OPS = ["AutoContrast", "Cutout", "Equalize", "HorizontalFlip", "Invert", "Posterize", "Solarize",
+               "VerticalFlip"]  # fmt: skip
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])  # the relaxed forward's surrogate gradients too
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", BOUNDED_OPS)
+def test_bounded_ops_keep_images_in_the_unit_interval_without_a_clamp(name, dtype, requires_grad):
+    assert [op for op in ALL_OPS if OPERATIONS[op].bounded] == BOUNDED_OPS
+    generator = seeded(2)
+    images = torch.rand(8, 3, 16, 16, generator=generator)
+    images[:, :, :4], images[:, :, -4:] = 0, 1  # exact extremes in every image
+    images[0], images[1] = 1, 0  # constant images
+    images = images.to(dtype).requires_grad_(requires_grad)
+    magnitude = torch.linspace(0, 1, 8, requires_grad=requires_grad)
+    out = OPERATIONS[name](images, magnitude, generator=generator)
+    assert out.min() >= 0 and out.max() <= 1
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 @pytest.mark.parametrize("name", ALL_OPS)
 def test_empty_batch_passes_through(name, dtype):

@@ -75,20 +75,22 @@ OPERATIONS: dict[str, Operation] = {
             "TranslateY", translate_y, (0.0, 0.45), "fraction of height", signed=True, affine_matrix=translate_y_matrix
         ),
         Operation("Rotate", rotate, (0.0, 30.0), "degrees", signed=True, affine_matrix=rotate_matrix),
-        Operation("HorizontalFlip", horizontal_flip),
-        Operation("VerticalFlip", vertical_flip),
-        Operation("Invert", invert, pointwise=True),
-        Operation("Solarize", _solarize_fraction, (0.0, 1.0), "fraction of intensities inverted", pointwise=True),
-        Operation("Posterize", posterize, (0.0, 8.0), "bits removed", pointwise=True),
+        Operation("HorizontalFlip", horizontal_flip, bounded=True),
+        Operation("VerticalFlip", vertical_flip, bounded=True),
+        Operation("Invert", invert, pointwise=True, bounded=True),
+        Operation(
+            "Solarize", _solarize_fraction, (0.0, 1.0), "fraction of intensities inverted", pointwise=True, bounded=True
+        ),
+        Operation("Posterize", posterize, (0.0, 8.0), "bits removed", pointwise=True, bounded=True),
         Operation(
             "Contrast", _enhance(contrast), _ENHANCE_RANGE, "|factor - 1|", signed=True, lookup_table=_contrast_table
         ),
         Operation("Saturate", _enhance(saturate), _ENHANCE_RANGE, "|factor - 1|", signed=True, color_only=True),
         Operation("Brightness", _enhance(brightness), _ENHANCE_RANGE, "|factor - 1|", signed=True, pointwise=True),
         Operation("Sharpness", _enhance(sharpness), _ENHANCE_RANGE, "|factor - 1|", signed=True),
-        Operation("AutoContrast", autocontrast, lookup_table=autocontrast_tables),
-        Operation("Equalize", equalize, lookup_table=equalize_tables),
-        Operation("Cutout", random_cutout, (0.0, 0.5), "side as a fraction of the image", random=True),
+        Operation("AutoContrast", autocontrast, lookup_table=autocontrast_tables, bounded=True),
+        Operation("Equalize", equalize, lookup_table=equalize_tables, bounded=True),
+        Operation("Cutout", random_cutout, (0.0, 0.5), "side as a fraction of the image", random=True, bounded=True),
     )
 }
 

@@ -6,7 +6,8 @@ Every operation in :data:`hf_faa.ops.OPERATIONS` is called as
 * ``images``: float tensor ``[B, C, H, W]`` in ``[0, 1]``, ``C`` in ``{1, 3}``, any float dtype/device;
 * ``magnitude``: tensor ``[B]`` in ``[0, 1]``, one strength per sample (ignored by ops without one);
 
-and returns a tensor of the same shape, dtype and device, clamped to ``[0, 1]``.
+and returns a tensor of the same shape, dtype and device, in ``[0, 1]`` (clamped, except where the op
+cannot leave it: :attr:`Operation.bounded`).
 
 uint8 images ``[B, C, H, W]`` in ``[0, 255]`` are taken too (no gradient) and give uint8 back,
 rounded to 8 bits as PIL rounds every op's result: pointwise ops go through 256-entry lookup
@@ -100,11 +101,12 @@ def per_sample(values: Tensor) -> Tensor:
     return values.view(-1, 1, 1, 1)
 
 
-def on_unit_floats(images: Tensor, function: Callable[[Tensor], Tensor]) -> Tensor:
-    """``function`` of float ``images`` ``[B, C, H, W]``, clamped to [0, 1]; uint8 images go through a
-    float copy in [0, 1] and come back as uint8, rounded to 8 bits."""
+def on_unit_floats(images: Tensor, function: Callable[[Tensor], Tensor], *, clamp: bool = True) -> Tensor:
+    """``function`` of float ``images`` ``[B, C, H, W]``, clamped to [0, 1] (``clamp=False``: as it is, for a
+    function that cannot leave [0, 1]); uint8 images go through a float copy in [0, 1] and come back as uint8,
+    rounded to 8 bits."""
     if images.dtype != torch.uint8:
-        return function(images).clamp(0, 1)
+        return function(images).clamp(0, 1) if clamp else function(images)
     # the function's output is new, or the float copy itself: either way ours to overwrite
     return to_uint8(function(images.float().div_(255)).clamp_(0, 1), inplace=True)
 
@@ -124,6 +126,9 @@ class Operation:
     the tables ``[B, C or 1, 1, 256]`` of ops that read image statistics (mean, range, histogram).
     A geometric op's ``affine_matrix(value, height, width)`` gives its per-image matrices ``[B, 2, 3]``
     (``function`` warps by them), so images that take different such ops can share one warp.
+    A ``bounded`` op's ``function`` maps images in [0, 1] into [0, 1] exactly (a permutation of the pixels, an
+    inversion, 8-bit levels, a fill), so its result is not clamped again: in the search's relaxed forward each
+    clamp costs a pass over the batch and three more in the backward (the mask of its gradient).
     """
 
     name: str
@@ -136,6 +141,7 @@ class Operation:
     pointwise: bool = False
     lookup_table: Callable[..., Tensor] | None = None
     affine_matrix: Callable[[Tensor, int, int], Tensor] | None = None
+    bounded: bool = False
 
     @property
     def has_magnitude(self) -> bool:
@@ -198,7 +204,7 @@ class Operation:
         if images.dtype == torch.uint8 and self.has_lookup_tables:
             return apply_lookup_tables(images, self.lookup_tables(images, values))
         kwargs = {"generator": generator} if self.random else {}
-        return on_unit_floats(images, lambda floats: self.function(floats, *values, **kwargs))
+        return on_unit_floats(images, lambda floats: self.function(floats, *values, **kwargs), clamp=not self.bounded)
 
     def lookup_tables(self, images: Tensor, values: list[Tensor]) -> Tensor:
         """The op on uint8 ``images`` ``[B, C, H, W]`` as tables ``[B, C or 1, 1, 256]`` of floats in [0, 1]

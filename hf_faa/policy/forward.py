@@ -135,12 +135,15 @@ class PolicyForward:
         return torch.sigmoid((torch.logit(probabilities) + logistic) / self.apply_temperature)
 
     def _weighted_stage(self, images, logits, magnitudes, probabilities, generator) -> Tensor:
-        """The paper's relaxation: ``x + Σ_op w_op · gate_op · (op(x) − x)``, every op on the whole batch."""
+        """The paper's relaxation ``x + Σ_op m_op · (op(x) − x)``, with ``m_op = w_op · gate_op``, every op on the
+        whole batch; summed as ``(1 − Σ_op m_op) · x + Σ_op m_op · op(x)``, one fused multiply-add per op forward
+        and two kernels less per op backward than the differences."""
         mixing = torch.softmax(logits / self.temperature, dim=-1) * self._relaxed_gates(probabilities, generator)
-        output = images
+        output = images * (1 - mixing.sum(dim=-1)).view(-1, 1, 1, 1)
         for op in range(len(self.operations)):
-            change = self._run_op(op, images, magnitudes[:, op], generator) - images
-            output = output + mixing[:, op].view(-1, 1, 1, 1) * change
+            output = torch.addcmul(
+                output, mixing[:, op].view(-1, 1, 1, 1), self._run_op(op, images, magnitudes[:, op], generator)
+            )
         return output.clamp(0, 1)
 
     def _gumbel_stage(self, images, logits, magnitudes, probabilities, generator) -> Tensor:
