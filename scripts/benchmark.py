@@ -402,7 +402,7 @@ def benchmark_kornia(sizes: Sequence[int], batch_size: int, min_seconds: float, 
 # The official search's policy settings (faster_autoaugment/config/search.yaml): 10 sub-policies of 2 stages at
 # temperature 0.05, each batch split into 8 chunks that draw a sub-policy each.
 DDA_POLICY_SETTINGS = {"num_sub_policies": 10, "temperature": 0.05, "operation_count": 2, "num_chunks": 8}
-# kornia functions the official code calls by the top-level names of its kornia 0.3 (module, name today)
+# kornia functions the official code calls by their kornia 0.3 top-level names -> the module that exports them today
 DDA_KORNIA_NAMES = {"shear": "geometry.transform", "rotate": "geometry.transform", "translate": "geometry.transform",
                     "rgb_to_hsv": "color", "hsv_to_rgb": "color"}  # fmt: skip
 

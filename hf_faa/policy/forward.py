@@ -136,8 +136,8 @@ class PolicyForward:
 
     def _weighted_stage(self, images, logits, magnitudes, probabilities, generator) -> Tensor:
         """The paper's relaxation ``x + Σ_op m_op · (op(x) − x)``, with ``m_op = w_op · gate_op``, every op on the
-        whole batch; summed as ``(1 − Σ_op m_op) · x + Σ_op m_op · op(x)``, one fused multiply-add per op forward
-        and two kernels less per op backward than the differences."""
+        whole batch; summed as ``(1 − Σ_op m_op) · x + Σ_op m_op · op(x)``: one fused multiply-add per op, fewer
+        passes over the batch forward and backward than summing the differences."""
         mixing = torch.softmax(logits / self.temperature, dim=-1) * self._relaxed_gates(probabilities, generator)
         output = images * (1 - mixing.sum(dim=-1)).view(-1, 1, 1, 1)
         for op in range(len(self.operations)):
