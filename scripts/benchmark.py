@@ -30,7 +30,6 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 import os
 import platform
