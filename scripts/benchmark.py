@@ -25,6 +25,8 @@ Sections:
            needs pip install hf-faa[benchmark].
   dda      (--dda_path PATH) the policy's relaxed forward+backward and eval mode vs the official Faster
            AutoAugment code's, in turns; PATH is a local copy of https://github.com/moskomule/dda (needs kornia).
+  dda-step (--dda_path PATH) the full search step with the paper's WRN-40-2 critic, ours in fp32 and in bf16 +
+           channels_last vs the official AdvTrainer.wgan_loss (fp32), in turns, the same critic backbone under both.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ import os
 import platform
 import sys
 import time
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -171,6 +175,13 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
     """Images/s through full search steps (``batch_size`` 3x32x32 images, half augmented, half real) with a
     WRN-depth-width critic on the default device, optionally under ``torch.autocast`` (what ``--mixed_precision``
     does) and with the critic under ``torch.compile``."""
+    step = search_step_runner(depth, width, selection, channels_last, autocast_dtype, batch_size, compile_critic)
+    return images_per_second(step, batch_size, min_seconds)
+
+
+def search_step_runner(depth: int, width: int, selection: str, channels_last: bool, autocast_dtype: torch.dtype | None,
+                       batch_size: int = 128, compile_critic: bool = False) -> Callable[[], None]:  # fmt: skip
+    """One full search step of :func:`search_step_rate`'s setting per call, on the same synthetic batch."""
     from accelerate import Accelerator
 
     from hf_faa.search.config import SearchConfig
@@ -185,8 +196,6 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
                           channels_last=channels_last, output_dir="unused")  # fmt: skip
     policy = FasterAutoAugmentPolicy(selection=selection)
     critic = WideResNetCritic(10, 3, depth, width)
-    if channels_last:
-        critic = critic.to(memory_format=torch.channels_last)
     optimizers = [torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)]
     policy, critic, *optimizers = accelerator.prepare(policy, critic, *optimizers)
     if compile_critic:
@@ -198,7 +207,7 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
                             enabled=autocast_dtype is not None):  # fmt: skip
             search_step(state, images, labels)
 
-    return images_per_second(step, batch_size, min_seconds)
+    return step
 
 
 CRITICS = {"default WRN-10-1": (10, 1), "paper WRN-40-2": (40, 2)}
@@ -406,6 +415,12 @@ DDA_KORNIA_NAMES = {"shear": "geometry.transform", "rotate": "geometry.transform
                     "rgb_to_hsv": "color", "hsv_to_rgb": "color"}  # fmt: skip
 
 
+MISSING_OFFICIAL_CODE = (
+    "The dda sections need --dda_path: a local copy of the official code "
+    "(git clone https://github.com/moskomule/dda), and kornia (pip install hf-faa[benchmark])."
+)
+
+
 def official_policy(dda_path: str) -> torch.nn.Module:
     """The official code's policy with its search settings, from a local copy of its repository (its ``dda``
     package and ``faster_autoaugment/policy.py``). The kornia functions it calls by names kornia no longer
@@ -427,10 +442,7 @@ def benchmark_dda(dda_path: str | None, min_seconds: float, rounds: int = 3) -> 
     3x32x32 images in [0, 1]: the relaxed forward+backward of a search step (ours with each selection, theirs
     weighted) and the eval-mode forward, taking turns for ``rounds`` rounds (best rate kept)."""
     if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "policy.py").is_file():
-        return (
-            "The dda section needs --dda_path: a local copy of the official code "
-            "(git clone https://github.com/moskomule/dda), and kornia (pip install hf-faa[benchmark])."
-        )
+        return MISSING_OFFICIAL_CODE
     try:
         theirs = official_policy(dda_path)
     except ImportError as error:
@@ -466,6 +478,105 @@ def benchmark_dda(dda_path: str | None, min_seconds: float, rounds: int = 3) -> 
     return markdown_table(["policy, batch 128 x 3x32x32 (float32)", "img/s", "vs the official code"], rows)
 
 
+# The official search's loss weights (faster_autoaugment/config/search.yaml); both its Adams use betas (0, 0.999)
+# and lr 1e-3, as ours do
+DDA_STEP_SETTINGS = {"cls_factor": 0.1, "gp_factor": 10}
+# What the official search.py and its utils.py import at module level from homura and hydra (whose vision part needs
+# torchvision); the search step, AdvTrainer.wgan_loss, uses none of it
+DDA_STAND_IN_MODULES = ("homura", "homura.trainers", "homura.vision", "homura.vision.models",
+                        "homura.vision.models.classification", "homura.vision.models.classification.wideresnet",
+                        "hydra")  # fmt: skip
+
+
+def official_search_module(dda_path: str) -> types.ModuleType:
+    """The official ``faster_autoaugment/search.py`` as it is, imported with stand-ins for the homura and hydra
+    names it and its ``utils.py`` import at module level; ``sys.modules`` and ``sys.path`` are restored after."""
+    modules = {name: types.ModuleType(name) for name in DDA_STAND_IN_MODULES}
+    for name, module in modules.items():
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(modules[parent], child, module)
+    modules["homura"].TensorMap = dict
+    modules["homura"].optim = modules["homura"].callbacks = types.ModuleType("unused")
+    modules["homura.trainers"].TrainerBase = type("TrainerBase", (), {})
+    modules["homura.vision"].DATASET_REGISTRY = None
+    modules["homura.vision"].MODEL_REGISTRY = types.SimpleNamespace(register=lambda function: function)
+    modules["homura.vision.models.classification.wideresnet"].WideResNet = None
+    modules["hydra"].main = lambda *args, **kwargs: lambda function: function
+    folder = str(Path(dda_path).resolve() / "faster_autoaugment")  # for its `from policy import ...`
+    with mock.patch.dict(sys.modules, modules), mock.patch.object(sys, "path", [folder, *sys.path]):
+        spec = importlib.util.spec_from_file_location("dda_search", Path(folder) / "search.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+class OfficialBackbone(torch.nn.Module):
+    """Our WRN-``depth``-``width`` backbone in the shape the official ``Discriminator`` wraps: pooled features, then
+    a linear ``fc`` (which it replaces by its own class and critic heads)."""
+
+    def __init__(self, depth: int, width: int, num_classes: int = 10) -> None:
+        from hf_faa.search.critic import WideResNetClassifier
+
+        super().__init__()
+        self.body = WideResNetClassifier(num_classes, 3, depth, width)
+        del self.body.class_head
+        self.fc = torch.nn.Linear(self.body.feature_size, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.body.features(images))
+
+
+def official_search_step(dda_path: str, depth: int, width: int, images: torch.Tensor,
+                         labels: torch.Tensor) -> Callable[[], None]:  # fmt: skip
+    """One official search step per call (``AdvTrainer.wgan_loss``: critic update with its gradient penalty, then
+    policy update) on ``images`` (uint8 ``[B, 3, H, W]``, the first half augmented, the other half real, in the
+    official loader's [-1, 1]), with its policy and settings and a WRN-``depth``-``width`` critic."""
+    policy = official_policy(dda_path)
+    search = official_search_module(dda_path)
+    trainer = search.AdvTrainer()
+    trainer.model = {"main": search.Discriminator(OfficialBackbone(depth, width)), "policy": policy}
+    trainer.optimizer = {name: torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999))
+                         for name, module in trainer.model.items()}  # fmt: skip
+    trainer.cfg = types.SimpleNamespace(**DDA_STEP_SETTINGS)
+    normalized = images.float() / 127.5 - 1
+    half = len(images) // 2
+    # wgan_loss denormalises its augmented half in place: a fresh copy per step
+    return lambda: trainer.wgan_loss(normalized[half:], labels[half:], normalized[:half].clone(), labels[:half])
+
+
+def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[int, int] = PAPER_CRITIC,
+                       rounds: int = 2) -> str:  # fmt: skip
+    """Full search steps, ours (weighted, in fp32 and as ``--mixed_precision bf16 --channels_last`` runs them) vs
+    the official one in fp32 (it has no mixed precision), on the same batch of 64 augmented + 64 real 3x32x32
+    images, the same WRN critic backbone under both, taking turns for ``rounds`` rounds (best rate kept)."""
+    if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "search.py").is_file():
+        return MISSING_OFFICIAL_CODE
+    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0))
+    labels = torch.arange(len(images)) % 10
+    torch.manual_seed(0)
+    try:
+        official = official_search_step(dda_path, *critic, images, labels)
+    except ImportError as error:
+        return f"The official code could not be imported ({error}); it needs kornia: pip install hf-faa[benchmark]."
+    runs = {
+        "official (fp32)": official,
+        "ours (fp32)": search_step_runner(*critic, "weighted", False, None),
+        "ours (bf16 autocast, channels_last)": search_step_runner(*critic, "weighted", True, torch.bfloat16),
+    }
+    rates = dict.fromkeys(runs, 0.0)
+    for _ in range(rounds):
+        for name, run in runs.items():
+            rates[name] = max(rates[name], images_per_second(run, len(images), min_seconds))
+    rows = []
+    for name, rate in rates.items():
+        rows.append([name, f"{rate:,.1f}", f"{rate / rates['official (fp32)']:.2f}x"])
+        print(" | ".join(rows[-1]), flush=True)
+    header = [f"search step, WRN-{critic[0]}-{critic[1]} critic, batch 64 + 64 x 3x32x32", "img/s",
+              "vs the official code"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
 def reset_peak_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -498,12 +609,13 @@ SECTIONS = {
     "scaling": lambda args: benchmark_scaling(args.min_seconds, args.search_batch_sizes),
     "kornia": lambda args: benchmark_kornia(args.sizes, args.batch_size, args.min_seconds, args.device),
     "dda": lambda args: benchmark_dda(args.dda_path, args.min_seconds),
+    "dda-step": lambda args: benchmark_dda_step(args.dda_path, args.min_seconds),
 }
 
 
 # left out of --all: kornia and the official code are optional peers; scaling's large batches of the paper's critic
 # are for GPUs
-OPT_IN = ("kornia", "dda", "scaling")
+OPT_IN = ("kornia", "dda", "dda-step", "scaling")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -10,6 +10,7 @@ import textwrap
 import types
 
 import pytest
+import torch
 from helpers import REPO, load_script
 
 from hf_faa.training import train_classifier
@@ -169,6 +170,108 @@ def test_benchmark_dda_section_times_both_policies_in_turns_with_ratios(tmp_path
         baseline = "eval mode, official (per-chunk choices)" if name.startswith("eval") else (
             "relaxed forward+backward, official (weighted)")  # fmt: skip
         assert float(ratio.rstrip("x")) == pytest.approx(rates[name] / rates[baseline], rel=0.05, abs=0.01)
+
+
+# Stand-ins for the official faster_autoaugment/search.py and utils.py: their module-level imports from homura, hydra
+# and the folder's own modules, the Discriminator, and an AdvTrainer.wgan_loss that records what it is given.
+FAKE_OFFICIAL_SEARCH = """
+import homura
+import hydra
+import torch
+from homura import trainers, TensorMap, optim, callbacks
+from homura.vision import DATASET_REGISTRY
+
+from policy import Policy
+from utils import Config, MODEL_REGISTRY
+
+CALLS = []
+
+
+class Discriminator(torch.nn.Module):
+    def __init__(self, base_module):
+        super().__init__()
+        self.base_model = base_module
+        num_features = self.base_model.fc.in_features
+        self.base_model.fc = torch.nn.Identity()
+        self.discriminator = torch.nn.Linear(num_features, 1)
+
+    def forward(self, input):
+        x = self.base_model(input)
+        return x, self.discriminator(x).view(-1)
+
+
+class AdvTrainer(trainers.TrainerBase):
+    def wgan_loss(self, n_input, n_target, a_input, a_target):
+        CALLS.append((n_input.clone(), n_target, a_input.clone(), a_target, self.cfg))
+        self.model["main"].zero_grad()
+        self.model["main"](torch.cat([n_input, self.model["policy"](a_input)]))[1].mean().backward()
+        self.optimizer["main"].step()
+        a_input.mul_(0.5).add_(0.5)  # the official code denormalises its augmented half in place
+
+
+@hydra.main("config/search.yaml")
+def main(cfg):
+    pass
+"""
+FAKE_OFFICIAL_UTILS = """
+from dataclasses import dataclass
+
+from homura.vision import MODEL_REGISTRY
+from homura.vision.models.classification.wideresnet import WideResNet
+
+
+@dataclass
+class Config:
+    gpu: int
+    seed: int
+
+
+@MODEL_REGISTRY.register
+def wrn40_2(num_classes=10):
+    return WideResNet(depth=40, widen_factor=2, num_classes=num_classes)
+"""
+
+
+def fake_official_search(root) -> str:
+    fake_official_code(root)
+    (root / "faster_autoaugment" / "search.py").write_text(textwrap.dedent(FAKE_OFFICIAL_SEARCH))
+    (root / "faster_autoaugment" / "utils.py").write_text(textwrap.dedent(FAKE_OFFICIAL_UTILS))
+    return str(root)
+
+
+def test_benchmark_dda_step_section_runs_the_official_step_with_stand_ins_for_homura_and_hydra(tmp_path, monkeypatch):
+    fake_kornia(monkeypatch)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    benchmark = load_script("benchmark")
+    assert benchmark.benchmark_dda_step(str(tmp_path), 0.01) == benchmark.MISSING_OFFICIAL_CODE
+    loaded, load = [], benchmark.official_search_module
+    monkeypatch.setattr(benchmark, "official_search_module", lambda path: loaded.append(load(path)) or loaded[-1])
+    images, labels = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), torch.tensor([0, 1, 2, 3])
+    step = benchmark.official_search_step(fake_official_search(tmp_path), 10, 1, images, labels)
+    # no stand-in, nor the official folder's policy or utils, outlives the import
+    assert not [name for name in sys.modules if name.split(".")[0] in ("homura", "hydra", "policy", "utils")]
+    step()
+    step()
+    normalized = images.float() / 127.5 - 1  # the official loader's [-1, 1]
+    for real, real_labels, augmented, augmented_labels, settings in loaded[0].CALLS:
+        torch.testing.assert_close(real, normalized[2:])
+        torch.testing.assert_close(augmented, normalized[:2])  # a fresh copy each step: the in-place change is gone
+        assert real_labels.tolist() == [2, 3] and augmented_labels.tolist() == [0, 1]
+        assert (settings.cls_factor, settings.gp_factor) == (0.1, 10)
+    assert len(loaded[0].CALLS) == 2
+
+
+def test_benchmark_dda_step_section_times_both_steps_in_turns_with_ratios(tmp_path, monkeypatch):
+    fake_kornia(monkeypatch)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    benchmark = load_script("benchmark")
+    table = benchmark.benchmark_dda_step(fake_official_search(tmp_path), 0.001, critic=(10, 1), rounds=1).splitlines()
+    assert table[0] == "| search step, WRN-10-1 critic, batch 64 + 64 x 3x32x32 | img/s | vs the official code |"
+    rows = {row[0]: row[1:] for row in ([cell.strip() for cell in line.strip("|").split("|")] for line in table[2:])}
+    assert list(rows) == ["official (fp32)", "ours (fp32)", "ours (bf16 autocast, channels_last)"]
+    rates = {name: float(rate.replace(",", "")) for name, (rate, _) in rows.items()}
+    for name, (_, ratio) in rows.items():
+        assert float(ratio.rstrip("x")) == pytest.approx(rates[name] / rates["official (fp32)"], rel=0.05, abs=0.01)
 
 
 def test_benchmark_scaling_section_times_each_batch_and_reports_why_compile_failed(monkeypatch):

@@ -442,6 +442,37 @@ def test_bf16_search_on_colour_images(tmp_path, fresh_accelerator_state):
     assert all(torch.isfinite(parameter).all() for parameter in policy.parameters())
 
 
+def test_channels_last_runs_the_plain_passes_channels_last_and_the_penalty_contiguous(tmp_path, monkeypatch):
+    """The penalty's double backward is slower on channels_last images: only the critic's plain passes get them."""
+    from hf_faa.search.critic import WideResNetCritic
+
+    images = [png(Image.open(io.BytesIO(image)).convert("RGB")) for image in mixed_mode_images(32)]
+    dataset = datasets.Dataset.from_dict({"image": images, "label": [index % 2 for index in range(32)]})
+    dataset.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "data"))
+    settings = {"dataset_name": str(tmp_path / "data"), "max_train_samples": None, "per_device_train_batch_size": 8}
+    formats, penalty_formats = set(), set()  # (contiguous, channels_last) of each image batch
+
+    def recording(images, into):
+        into.add((images.is_contiguous(), images.is_contiguous(memory_format=torch.channels_last)))
+
+    features, penalty = WideResNetCritic.features, search_step_module.gradient_penalty
+
+    def recorded_features(critic, images):
+        recording(images, formats)
+        return features(critic, images)
+
+    def recorded_penalty(critic, real, fake, norm):
+        recording(real, penalty_formats)
+        recording(fake, penalty_formats)
+        return penalty(critic, real, fake, norm)
+
+    monkeypatch.setattr(WideResNetCritic, "features", recorded_features)
+    monkeypatch.setattr(search_step_module, "gradient_penalty", recorded_penalty)
+    run_search(tiny_config(tmp_path, channels_last=True, **settings))
+    assert penalty_formats == {(True, False)}
+    assert formats == {(False, True), (True, False)}  # the plain passes, and the penalty's
+
+
 def test_config_parses_from_cli_and_yaml(tmp_path):
     parse_config = load_script("search").parse_config
     config = parse_config(["--max_steps", "3", "--operations", "Rotate", "Invert", "--selection", "weighted"])

@@ -274,8 +274,6 @@ def _search_member(
     and their optimisers, prepared by ``accelerator``; ``held_out`` images and labels for the validation term."""
     policy = _member_policy(config, data.num_channels)
     critic = WideResNetCritic(data.num_classes, data.num_channels, config.critic_depth, config.critic_widen_factor)
-    if config.channels_last:
-        critic = critic.to(memory_format=torch.channels_last)
     betas = (config.adam_beta1, config.adam_beta2)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.learning_rate, betas=betas)
     policy_learning_rate = config.policy_learning_rate or config.learning_rate
@@ -295,8 +293,6 @@ def _search_member(
     if config.classifier == "separate":
         classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
                                           config.critic_widen_factor)  # fmt: skip
-        if config.channels_last:
-            classifier = classifier.to(memory_format=torch.channels_last)
         classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=config.learning_rate)
         state.classifier, state.classifier_optimizer = accelerator.prepare(classifier, classifier_optimizer)
     return state
