@@ -25,8 +25,9 @@ Sections:
            needs pip install hf-faa[benchmark].
   dda      (--dda_path PATH) the policy's relaxed forward+backward and eval mode vs the official Faster
            AutoAugment code's, in turns; PATH is a local copy of https://github.com/moskomule/dda (needs kornia).
-  dda-step (--dda_path PATH) the full search step with the paper's WRN-40-2 critic, ours in fp32 and in bf16 +
-           channels_last vs the official AdvTrainer.wgan_loss (fp32), in turns, the same critic backbone under both.
+  dda-step (--dda_path PATH) the full search step with the paper's WRN-40-2 critic, ours in fp32 (contiguous
+           and channels_last) and in bf16 + channels_last vs the official AdvTrainer.wgan_loss (fp32), in
+           turns, the same critic backbone under both.
 """
 
 from __future__ import annotations
@@ -547,7 +548,7 @@ def official_search_step(dda_path: str, depth: int, width: int, images: torch.Te
 
 def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[int, int] = PAPER_CRITIC,
                        rounds: int = 2) -> str:  # fmt: skip
-    """Full search steps, ours (weighted, in fp32 and as ``--mixed_precision bf16 --channels_last`` runs them) vs
+    """Full search steps, ours (weighted, in fp32 with and without ``--channels_last``, and in bf16 with it) vs
     the official one in fp32 (it has no mixed precision), on the same batch of 64 augmented + 64 real 3x32x32
     images, the same WRN critic backbone under both, taking turns for ``rounds`` rounds (best rate kept)."""
     if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "search.py").is_file():
@@ -562,6 +563,7 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
     runs = {
         "official (fp32)": official,
         "ours (fp32)": search_step_runner(*critic, "weighted", False, None),
+        "ours (fp32, channels_last)": search_step_runner(*critic, "weighted", True, None),
         "ours (bf16 autocast, channels_last)": search_step_runner(*critic, "weighted", True, torch.bfloat16),
     }
     rates = dict.fromkeys(runs, 0.0)
