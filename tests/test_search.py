@@ -25,6 +25,7 @@ from hf_faa.sample_grid import MAX_SAMPLE_ROWS
 from hf_faa.search import SearchConfig, operation_check, run_search
 from hf_faa.search import loop as search_loop
 from hf_faa.search import step as search_step_module
+from hf_faa.search.base_augmentation import BASE_SHIFT, base_augmented, shifted
 from hf_faa.search.checkpoints import latest_checkpoint
 from hf_faa.search.outputs import sample_images
 
@@ -229,19 +230,43 @@ def test_one_fold_classifier_far_below_the_others_does_not_decide_the_verdict():
 def test_the_judges_train_on_images_shifted_by_a_few_pixels():
     images = torch.arange(64 * 2 * 8 * 8, dtype=torch.float32).view(64, 2, 8, 8)  # every pixel its own value
     pad = 3
-    shifted = operation_check.shifted(images, pad, torch.Generator().manual_seed(0))
-    assert shifted.shape == images.shape and shifted.dtype == images.dtype
+    moved = shifted(images, pad, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape and moved.dtype == images.dtype
+    windows = shift_windows(images, moved, pad)
+    assert None not in windows and len(set(windows)) > 20  # 64 draws of 49 windows: each image its own shift
+    torch.testing.assert_close(shifted(images, pad, torch.Generator().manual_seed(0)), moved)  # seeded
+    assert shifted(images, 0, torch.Generator()) is images
+
+
+def shift_windows(images: torch.Tensor, moved: torch.Tensor, pad: int) -> list[tuple[int, int] | None]:
+    """For each image of ``moved``, the one window ``(row, column)`` of its own reflect-padded image in
+    ``images`` that it equals (None: no window)."""
     padded = torch.nn.functional.pad(images, [pad] * 4, mode="reflect")
-    offsets = set()
-    for index in range(len(images)):  # each image is one 8x8 window of its own reflect-padded image
+    size = images.shape[-1]
+    found = []
+    for index in range(len(images)):
         windows = [(row, column) for row in range(2 * pad + 1) for column in range(2 * pad + 1)
-                   if torch.equal(shifted[index], padded[index, :, row : row + 8, column : column + 8])]  # fmt: skip
-        assert len(windows) == 1, index
-        offsets.add(windows[0])
-    assert len(offsets) > 20  # 64 draws of 49 windows: each image its own shift, up to pad pixels each way
-    again = operation_check.shifted(images, pad, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(again, shifted)  # seeded
-    assert operation_check.shifted(images, 0, torch.Generator()) is images
+                   if torch.equal(moved[index], padded[index, :, row:row + size, column:column + size])]  # fmt: skip
+        assert len(windows) <= 1, index
+        found.append(windows[0] if windows else None)
+    return found
+
+
+def test_the_base_augmentation_shifts_every_image_and_flips_about_half_with_crop_flip():
+    images = torch.rand(400, 3, 12, 12)
+    assert base_augmented(images, "none") is images
+    torch.manual_seed(0)
+    cropped = base_augmented(images, "crop")
+    assert set(shift_windows(images, cropped, BASE_SHIFT)) == {
+        (row, column) for row in range(2 * BASE_SHIFT + 1) for column in range(2 * BASE_SHIFT + 1)
+    }  # every image a shift of its own, and every shift drawn
+    torch.manual_seed(0)
+    assert torch.equal(base_augmented(images, "crop"), cropped)  # drawn from the global generator
+    both = base_augmented(images, "crop-flip")
+    as_is = shift_windows(images, both, BASE_SHIFT)
+    mirrored = shift_windows(images.flip(-1), both, BASE_SHIFT)
+    assert all((window is None) != (mirror is None) for window, mirror in zip(as_is, mirrored, strict=True))
+    assert 160 < as_is.count(None) < 240  # flipped: about half of 400
 
 
 @pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
@@ -386,6 +411,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"selection": "soft"}, "selection must be one of"),
         ({"policy_init": "zeros"}, "policy_init must be one of"),
         ({"strength_floor_scope": "pixel"}, "strength_floor_scope must be one of"),
+        ({"base_augmentation": "flip"}, r"base_augmentation must be one of \('none', 'crop', 'crop-flip'\)"),
         ({"selection_learning_rate": 0.0}, r"--selection_learning_rate 0.0 \(must be above 0\)"),
         ({"validation_share": 1.0}, r"--validation_share 1.0 \(must be between 0 and 1\)"),
         ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
@@ -440,6 +466,21 @@ def test_bf16_search_on_colour_images(tmp_path, fresh_accelerator_state):
                                     per_device_train_batch_size=8, max_steps=3, mixed_precision="bf16"))  # fmt: skip
     assert "Saturate" in policy.operations
     assert all(torch.isfinite(parameter).all() for parameter in policy.parameters())
+
+
+def test_the_base_augmentation_shifts_each_batch_before_it_is_split(tmp_path, monkeypatch):
+    calls, base = [], search_step_module.base_augmented
+
+    def recorded(images, kind):
+        calls.append((kind, images, base(images, kind)))
+        return calls[-1][2]
+
+    monkeypatch.setattr(search_step_module, "base_augmented", recorded)
+    run_search(tiny_config(tmp_path, base_augmentation="crop", max_steps=3))
+    assert [kind for kind, _, _ in calls] == ["crop"] * 3
+    for _, images, moved in calls:
+        assert moved.shape == images.shape == (16, 1, 16, 16)
+        assert None not in shift_windows(images, moved, BASE_SHIFT)
 
 
 def test_channels_last_runs_the_plain_passes_channels_last_and_the_penalty_contiguous(tmp_path, monkeypatch):

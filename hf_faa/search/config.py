@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data import DatasetArguments
 from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
+from .base_augmentation import BASE_AUGMENTATIONS
 from .losses import STRENGTH_FLOOR_SCOPES
 
 GRADIENT_PENALTY_NORMS = ("image", "channel")
@@ -122,6 +123,15 @@ class SearchConfig(DatasetArguments):
         **_help(
             "Gradient norm of the penalty: per image (WGAN-GP) or per pixel over channels (the official code).",
             choices=GRADIENT_PENALTY_NORMS,
+        ),  # fmt: skip
+    )
+    base_augmentation: str = field(
+        default="none",
+        **_help(
+            "Before each step, shift every image of the batch by up to 4 pixels (crop: a random crop of the "
+            "reflect-padded image) and also flip half of them horizontally (crop-flip): the official loader's base "
+            "augmentation, so that the critic does not learn to flag small shifts as augmented.",
+            choices=BASE_AUGMENTATIONS,
         ),  # fmt: skip
     )
     classification_weight: float = field(
@@ -351,7 +361,8 @@ class SearchConfig(DatasetArguments):
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
                               ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS),
                               ("operation_check_precision", OPERATION_CHECK_PRECISIONS),
-                              ("strength_floor_scope", STRENGTH_FLOOR_SCOPES)):  # fmt: skip
+                              ("strength_floor_scope", STRENGTH_FLOOR_SCOPES),
+                              ("base_augmentation", BASE_AUGMENTATIONS)):  # fmt: skip
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}.")
 

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from ..ops import OPERATIONS
 from ..policy import FasterAutoAugmentPolicy
+from .base_augmentation import shifted
 from .critic import WideResNetClassifier
 from .diagnostics import augmentation_strength
 from .losses import accuracy, judge_gradient, normalize
@@ -266,20 +267,6 @@ def _trained_judge(
         loss.backward()
         optimizer.step()
     return judge.eval()
-
-
-def shifted(images: Tensor, pad: int, draws: torch.Generator) -> Tensor:
-    """``images`` ``[N, C, H, W]``, each moved by up to ``pad`` pixels along each axis: a random ``H x W`` crop of
-    the reflect-padded image (``pad`` 0: as they are). ``draws`` is a CPU generator."""
-    if pad == 0:
-        return images
-    count, _, height, width = images.shape
-    padded = F.pad(images, [pad] * 4, mode="reflect")
-    offsets = torch.randint(2 * pad + 1, (2, count, 1), generator=draws).to(images.device)
-    rows = offsets[0] + torch.arange(height, device=images.device)  # [N, H]
-    columns = offsets[1] + torch.arange(width, device=images.device)  # [N, W]
-    crops = padded[torch.arange(count, device=images.device)[:, None, None], :, rows[:, :, None], columns[:, None, :]]
-    return crops.permute(0, 3, 1, 2)  # advanced indexing put the channels last: [N, H, W, C]
 
 
 def _mean_cosine(

@@ -12,6 +12,7 @@ from accelerate import Accelerator
 from torch import Tensor
 
 from ..policy import FasterAutoAugmentPolicy
+from .base_augmentation import base_augmented
 from .config import SearchConfig
 from .critic import WideResNetCritic
 from .diagnostics import CHANGED_PIXEL_CHANGE, GradientNoise, augmentation_strength
@@ -87,7 +88,7 @@ class SearchState:
 
 def search_step(state: SearchState, images: Tensor, labels: Tensor, update_policy: bool = True) -> Tensor:
     """One critic update then (if ``update_policy``) one policy update on a batch ``[B, C, H, W]`` uint8
-    with labels ``[B]``.
+    with labels ``[B]``, after the ``--base_augmentation`` of the whole batch.
 
     The policy's relaxed forward runs once: its output feeds the critic step detached and the policy
     step with its graph (the official code runs it twice). With a separate classifier, that classifier
@@ -100,7 +101,7 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
     step's :data:`METRICS`.
     """
     config = state.config
-    images = images.float() / 255
+    images = base_augmented(images.float() / 255, config.base_augmentation)
     half = images.shape[0] // 2
     to_augment, real = images[:half], images[half : 2 * half]
     augment_labels, real_labels = labels[:half], labels[half : 2 * half]
