@@ -40,6 +40,7 @@ import sys
 import time
 import types
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -66,6 +67,17 @@ def images_per_second(run: Callable[[], object], images_per_run: int, min_second
         synchronize()  # CUDA runs asynchronously: time the work, not its launch
         best = min(best, (time.perf_counter() - start) / runs)
     return images_per_run / best
+
+
+def rates_in_turns(runs: dict[str, Callable[[], object]], images_per_run: int, min_seconds: float,
+                   rounds: int) -> dict[str, float]:  # fmt: skip
+    """Images/s of each of ``runs``, timed in turns for ``rounds`` rounds (best rate kept), so that a busy
+    neighbour slows all of them alike."""
+    rates = dict.fromkeys(runs, 0.0)
+    for _ in range(rounds):
+        for name, run in runs.items():
+            rates[name] = max(rates[name], images_per_second(run, images_per_run, min_seconds))
+    return rates
 
 
 def synchronize() -> None:
@@ -350,11 +362,8 @@ def benchmark_adapter(sizes: Sequence[int], batch_size: int, min_seconds: float,
                 "PIL decode + processor",
             ),
         }
-        rates = dict.fromkeys(pipelines, 0.0)
-        for _ in range(rounds):
-            for name, (run, _) in pipelines.items():
-                rate = images_per_second(lambda run=run, batch=batch: run(batch), batch_size, min_seconds)
-                rates[name] = max(rates[name], rate)
+        runs = {name: lambda run=run, batch=batch: run(batch) for name, (run, _) in pipelines.items()}
+        rates = rates_in_turns(runs, batch_size, min_seconds, rounds)
         pil_rate = rates["per-image PIL AutoAugment + processor"]
         for name, (_, plain) in pipelines.items():
             added = f"{(rates[plain] / rates[name] - 1) * 100:+.0f}%" if plain else "(baseline)"
@@ -391,13 +400,10 @@ def benchmark_kornia(sizes: Sequence[int], batch_size: int, min_seconds: float, 
         for name, (kornia_class, kornia_kwargs) in KORNIA_PRESETS.items():
             ours = FasterAutoAugmentPolicy.from_preset(name).to(device).eval()
             theirs = getattr(kornia_auto, kornia_class)(**kornia_kwargs).to(device)
-            runs = {"ours": (ours, images), "ours uint8": (ours, pixels), "kornia": (theirs, images)}
-            rates = dict.fromkeys(runs, 0.0)
-            for _ in range(rounds):
-                for who, (augment, batch) in runs.items():
-                    with torch.no_grad():
-                        rate = images_per_second(lambda run=augment, batch=batch: run(batch), batch_size, min_seconds)
-                    rates[who] = max(rates[who], rate)
+            runs = {"ours": partial(ours, images), "ours uint8": partial(ours, pixels),
+                    "kornia": partial(theirs, images)}  # fmt: skip
+            with torch.no_grad():
+                rates = rates_in_turns(runs, batch_size, min_seconds, rounds)
             rows.append([name, f"{size}x{size}", format_rate(rates["ours"]), format_rate(rates["kornia"]),
                          f"{rates['ours'] / rates['kornia']:.2f}x", format_rate(rates["ours uint8"]),
                          f"{rates['ours uint8'] / rates['kornia']:.2f}x"])  # fmt: skip
@@ -466,10 +472,7 @@ def benchmark_dda(dda_path: str | None, min_seconds: float, rounds: int = 3) -> 
     runs["relaxed forward+backward, official (weighted)"] = forward_backward(theirs)
     runs["eval mode, ours (per-image choices)"] = eval_forward(ours["weighted"])
     runs["eval mode, official (per-chunk choices)"] = eval_forward(theirs)
-    rates = dict.fromkeys(runs, 0.0)
-    for _ in range(rounds):
-        for name, run in runs.items():
-            rates[name] = max(rates[name], images_per_second(run, len(images), min_seconds))
+    rates = rates_in_turns(runs, len(images), min_seconds, rounds)
     rows = []
     for name, rate in rates.items():
         baseline = rates["eval mode, official (per-chunk choices)" if name.startswith("eval") else
@@ -566,10 +569,7 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
         "ours (fp32, channels_last)": search_step_runner(*critic, "weighted", True, None),
         "ours (bf16 autocast, channels_last)": search_step_runner(*critic, "weighted", True, torch.bfloat16),
     }
-    rates = dict.fromkeys(runs, 0.0)
-    for _ in range(rounds):
-        for name, run in runs.items():
-            rates[name] = max(rates[name], images_per_second(run, len(images), min_seconds))
+    rates = rates_in_turns(runs, len(images), min_seconds, rounds)
     rows = []
     for name, rate in rates.items():
         rows.append([name, f"{rate:,.1f}", f"{rate / rates['official (fp32)']:.2f}x"])
