@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py                          # the ops section
     python scripts/benchmark.py --sections policy search adapter --threads 2
-    python scripts/benchmark.py --all                    # every section but kornia and scaling, also to benchmarks.md
+    python scripts/benchmark.py --all                    # every section but the opt-in ones, also to benchmarks.md
 
 Sections:
   ops      images/s of each batched op (float32 and uint8 batches) vs a per-image PIL loop of the same
