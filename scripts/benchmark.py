@@ -428,6 +428,11 @@ MISSING_OFFICIAL_CODE = (
 )
 
 
+def official_import_failed(error: ImportError) -> str:
+    """What the dda sections print when the official code does not import."""
+    return f"The official code could not be imported ({error}); it needs kornia: pip install hf-faa[benchmark]."
+
+
 def official_policy(dda_path: str) -> torch.nn.Module:
     """The official code's policy with its search settings, from a local copy of its repository (its ``dda``
     package and ``faster_autoaugment/policy.py``). The kornia functions it calls by names kornia no longer
@@ -453,7 +458,7 @@ def benchmark_dda(dda_path: str | None, min_seconds: float, rounds: int = 3) -> 
     try:
         theirs = official_policy(dda_path)
     except ImportError as error:
-        return f"The official code could not be imported ({error}); it needs kornia: pip install hf-faa[benchmark]."
+        return official_import_failed(error)
     torch.manual_seed(0)
     images = synthetic_photos(128, 32, torch.Generator().manual_seed(0)).float() / 255
     ours = {selection: FasterAutoAugmentPolicy(selection=selection) for selection in SELECTIONS}
@@ -562,7 +567,7 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
     try:
         official = official_search_step(dda_path, *critic, images, labels)
     except ImportError as error:
-        return f"The official code could not be imported ({error}); it needs kornia: pip install hf-faa[benchmark]."
+        return official_import_failed(error)
     runs = {
         "official (fp32)": official,
         "ours (fp32)": search_step_runner(*critic, "weighted", False, None),
