@@ -7,6 +7,7 @@ Defaults run offline: the embedded MNIST-5k split into train/test, and a small R
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -93,6 +94,8 @@ def load_splits(data_args: DataArguments) -> Splits:
         evaluation = load(data_args.eval_split)
     else:
         stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
+        if stratify is not None:
+            _check_stratified_hold_out(len(train), train.features[label_column].num_classes, data_args.eval_fraction)
         parts = train.train_test_split(test_size=data_args.eval_fraction, stratify_by_column=stratify,
                                        seed=data_args.split_seed)  # fmt: skip
         train, evaluation = parts["train"], parts["test"]
@@ -101,6 +104,19 @@ def load_splits(data_args: DataArguments) -> Splits:
     if data_args.max_eval_samples is not None:
         evaluation = stratified_subset(evaluation, label_column, data_args.max_eval_samples, seed=data_args.split_seed)
     return Splits(train, evaluation, image_column, label_column)
+
+
+def _check_stratified_hold_out(rows: int, num_classes: int, eval_fraction: float) -> None:
+    """A stratified split needs a row of every class on each side (as ``datasets`` rounds: ``ceil`` for the test
+    side); say which side is short and how to fix it, instead of ``datasets``' traceback."""
+    test_rows = math.ceil(eval_fraction * rows)
+    for side, count in (("training", rows - test_rows), ("test", test_rows)):
+        if count < num_classes:
+            raise ValueError(
+                f"Holding out {eval_fraction:g} of the {rows} rows for testing leaves {count} {side} rows for "
+                f"{num_classes} classes, and a stratified split needs at least one per class; pass --eval_split "
+                "with a test split of the dataset, or use a dataset with more rows per class."
+            )
 
 
 def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any]:

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from hf_faa.data import collate_valid, decode_image, prepare_dataset
+from hf_faa.training import DataArguments, load_splits
 
 
 def encode(image: Image.Image, image_format: str = "PNG", **options) -> bytes:
@@ -125,3 +126,15 @@ def test_a_dataset_smaller_than_one_batch_per_process_is_a_clear_error(tmp_path)
     images = [encode(Image.new("L", (8, 8))) for _ in range(6)]
     with pytest.raises(ValueError, match="has 6 rows, but at least 16 are needed"):
         prepare_dataset(saved_dataset(tmp_path, images, [0, 1] * 3), image_size=8, min_samples=16)
+
+
+@pytest.mark.parametrize(("eval_fraction", "message"), [(0.85, "leaves 3 training rows for 4 classes"),
+                                                        (0.1, "leaves 2 test rows for 4 classes")])  # fmt: skip
+def test_a_hold_out_too_small_for_every_class_is_a_clear_error(tmp_path, eval_fraction, message):
+    images = [encode(Image.new("L", (8, 8))) for _ in range(20)]
+    data_args = DataArguments(dataset_name=saved_dataset(tmp_path, images, [0, 1, 2, 3] * 5, ["a", "b", "c", "d"]),
+                              eval_fraction=eval_fraction)  # fmt: skip
+    with pytest.raises(ValueError, match=f"{message}, and a stratified split needs at least one per class"):
+        load_splits(data_args)
+    data_args.eval_fraction = 0.8  # 4 training rows, 16 test rows: one of each class on both sides is enough
+    assert [len(split) for split in load_splits(data_args)[:2]] == [4, 16]
