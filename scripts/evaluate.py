@@ -5,7 +5,8 @@
                                                       # that search's untrained starting policy
     python scripts/evaluate.py --quick                # seconds: a smoke test of the whole pipeline
     python scripts/evaluate.py --policies none preset:randaugment your-name/your-policy --seeds 0 1 2 3 4
-    python scripts/evaluate.py --suite mnist textures photo-patches exposure optdigits  # the suite (hf-faa[suite])
+    python scripts/evaluate.py --suite mnist textures photo-patches exposure tinted optdigits
+                                                      # the suite (pip install hf-faa[suite])
 
 Writes results.md (with paired differences per seed against the searched policy), results.json,
 results.png (with matplotlib: pip install hf-faa[plot]) and one sample grid per policy to

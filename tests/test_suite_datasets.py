@@ -19,11 +19,13 @@ TEXTURE_CLASSES = ["brick", "grass", "gravel", "camera", "cell", "clock"]
 PHOTO_CLASSES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina"]
 EXPOSURE_CLASSES = [f"mean{mean}-contrast{contrast}" for contrast in (0.5, 1.0) for mean in (90, 128, 166)]
 EXPOSURE_SOURCES = ["brick", "grass", "gravel"]
+TINT_CLASSES = ["red", "yellow", "green", "cyan", "blue", "magenta"]
 # name -> (image mode, class names)
 PATCH_DATASETS = {
     "textures": ("L", TEXTURE_CLASSES),
     "photo-patches": ("RGB", PHOTO_CLASSES),
     "exposure": ("L", EXPOSURE_CLASSES),
+    "tinted": ("RGB", TINT_CLASSES),
 }
 
 
@@ -48,8 +50,8 @@ def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.nd
     return float((predicted == labels).mean())
 
 
-def test_the_suite_has_five_described_datasets():
-    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches", "exposure", "optdigits"]
+def test_the_suite_has_six_described_datasets():
+    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits"]
     assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
 
 
@@ -128,7 +130,10 @@ def test_same_seed_same_bytes_other_seed_other_patches(built, name):
     assert again["label"] == built[name]["label"]
     other = suite.build_suite_dataset(name, seed=1)
     shared = set(image_bytes(other)) & set(first)
-    assert 0 < len(shared) < 0.8 * len(first)  # other patches, not the same ones reordered
+    assert len(shared) < 0.8 * len(first)  # other patches, not the same ones reordered
+    # the same positions recur (a seed draws from a grid with twice the positions it needs), except in tinted,
+    # where each patch's tint strength is drawn anew
+    assert (len(shared) > 0) == (name != "tinted")
     assert Counter(other["label"]) == Counter(built[name]["label"])
 
 
@@ -226,6 +231,36 @@ def test_exposure_classes_share_their_textures(built):
     assert built["exposure"].info.license.startswith("brick: CC0")
 
 
+def chromaticity(images: np.ndarray) -> np.ndarray:
+    """RGB images [N, 32, 32, 3] -> each image's channel means over their mean, [N, 3]: the tint, whatever the
+    grey level of the texture under it."""
+    colours = images.mean(axis=(1, 2))
+    return colours / colours.mean(axis=1, keepdims=True)
+
+
+def test_tinted_classes_differ_in_hue_and_inversion_and_autocontrast_destroy_it(built):
+    images, labels = pixels(built["tinted"]), np.array(built["tinted"]["label"])
+    tints = chromaticity(images)
+    means = np.stack([tints[labels == label].mean(axis=0) for label in range(len(TINT_CLASSES))])
+    assert np.argmax(means[TINT_CLASSES.index("red")]) == 0 and np.argmin(means[TINT_CLASSES.index("cyan")]) == 0
+    assert np.abs(means - 1).max() < 0.15  # faint: no channel strays more than 15% from the grey level
+    chance = 1 / len(TINT_CLASSES)
+    assert nearest_mean_accuracy(tints, labels, means) > 0.9
+    assert nearest_mean_accuracy(chromaticity(255 - images), labels, means) < chance  # each hue to its complement
+    low, high = images.min(axis=(1, 2), keepdims=True), images.max(axis=(1, 2), keepdims=True)
+    stretched = (images - low) / np.maximum(high - low, 1) * 255  # AutoContrast: each channel to 0..255
+    assert nearest_mean_accuracy(chromaticity(stretched), labels, means) < 2 * chance
+
+
+def test_tinted_classes_share_their_textures(built):
+    images, labels = pixels(built["tinted"]), np.array(built["tinted"]["label"])
+    grey = images.mean(axis=-1)  # [N, 32, 32]
+    grain = np.abs(np.diff(grey, axis=2)).mean(axis=(1, 2))
+    per_class = [grain[labels == label].mean() for label in range(len(TINT_CLASSES))]
+    assert max(per_class) < 1.1 * min(per_class)  # every hue holds the same six textures, as many of each
+    assert built["tinted"].info.license.startswith("brick: CC0")
+
+
 def test_suite_sources_name_every_image_and_a_licence():
     text = suite.suite_sources()
     assert "CC BY-SA 3.0" in text
@@ -233,5 +268,5 @@ def test_suite_sources_name_every_image_and_a_licence():
     for name in ["mnist", "optdigits", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
         assert f"- {name}:" in text
     source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
-    assert len(source_lines) == len(TEXTURE_CLASSES) + len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
+    assert len(source_lines) == 2 * len(TEXTURE_CLASSES) + len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
     assert all("public domain" in line or "CC0" in line or "copyright" in line for line in source_lines)
