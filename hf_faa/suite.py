@@ -36,6 +36,7 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import io
+from collections.abc import Callable
 from types import ModuleType
 
 import datasets
@@ -197,20 +198,13 @@ def _patch_dataset(name: str, mode: str, sources: tuple[_Source, ...], seed: int
 def _exposure_dataset(seed: int) -> datasets.Dataset:
     """:data:`PATCHES_PER_CLASS` patches per exposure, as many of each source; no position is cut twice, so
     two classes never share a patch's content."""
-    skimage_data = _import_skimage_data()
     rng = np.random.default_rng(seed)
-    images: list[bytes] = []
-    labels: list[int] = []
-    patches_per_source = len(EXPOSURES) * PATCHES_PER_CLASS // len(_EXPOSURE_SOURCES)
-    for source in _EXPOSURE_SOURCES:
-        pixels = _load_source(skimage_data, source, "L").astype(np.float64)
-        corners = _patch_corners(pixels.shape[0], pixels.shape[1], patches_per_source, rng)
-        for index, (row, column) in enumerate(corners):
-            label = index % len(EXPOSURES)
-            mean, contrast = EXPOSURES[label]
-            patch = mean + contrast * (pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE] - pixels.mean())
-            images.append(_png(np.clip(np.rint(patch), 0, 255).astype(np.uint8)))
-            labels.append(label)
+
+    def exposed(patch: np.ndarray, source: np.ndarray, label: int) -> np.ndarray:
+        mean, contrast = EXPOSURES[label]
+        return mean + contrast * (patch - source.mean())
+
+    images, labels = _patches_of_every_class(_EXPOSURE_SOURCES, len(EXPOSURES), exposed, rng)
     names = [f"mean{mean}-contrast{contrast}" for mean, contrast in EXPOSURES]
     return _shuffled_dataset("exposure", seed, images, labels, names, _licences(_EXPOSURE_SOURCES), rng)
 
@@ -218,21 +212,38 @@ def _exposure_dataset(seed: int) -> datasets.Dataset:
 def _tinted_dataset(seed: int) -> datasets.Dataset:
     """:data:`PATCHES_PER_CLASS` patches per hue; each texture image gives as many patches to every hue, so the
     texture says nothing about the label."""
-    skimage_data = _import_skimage_data()
     rng = np.random.default_rng(seed)
+
+    def tinted(patch: np.ndarray, source: np.ndarray, label: int) -> np.ndarray:
+        strength = rng.uniform(*TINT_STRENGTHS)
+        return patch[..., None] * ((1 - strength) + strength * np.array(TINTS[label]))  # [H, W, 3]
+
+    images, labels = _patches_of_every_class(_TEXTURE_SOURCES, len(TINTS), tinted, rng)
+    return _shuffled_dataset("tinted", seed, images, labels, list(TINT_NAMES), _licences(_TEXTURE_SOURCES), rng)
+
+
+def _patches_of_every_class(
+    sources: tuple[_Source, ...],
+    num_classes: int,
+    render: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[list[bytes], list[int]]:
+    """Grayscale patches of ``sources``, each source giving as many to every one of ``num_classes`` classes (a
+    position's class is its index modulo ``num_classes``), each drawn as ``render(patch, source, label)``: float
+    grey levels ``[32, 32]`` and the whole source ``[H, W]`` -> levels ``[32, 32]`` or ``[32, 32, 3]``, rounded
+    and clipped to 8 bits. Returns the PNG bytes and their labels, :data:`PATCHES_PER_CLASS` per class."""
+    skimage_data = _import_skimage_data()
     images: list[bytes] = []
     labels: list[int] = []
-    patches_per_source = len(TINTS) * PATCHES_PER_CLASS // len(_TEXTURE_SOURCES)
-    for source in _TEXTURE_SOURCES:
+    patches_per_source = num_classes * PATCHES_PER_CLASS // len(sources)
+    for source in sources:
         pixels = _load_source(skimage_data, source, "L").astype(np.float64)
         for index, (row, column) in enumerate(_patch_corners(*pixels.shape, patches_per_source, rng)):
-            label = index % len(TINTS)
-            strength = rng.uniform(*TINT_STRENGTHS)
-            channels = (1 - strength) + strength * np.array(TINTS[label])  # [3]
-            patch = pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE, None] * channels
+            label = index % num_classes
+            patch = render(pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE], pixels, label)
             images.append(_png(np.clip(np.rint(patch), 0, 255).astype(np.uint8)))
             labels.append(label)
-    return _shuffled_dataset("tinted", seed, images, labels, list(TINT_NAMES), _licences(_TEXTURE_SOURCES), rng)
+    return images, labels
 
 
 def _optdigits_dataset(seed: int) -> datasets.Dataset:
