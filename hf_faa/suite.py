@@ -16,8 +16,8 @@ datasets whose labels survive different operations:
   solarization, and the geometric ones through their black fill) blurs or destroys it: the presets
   hurt here, and a search has to find the few operations that do not.
 - ``"tinted"``: 32x32 RGB patches of the same six images as ``"textures"``, each faintly tinted with one of six
-  hues; the label is the hue, so every geometric operation keeps it, while inversion, solarization and the
-  per-channel histogram operations (autocontrast, equalize) destroy it.
+  hues; the label is the hue, so every geometric operation keeps it, while inversion and the per-channel
+  histogram operations (autocontrast, equalize) destroy it.
 - ``"optdigits"``: 8x8 grayscale handwritten digits from another source than MNIST (scikit-learn's bundled
   copy of the UCI optical digits), which the loader upsamples; flips turn one digit into another.
 
@@ -119,8 +119,8 @@ SUITE_DATASETS = {
     ),
     "tinted": (
         f"{PATCH_SIZE}x{PATCH_SIZE} RGB patches of the {len(_TEXTURE_SOURCES)} texture images, each faintly tinted "
-        f"with one of {len(TINT_NAMES)} hues, label = hue; the geometric operations keep it, inversion, "
-        "solarization and the per-channel histogram operations destroy it."
+        f"with one of {len(TINT_NAMES)} hues, label = hue; the geometric operations keep it, inversion and the "
+        "per-channel histogram operations destroy it."
     ),
     "optdigits": (
         "1,797 8x8 grayscale handwritten digits (UCI optical digits: the 13 writers of its test set), 10 classes; "
