@@ -200,9 +200,9 @@ def _exposure_dataset(seed: int) -> datasets.Dataset:
     two classes never share a patch's content."""
     rng = np.random.default_rng(seed)
 
-    def exposed(patch: np.ndarray, source: np.ndarray, label: int) -> np.ndarray:
+    def exposed(patch: np.ndarray, source_mean: float, label: int) -> np.ndarray:
         mean, contrast = EXPOSURES[label]
-        return mean + contrast * (patch - source.mean())
+        return mean + contrast * (patch - source_mean)
 
     images, labels = _patches_of_every_class(_EXPOSURE_SOURCES, len(EXPOSURES), exposed, rng)
     names = [f"mean{mean}-contrast{contrast}" for mean, contrast in EXPOSURES]
@@ -214,7 +214,7 @@ def _tinted_dataset(seed: int) -> datasets.Dataset:
     texture says nothing about the label."""
     rng = np.random.default_rng(seed)
 
-    def tinted(patch: np.ndarray, source: np.ndarray, label: int) -> np.ndarray:
+    def tinted(patch: np.ndarray, source_mean: float, label: int) -> np.ndarray:
         strength = rng.uniform(*TINT_STRENGTHS)
         return patch[..., None] * ((1 - strength) + strength * np.array(TINTS[label]))  # [H, W, 3]
 
@@ -225,22 +225,24 @@ def _tinted_dataset(seed: int) -> datasets.Dataset:
 def _patches_of_every_class(
     sources: tuple[_Source, ...],
     num_classes: int,
-    render: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
+    render: Callable[[np.ndarray, float, int], np.ndarray],
     rng: np.random.Generator,
 ) -> tuple[list[bytes], list[int]]:
     """Grayscale patches of ``sources``, each source giving as many to every one of ``num_classes`` classes (a
-    position's class is its index modulo ``num_classes``), each drawn as ``render(patch, source, label)``: float
-    grey levels ``[32, 32]`` and the whole source ``[H, W]`` -> levels ``[32, 32]`` or ``[32, 32, 3]``, rounded
-    and clipped to 8 bits. Returns the PNG bytes and their labels, :data:`PATCHES_PER_CLASS` per class."""
+    position's class is its index modulo ``num_classes``), each drawn as ``render(patch, source_mean, label)``:
+    float grey levels ``[32, 32]`` and the mean grey level of the whole source -> levels ``[32, 32]`` or
+    ``[32, 32, 3]``, rounded and clipped to 8 bits. Returns the PNG bytes and their labels,
+    :data:`PATCHES_PER_CLASS` per class."""
     skimage_data = _import_skimage_data()
     images: list[bytes] = []
     labels: list[int] = []
     patches_per_source = num_classes * PATCHES_PER_CLASS // len(sources)
     for source in sources:
         pixels = _load_source(skimage_data, source, "L").astype(np.float64)
+        source_mean = float(pixels.mean())
         for index, (row, column) in enumerate(_patch_corners(*pixels.shape, patches_per_source, rng)):
             label = index % num_classes
-            patch = render(pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE], pixels, label)
+            patch = render(pixels[row : row + PATCH_SIZE, column : column + PATCH_SIZE], source_mean, label)
             images.append(_png(np.clip(np.rint(patch), 0, 255).astype(np.uint8)))
             labels.append(label)
     return images, labels
