@@ -294,17 +294,20 @@ def benchmark_optimizer(min_seconds: float, device: str) -> str:
 # The paper's CIFAR-10 search (Hataya et al. 2020, Table 1: 0.23 GPU-hours): 4,000 images for 20 epochs.
 PAPER_SEARCH_IMAGES = 4000 * 20
 PAPER_SEARCH_GPU_HOURS = 0.23
+PAPER_SEARCH_BATCH = 128  # 64 real + 64 augmented images per step
 
 
-def benchmark_summary(min_seconds: float, device: str) -> str:
-    """The headline numbers: the paper's search step (WRN-40-2 critic, fp32 and bf16), the projected time of
-    the paper's CIFAR-10 search at that rate, and eval-mode policy throughput at 224x224."""
+def benchmark_summary(min_seconds: float, device: str, batch_size: int = PAPER_SEARCH_BATCH) -> str:
+    """The headline numbers: the paper's search step (WRN-40-2 critic, fp32 and bf16, ``batch_size`` images), the
+    projected time of the paper's CIFAR-10 search at that rate, and eval-mode policy throughput at 224x224."""
     rows = []
+    batch = "" if batch_size == PAPER_SEARCH_BATCH else f", batch {batch_size}"
     for precision, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
         rate = search_step_rate(*PAPER_CRITIC, "weighted", channels_last=True, autocast_dtype=dtype,
-                                min_seconds=min_seconds)  # fmt: skip
+                                min_seconds=min_seconds, batch_size=batch_size)  # fmt: skip
         hours = PAPER_SEARCH_IMAGES / rate / 3600
-        rows.append([f"search step, WRN-40-2 critic, weighted, channels_last, {precision}", f"{rate:,.1f} img/s"])
+        rows.append([f"search step, WRN-40-2 critic, weighted, channels_last, {precision}{batch}",
+                     f"{rate:,.1f} img/s"])  # fmt: skip
         rows.append([f"projected paper CIFAR-10 search ({PAPER_SEARCH_IMAGES:,} images), {precision}",
                      f"{hours:.3f} h (paper: {PAPER_SEARCH_GPU_HOURS} GPU-h)"])  # fmt: skip
         print(" | ".join(rows[-2]), "|", " | ".join(rows[-1]), flush=True)
@@ -610,7 +613,7 @@ SECTIONS = {
     "ops": lambda args: benchmark_ops(args.sizes, args.batch_size, args.min_seconds),
     "policy": lambda args: benchmark_policy(args.sizes, args.batch_size, args.min_seconds, args.device),
     "search": lambda args: benchmark_search(args.min_seconds),
-    "summary": lambda args: benchmark_summary(args.min_seconds, args.device),
+    "summary": lambda args: benchmark_summary(args.min_seconds, args.device, args.summary_batch_size),
     "adapter": lambda args: benchmark_adapter(args.sizes, args.batch_size, args.min_seconds),
     "optimizer": lambda args: benchmark_optimizer(args.min_seconds, args.device),
     "scaling": lambda args: benchmark_scaling(args.min_seconds, args.search_batch_sizes),
@@ -636,6 +639,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--search_batch_sizes", nargs="+", type=int, default=[128, 512, 2048],
                         help="the scaling section's search batches")  # fmt: skip
+    parser.add_argument("--summary_batch_size", type=int, default=PAPER_SEARCH_BATCH,
+                        help="the summary section's search step batch (default: the paper's)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--min_seconds", type=float, default=0.3, help="minimum duration of one timing")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",

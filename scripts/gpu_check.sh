@@ -14,8 +14,9 @@
 #
 # Logs go to $GPU_CHECK_LOGS (default: a new temporary folder); GPU_CHECK_MIN_SECONDS is the
 # benchmark's shortest timing (default 1); GPU_CHECK_TESTS the test paths (default: tests/);
-# GPU_CHECK_SEARCH_SAMPLES and GPU_CHECK_SEARCH_EPOCHS size the end-to-end search (default: the
-# paper's 4,000 images x 20 epochs) and GPU_CHECK_SEARCH_ARGS adds flags to it.
+# GPU_CHECK_BENCHMARK_ARGS adds flags to the benchmark (e.g. --summary_batch_size); GPU_CHECK_SEARCH_SAMPLES and
+# GPU_CHECK_SEARCH_EPOCHS size the end-to-end search (default: the paper's 4,000 images x 20 epochs) and
+# GPU_CHECK_SEARCH_ARGS adds flags to it.
 #
 # On a machine without CUDA it still runs (the CUDA tests skip, the table says "CPU only"), which is
 # how its CPU parts are tested.
@@ -54,7 +55,7 @@ tests_summary="$(tail -n 1 "$logs/tests.log")"
 
 # the headline numbers (WRN-40-2 search step fp32/bf16, projected paper search, policy eval at 224x224)
 timeout 240 "$python" scripts/benchmark.py --sections summary --min_seconds "${GPU_CHECK_MIN_SECONDS:-1}" \
-    > "$logs/benchmark.log" 2>&1
+    ${GPU_CHECK_BENCHMARK_ARGS:-} > "$logs/benchmark.log" 2>&1
 summary_table="$(sed -n '/^## summary/,$p' "$logs/benchmark.log" | tail -n +3)"
 
 # the paper's CIFAR-10 search budget end to end (data, search, operation check, calibration, saving) on the

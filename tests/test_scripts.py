@@ -60,10 +60,11 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
         **os.environ,
         "GPU_CHECK_SKIP_INSTALL": "1",
         "GPU_CHECK_MIN_SECONDS": "0",
+        "GPU_CHECK_BENCHMARK_ARGS": "--summary_batch_size 16",  # the paper critic's steps of 128 take seconds here
         "GPU_CHECK_LOGS": str(tmp_path),
         "GPU_CHECK_TESTS": "tests/test_ops.py",  # its CUDA cases: one file is enough here
-        # two steps of the end-to-end search; the paper critic's operation check would take minutes on a CPU
-        "GPU_CHECK_SEARCH_SAMPLES": "256",
+        # one step of the end-to-end search; the paper critic's operation check would take minutes on a CPU
+        "GPU_CHECK_SEARCH_SAMPLES": "128",
         "GPU_CHECK_SEARCH_EPOCHS": "1",
         "GPU_CHECK_SEARCH_ARGS": "--no_operation_check",
         "PYTHON": sys.executable,
@@ -76,7 +77,8 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
     assert re.search(r"\| CUDA tests \(pytest -k cuda\) \| \d+ (passed|skipped)", result.stdout)
     assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast \| [\d.]+ h", result.stdout)
     assert sum("policy eval" in line for line in table) == 2
-    row = r"\| end-to-end search, embedded MNIST, 256 images x 1 epochs, WRN-40-2, bf16, --no_operation_check \| "
+    assert sum(line.startswith("| search step, WRN-40-2 critic") and ", batch 16 |" in line for line in table) == 2
+    row = r"\| end-to-end search, embedded MNIST, 128 images x 1 epochs, WRN-40-2, bf16, --no_operation_check \| "
     assert re.search(row + r"\d+ s in all: search loop \d+ s \|", result.stdout)
     assert (tmp_path / "tests.log").is_file() and (tmp_path / "benchmark.log").is_file()
 

@@ -177,9 +177,11 @@ def test_the_operation_check_switches_off_label_destroying_ops_on_digits():
     policy = rescale_(search_loop.initial_policy(SearchConfig(), num_channels=1), (1.0, 0.5))
     defaults, checked = SearchConfig(), checked_operations(policy)
     assert checked == policy.operations  # the uniform start applies every op
-    table = fold_tables(policy, checked, images, labels, data.num_classes, seed=0, steps=defaults.operation_check_steps)
+    # the ops asserted on (each op's verdict depends on its own draws alone; all sixteen take a fifth longer)
+    tested = ["Invert", "HorizontalFlip", "VerticalFlip", "ShearX", "ShearY", "AutoContrast", "Posterize", "Cutout"]
+    table = fold_tables(policy, tested, images, labels, data.num_classes, seed=0, steps=defaults.operation_check_steps)
     margin, share = defaults.operation_check_margin, defaults.selection_spread
-    check = OperationCheck.from_table(checked, checked, table, margin, share)
+    check = OperationCheck.from_table(tested, tested, table, margin, share)
     assert {"Invert", "HorizontalFlip", "VerticalFlip"} <= set(check.switched_off)
     assert not {"ShearX", "ShearY", "AutoContrast", "Posterize", "Cutout"} & set(check.switched_off)
     assert all(len(values) == 5 for values in check.differences.values())
