@@ -314,6 +314,21 @@ def test_the_start_message_says_how_the_critic_runs(mixed_precision, channels_la
     assert search_loop._critic_precision(config, accelerator) == described
 
 
+@pytest.mark.parametrize(
+    ("device", "processes", "threads", "described"),
+    [("cpu", 1, 1, " with 1 thread each (this machine has 4 CPUs: `accelerate launch --num_cpu_threads_per_process 4` "
+                   "gives each process 4)"),
+     ("cpu", 2, 1, " with 1 thread each (this machine has 4 CPUs: `accelerate launch --num_cpu_threads_per_process 2` "
+                   "gives each process 2)"),
+     ("cpu", 4, 1, " with 1 thread(s) each"), ("cpu", 1, 4, " with 4 thread(s) each"), ("cuda", 1, 1, "")],
+)  # fmt: skip
+def test_the_start_message_says_how_many_cpu_threads_a_process_has(monkeypatch, device, processes, threads, described):
+    monkeypatch.setattr(search_loop.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(search_loop.torch, "get_num_threads", lambda: threads)
+    accelerator = types.SimpleNamespace(device=torch.device(device), num_processes=processes)
+    assert search_loop._cpu_threads(accelerator) == described
+
+
 def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_path, caplog):
     for label in ("cat", "dog"):
         (tmp_path / "folder" / label).mkdir(parents=True)

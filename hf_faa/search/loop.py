@@ -4,6 +4,7 @@ while keeping the augmented images classifiable (Hataya et al., 2020, section 3)
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -147,8 +148,8 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
                        main_process_only=True)  # fmt: skip
     logger.info(
         f"Searching on {data.description}: {len(data.dataset)} images, {data.num_classes} classes, "
-        f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_steps} steps, the critic in "
-        f"{_critic_precision(config, accelerator)}.",
+        f"{accelerator.num_processes} process(es) on {accelerator.device}{_cpu_threads(accelerator)}, "
+        f"{total_steps} steps, the critic in {_critic_precision(config, accelerator)}.",
         main_process_only=True,
     )
     search_seconds = _search(members, loaders, progress, log, steps_per_epoch, total_steps, initial_parameters)
@@ -206,6 +207,21 @@ def _critic_precision(config: SearchConfig, accelerator: Accelerator) -> str:
     """How the critic runs, for the start message: fp32 or the autocast dtype, and channels_last."""
     precision = "fp32" if accelerator.mixed_precision == "no" else f"{accelerator.mixed_precision} autocast"
     return f"{precision} with channels_last" if config.channels_last else precision
+
+
+def _cpu_threads(accelerator: Accelerator) -> str:
+    """For the start message on CPU: each process's torch threads, with how to use more when a process runs on one
+    thread of a machine that has more (``accelerate launch`` gives a process one thread unless told otherwise)."""
+    if accelerator.device.type != "cpu":
+        return ""
+    threads, cpus = torch.get_num_threads(), os.cpu_count() or 1
+    if threads == 1 and cpus > accelerator.num_processes:
+        per_process = cpus // accelerator.num_processes
+        return (
+            f" with 1 thread each (this machine has {cpus} CPUs: `accelerate launch --num_cpu_threads_per_process "
+            f"{per_process}` gives each process {per_process})"
+        )
+    return f" with {threads} thread(s) each"
 
 
 def _timed(info: dict[str, Any], key: str, stage: Callable[[], Stage]) -> Stage:
