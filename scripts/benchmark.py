@@ -308,7 +308,7 @@ def benchmark_summary(min_seconds: float, device: str, batch_size: int = PAPER_S
         hours = PAPER_SEARCH_IMAGES / rate / 3600
         rows.append([f"search step, WRN-40-2 critic, weighted, channels_last, {precision}{batch}",
                      f"{rate:,.1f} img/s"])  # fmt: skip
-        rows.append([f"projected paper CIFAR-10 search ({PAPER_SEARCH_IMAGES:,} images), {precision}",
+        rows.append([f"projected paper CIFAR-10 search ({PAPER_SEARCH_IMAGES:,} images), {precision}{batch}",
                      f"{hours:.3f} h (paper: {PAPER_SEARCH_GPU_HOURS} GPU-h)"])  # fmt: skip
         print(" | ".join(rows[-2]), "|", " | ".join(rows[-1]), flush=True)
     photos = synthetic_photos(64, 224, torch.Generator().manual_seed(0)).to(device)

@@ -75,7 +75,8 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
     table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     assert table[0] == "| what | measured |"
     assert re.search(r"\| CUDA tests \(pytest -k cuda\) \| \d+ (passed|skipped)", result.stdout)
-    assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast \| [\d.]+ h", result.stdout)
+    assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast, batch 16 \| [\d.]+ h",
+                     result.stdout)  # fmt: skip
     assert sum("policy eval" in line for line in table) == 2
     assert sum(line.startswith("| search step, WRN-40-2 critic") and ", batch 16 |" in line for line in table) == 2
     row = r"\| end-to-end search, embedded MNIST, 128 images x 1 epochs, WRN-40-2, bf16, --no_operation_check \| "
