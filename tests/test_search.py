@@ -134,8 +134,10 @@ def test_the_validation_term_holds_images_out_and_leaves_the_judge_s_gradients_a
 
 
 def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch):
-    # the plumbing, not the verdicts (tests/test_search_quality.py checks those): short judges will do
+    # the plumbing, not the verdicts (tests/test_search_quality.py checks those): short judges will do, although
+    # they barely beat chance
     monkeypatch.setattr(operation_check, "CHECK_BATCHES", 2)
+    monkeypatch.setattr(operation_check, "NEAR_CHANCE_SHARE", -1.0)
     policy = run_search(tiny_config(tmp_path, calibration="none", operation_check=True, operation_check_margin=0.0,
                                     operation_check_steps=20, operation_check_precision="auto"))  # fmt: skip
     check = policy.search_info["operation_check"]
@@ -186,7 +188,9 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     whole = table()
     cosine, preservation, strength = (whole[row] for row in (operation_check.COSINE, operation_check.PRESERVATION,
                                                              operation_check.STRENGTH))  # fmt: skip
-    assert whole.shape == (3, operation_check.FOLDS, 3)
+    assert whole.shape == (4, operation_check.FOLDS, 3)
+    accuracy = whole[operation_check.ACCURACY]  # each fold classifier's, unaugmented: the same in every column
+    assert ((accuracy >= 0) & (accuracy <= 1)).all() and (accuracy == accuracy[:, :1]).all()
     assert (cosine != 0).all() and cosine.isfinite().all()  # Invert too: the spread's choice needs its cosine
     assert ((preservation >= 0) & (preservation <= len(labels))).all()
     assert (strength > 0).all()  # a shear, an inversion and a cut-out hole all change noise images
@@ -327,6 +331,39 @@ def test_the_start_message_says_how_many_cpu_threads_a_process_has(monkeypatch, 
     monkeypatch.setattr(search_loop.torch, "get_num_threads", lambda: threads)
     accelerator = types.SimpleNamespace(device=torch.device(device), num_processes=processes)
     assert search_loop._cpu_threads(accelerator) == described
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "num_classes", "weak"),
+    [([0.27, 0.25, 0.3, 0.2, 0.33], 4, True), ([0.4, 0.35, 0.38, 0.3, 0.9], 4, False),
+     ([0.12, 0.15, 0.9, 0.95, 0.1], 10, True), ([0.2, 0.25, 0.9, 0.95, 0.1], 10, False)],
+)  # fmt: skip
+def test_classifiers_near_chance_are_told_apart_by_their_median_accuracy(accuracies, num_classes, weak):
+    table = torch.zeros(4, operation_check.FOLDS, 3)
+    table[operation_check.ACCURACY] = torch.tensor(accuracies)[:, None]
+    # the threshold: chance plus a tenth of the way to 100% (4 classes: 0.325, 10 classes: 0.19)
+    reason = operation_check.near_chance(table, num_classes)
+    assert bool(reason) is weak
+    if weak:
+        median = sorted(accuracies)[2]
+        assert reason.startswith(f"its classifiers recognised {median:.0%} of their held-out images, near chance for "
+                                 f"{num_classes} classes ({1 / num_classes:.0%})")  # fmt: skip
+
+
+def test_the_operation_check_is_skipped_when_its_classifiers_are_near_chance(tmp_path, monkeypatch, caplog):
+    def tables_near_chance(policy, tested, *args, **kwargs):
+        table = torch.ones(4, operation_check.FOLDS, len(tested))  # every op harmless, as chance-level judges say
+        table[operation_check.ACCURACY] = 0.12
+        return table
+
+    monkeypatch.setattr(search_loop, "fold_tables", tables_near_chance)
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        policy = run_search(tiny_config(tmp_path, max_steps=2, operation_check=True, calibration="none"))
+    reason = operation_check.near_chance(tables_near_chance(None, ["ShearX"]), 10)
+    assert f"Operation check skipped: {reason}." in caplog.text
+    assert policy.search_info["operation_check"]["skipped"] == reason
+    assert f"Operation check: skipped ({reason})." in (tmp_path / "README.md").read_text()
+    assert policy.probabilities.min() > 0  # nothing switched off
 
 
 def test_the_operation_check_is_skipped_with_a_warning_on_too_few_images(tmp_path, caplog):

@@ -25,7 +25,7 @@ from hf_faa.search.diagnostics import (
     window_diagnostics,
 )
 from hf_faa.search.losses import strength_shortfall
-from hf_faa.search.operation_check import OperationCheck, checked_operations, fold_tables
+from hf_faa.search.operation_check import ACCURACY, OperationCheck, checked_operations, fold_tables, near_chance
 from hf_faa.search.report import write_loss_curves
 
 
@@ -182,6 +182,7 @@ def test_the_operation_check_switches_off_label_destroying_ops_on_digits():
     table = fold_tables(policy, tested, images, labels, data.num_classes, seed=0, steps=defaults.operation_check_steps)
     margin, share = defaults.operation_check_margin, defaults.selection_spread
     check = OperationCheck.from_table(tested, tested, table, margin, share)
+    assert table[ACCURACY].min() > 0.5 and near_chance(table, data.num_classes) == ""  # classifiers that can judge
     assert {"Invert", "HorizontalFlip", "VerticalFlip"} <= set(check.switched_off)
     assert not {"ShearX", "ShearY", "AutoContrast", "Posterize", "Cutout"} & set(check.switched_off)
     assert all(len(values) == 5 for values in check.differences.values())

@@ -205,7 +205,7 @@ class SearchConfig(DatasetArguments):
             "more than --operation_check_margin below (the median over the classifiers), or under which they "
             "recognise less than 0.6 of what they recognise unaugmented, is switched off (apply probability 0). It "
             "catches label-destroying ops the search kept (flips on digits, Equalize where colour is the class). "
-            "--operation_check false skips it."
+            "It is skipped, with a warning, when its classifiers barely beat chance. --operation_check false skips it."
         ),  # fmt: skip
     )
     operation_check_margin: float = field(

@@ -38,6 +38,7 @@ from .operation_check import (
     checked_operations,
     fold_tables,
     native_bf16,
+    near_chance,
     spread_selection_,
     switch_off_,
     tested_operations,
@@ -367,6 +368,10 @@ def _check_operations(
                         config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
                         accelerator.process_index, accelerator.num_processes, bf16=precision == "bf16")  # fmt: skip
     table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
+    reason = near_chance(table, data.num_classes)
+    if reason:
+        logger.warning(f"Operation check skipped: {reason}.", main_process_only=True)
+        return OperationCheck({}, [], skipped=reason)
     return OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
                                      precision)  # fmt: skip
 

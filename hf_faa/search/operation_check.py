@@ -15,7 +15,8 @@ every op far below unaugmented images (-0.6 to -1.4 for a shear, a translation a
 four put within 0.03 of them: docs/search-research.md, session 19). Ops the policy applies in under
 :data:`MIN_CHECKED_RATE` of its stages are left as they are: switching them off would change next to nothing.
 The classifiers train on images shifted by up to :data:`JUDGE_SHIFT` pixels (the official loader's crop), so
-they do not read a small shift as a change of label.
+they do not read a small shift as a change of label. Classifiers that barely beat chance cannot judge anything; then
+the check is skipped (:data:`NEAR_CHANCE_SHARE`).
 
 The same classifiers also widen the policy's choice (``--selection_spread``). A search settles on a few ops by
 the luck of its first batches, and on digits several harmless ops together train better than any one of them
@@ -73,8 +74,13 @@ MIN_LABEL_PRESERVATION = 0.9
 MIN_SPREAD_STRENGTH = 0.01
 # The spread ops' apply probability in every stage, at least (RandAugment's 13/14 is about 0.93).
 SPREAD_APPLY_PROBABILITY = 0.9
+# Classifiers that barely beat chance judge nothing: on a probe where they recognised 27% of 4 classes, label
+# preservation came out above 1 (AutoContrast 1.31) and the spread admitted both flips, which changed that label
+# (docs/search-research.md, session 22). With a median held-out accuracy below chance plus this share of the way
+# from chance to 100%, the check is skipped.
+NEAR_CHANCE_SHARE = 0.1
 # The rows of fold_tables()'s table.
-COSINE, PRESERVATION, STRENGTH = range(3)
+COSINE, PRESERVATION, STRENGTH, ACCURACY = range(4)
 OperationSetting = tuple[str, float, tuple[float, float] | None]  # an op's name, magnitude, the policy's value range
 
 
@@ -98,7 +104,7 @@ class OperationCheck:
         cls, tested: list[str], checked: list[str], table: Tensor, margin: float, spread_share: float = 0.0,
         precision: str = "fp32",
     ) -> OperationCheck:  # fmt: skip
-        """The verdict on the full ``[3, FOLDS, len(tested)]`` table of :func:`fold_tables`: the ``checked`` ops
+        """The verdict on the full table of :func:`fold_tables`: the ``checked`` ops
         (those the policy applies, a subset of ``tested``) whose median cosine difference is below ``-margin`` or
         whose mean label preservation is below :data:`MIN_PRESERVATION_TO_STAY` are switched off; with a
         ``spread_share``, the tested ops not switched off that train like real images, keep most labels and change
@@ -150,6 +156,19 @@ def native_bf16(device: torch.device) -> bool:
     return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
 
+def near_chance(table: Tensor, num_classes: int) -> str:
+    """Why the classifiers of a :func:`fold_tables` ``table`` are too weak to judge the ops (empty when they are
+    not): their median held-out accuracy is below chance (1 / ``num_classes``) plus :data:`NEAR_CHANCE_SHARE` of the
+    way to 100%."""
+    accuracy, chance = float(table[ACCURACY, :, 0].median()), 1 / num_classes
+    if accuracy >= chance + NEAR_CHANCE_SHARE * (1 - chance):
+        return ""
+    return (
+        f"its classifiers recognised {accuracy:.0%} of their held-out images, near chance for {num_classes} classes "
+        f"({chance:.0%}), so their verdicts would be noise; the policy is kept as searched"
+    )
+
+
 def checked_operations(policy: FasterAutoAugmentPolicy) -> list[str]:
     """The ops ``policy`` applies in at least :data:`MIN_CHECKED_RATE` of its stages."""
     return [name for name, rate in policy.operation_rates().items() if rate >= MIN_CHECKED_RATE]
@@ -165,12 +184,13 @@ def fold_tables(
     policy: FasterAutoAugmentPolicy, tested: list[str], images: Tensor, labels: Tensor, num_classes: int, seed: int,
     steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0, world_size: int = 1, bf16: bool = False,
 ) -> Tensor:  # fmt: skip
-    """Per fold and ``tested`` op, ``[3, FOLDS, len(tested)]``: [COSINE] the op's cosine minus that of unaugmented
+    """Per fold and ``tested`` op, ``[4, FOLDS, len(tested)]``: [COSINE] the op's cosine minus that of unaugmented
     images (:data:`CHECK_BATCHES` gradients per op and fold); [PRESERVATION] the fold classifier's accuracy
     on its held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the op's mean absolute
-    pixel change on those images. On ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with
-    ``labels`` ``[N]``, for this process's share of the folds (every ``world_size``-th from ``rank``); the other
-    folds stay 0, so summing the tables of all processes gives the full one.
+    pixel change on those images; [ACCURACY] the fold classifier's accuracy on them unaugmented (in every column).
+    On ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``, for this process's
+    share of the folds (every ``world_size``-th from ``rank``); the other folds stay 0, so summing the tables of all
+    processes gives the full one.
     Each fold's classifier is a WideResNet-``depth``-``widen_factor`` trained for ``steps`` steps on images shifted
     by up to :data:`JUDGE_SHIFT` pixels, seeded from ``seed`` and the fold alone; with ``bf16`` the classifiers run
     in bf16 autocast and channels_last (the ops in float32)."""
@@ -179,7 +199,7 @@ def fold_tables(
     # each op's magnitude averaged over its stages, weighted by selection (0 for ops without one)
     magnitudes = {row["operation"]: row["magnitude"] or 0.0 for row in policy.summarize()}
     folds = order.tensor_split(FOLDS)
-    table = torch.zeros(3, FOLDS, len(tested))
+    table = torch.zeros(4, FOLDS, len(tested))
     for fold in range(rank, FOLDS, world_size):
         held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
@@ -188,8 +208,9 @@ def fold_tables(
         judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold, bf16)
         reference = _gradient(judge, held_out_images, held_out_labels, bf16)
         unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16)
+        table[ACCURACY, fold] = unaugmented_accuracy = _accuracy(judge, held_out_images, held_out_labels, bf16)
         # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
-        held_out_accuracy = max(_accuracy(judge, held_out_images, held_out_labels, bf16), 1 / len(held_out))
+        held_out_accuracy = max(unaugmented_accuracy, 1 / len(held_out))
         for column, name in enumerate(tested):
             operation = (name, magnitudes[name], policy.value_range(name))
             cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold, bf16)
