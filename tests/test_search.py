@@ -181,8 +181,8 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     labels = torch.arange(20) % 2
 
     def table(**shard):
-        return operation_check.fold_tables(policy, policy.operations, images, labels, 2, seed=0, steps=2, bf16=bf16,
-                                           **shard)  # fmt: skip
+        judges = operation_check.fold_judges(images, labels, 2, seed=0, steps=2, bf16=bf16, **shard)
+        return operation_check.judge_table(judges, operation_check.operation_settings(policy, policy.operations))
 
     halves = [table(rank=rank, world_size=2) for rank in (0, 1)]
     whole = table()
@@ -196,6 +196,88 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     assert (strength > 0).all()  # a shear, an inversion and a cut-out hole all change noise images
     assert (halves[0][:, 1::2] == 0).all() and (halves[1][:, 0::2] == 0).all()  # each process runs its own folds
     torch.testing.assert_close(halves[0] + halves[1], whole)
+
+
+def test_the_cosine_change_at_twice_the_magnitude_is_paired_per_fold_and_split_across_processes():
+    policy = FasterAutoAugmentPolicy(["ShearX", "Cutout", "Rotate"], num_sub_policies=2)
+    policy.reset_parameters("uniform")
+    with torch.no_grad():
+        policy.magnitudes[..., 0], policy.magnitudes[..., 1], policy.magnitudes[..., 2] = 0.3, 0.0, 0.7
+    assert [setting[1] for setting in operation_check.operation_settings(policy, policy.operations, 2.0)] == [
+        pytest.approx(0.6), 0.0, 1.0  # at most 1
+    ]  # fmt: skip
+    images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(20) % 2
+
+    def changes(**shard):
+        judges = operation_check.fold_judges(images, labels, 2, seed=0, steps=2, **shard)
+        return operation_check.doubled_cosine_changes(judges, policy, ["ShearX", "Cutout"])
+
+    whole = changes()
+    assert whole.shape == (operation_check.FOLDS, 2)
+    assert (whole[:, 0] != 0).all()  # a shear of 0.6 is not one of 0.3
+    # Cutout at magnitude 0 cuts nothing at twice it either: the same batches and draws give the same cosine
+    assert (whole[:, 1] == 0).all()
+    halves = [changes(rank=rank, world_size=2) for rank in (0, 1)]
+    assert (halves[0][1::2] == 0).all() and (halves[1][0::2] == 0).all()
+    torch.testing.assert_close(halves[0] + halves[1], whole)
+
+
+@pytest.mark.parametrize(
+    ("changes", "uniform"),
+    [({"ShearX": 0.01, "Rotate": 0.02, "Contrast": -0.1}, True), ({"ShearX": 0.01, "Rotate": -0.02}, False),
+     ({"ShearX": -0.01, "Rotate": 0.0}, False), ({}, False)],
+)  # fmt: skip
+def test_more_than_half_of_the_spread_ops_must_train_better_at_twice_their_magnitude(changes, uniform):
+    check = operation_check.OperationCheck({}, [], doubled_cosine_change=changes)
+    assert check.votes_for_uniform_magnitudes() is uniform
+
+
+def test_uniform_magnitudes_draw_each_image_s_magnitude_below_twice_the_searched_one():
+    policy = FasterAutoAugmentPolicy(["ShearX", "Rotate"], num_sub_policies=1, operation_count=1)
+    with torch.no_grad():
+        policy.logits.copy_(torch.tensor([[[10.0, -10.0]]]))  # the stage picks ShearX
+        policy.magnitudes.copy_(torch.tensor([[[0.2, 0.7]]]))
+    operation_check.uniform_magnitudes_(policy)
+    assert policy.magnitude_sampling == "uniform" and policy.config["magnitude_sampling"] == "uniform"
+    torch.testing.assert_close(policy.magnitudes.detach(), torch.tensor([[[0.4, 1.0]]]))  # at most 1
+    drawn = policy.eval().sample_choices(20000, torch.Generator().manual_seed(0)).magnitude
+    assert drawn.min() >= 0 and drawn.max() <= 0.4
+    assert drawn.mean() == pytest.approx(0.2, abs=0.005)  # the searched magnitude, on average
+
+
+@pytest.mark.parametrize(("change", "sampling"), [(0.01, "uniform"), (-0.01, "fixed")])
+def test_the_saved_policy_draws_its_magnitudes_as_the_check_s_classifiers_vote(tmp_path, monkeypatch, caplog, change,
+                                                                                sampling):  # fmt: skip
+    def harmless(judges, settings):  # every op trains like real images, keeps its labels and changes the images
+        table = torch.ones(4, operation_check.FOLDS, len(settings))
+        table[operation_check.COSINE] = 0.0
+        return table
+
+    def voted(judges, policy, operations):
+        return torch.full((operation_check.FOLDS, len(operations)), change)
+
+    monkeypatch.setattr(search_loop, "judge_table", harmless)
+    monkeypatch.setattr(search_loop, "doubled_cosine_changes", voted)
+    settings = {"max_steps": 2, "calibration": "none", "operation_check": True, "operation_check_steps": 2}
+    fixed = run_search(tiny_config(tmp_path / "fixed", **settings, saved_magnitude_sampling="fixed"))
+    with caplog.at_level(logging.INFO, logger="hf_faa"):
+        voted_policy = run_search(tiny_config(tmp_path / "auto", **settings))
+    assert fixed.magnitude_sampling == "fixed" and voted_policy.magnitude_sampling == sampling
+    expected = (2 * fixed.magnitudes).clamp(max=1) if sampling == "uniform" else fixed.magnitudes
+    torch.testing.assert_close(voted_policy.magnitudes, expected)
+    assert FasterAutoAugmentPolicy.from_pretrained(tmp_path / "auto").magnitude_sampling == sampling
+    voters = [name for name in voted_policy.operations if voted_policy.value_range(name) is not None]
+    check = voted_policy.search_info["operation_check"]
+    assert check["doubled_magnitude_cosine_change"] == dict.fromkeys(voters, change)
+    how = "each image's drawn uniformly from 0 to twice the searched one" if sampling == "uniform" else "fixed"
+    agreed = len(voters) if change > 0 else 0
+    assert (f"Magnitudes: {how}" in caplog.text and f"--saved_magnitude_sampling auto: {agreed} of the "
+            f"{len(voters)} spread ops with a magnitude trained the check's classifiers" in caplog.text)  # fmt: skip
+    card = (tmp_path / "auto" / "README.md").read_text()
+    assert "The spread ops' cosine change at twice their magnitude" in card and f"ShearX {change:+.3f}" in card
+    assert ("each image's magnitude drawn uniformly from 0\nto it" in card) is (sampling == "uniform")
+    assert fixed.search_info["operation_check"]["doubled_magnitude_cosine_change"] == {}  # set, not voted on
 
 
 def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_that_change_images():
@@ -351,12 +433,12 @@ def test_classifiers_near_chance_are_told_apart_by_their_median_accuracy(accurac
 
 
 def test_the_operation_check_is_skipped_when_its_classifiers_are_near_chance(tmp_path, monkeypatch, caplog):
-    def tables_near_chance(policy, tested, *args, **kwargs):
-        table = torch.ones(4, operation_check.FOLDS, len(tested))  # every op harmless, as chance-level judges say
+    def tables_near_chance(judges, settings):
+        table = torch.ones(4, operation_check.FOLDS, len(settings))  # every op harmless, as chance-level judges say
         table[operation_check.ACCURACY] = 0.12
         return table
 
-    monkeypatch.setattr(search_loop, "fold_tables", tables_near_chance)
+    monkeypatch.setattr(search_loop, "judge_table", tables_near_chance)
     with caplog.at_level(logging.WARNING, logger="hf_faa"):
         policy = run_search(tiny_config(tmp_path, max_steps=2, operation_check=True, calibration="none"))
     reason = operation_check.near_chance(tables_near_chance(None, ["ShearX"]), 10)
@@ -482,6 +564,10 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"operation_check_steps": 0}, r"--operation_check_steps 0 \(must be at least 1\)"),
         ({"selection_spread": 1.5}, r"--selection_spread 1.5 \(must be between 0 and 1\)"),
         ({"operation_check_precision": "fp16"}, "operation_check_precision must be one of"),
+        (
+            {"saved_magnitude_sampling": "random"},
+            r"saved_magnitude_sampling must be one of \('auto', 'fixed', 'uniform'\)",
+        ),
     ],
 )
 def test_invalid_settings_fail_before_any_work(overrides, message):

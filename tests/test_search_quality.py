@@ -25,7 +25,15 @@ from hf_faa.search.diagnostics import (
     window_diagnostics,
 )
 from hf_faa.search.losses import strength_shortfall
-from hf_faa.search.operation_check import ACCURACY, OperationCheck, checked_operations, fold_tables, near_chance
+from hf_faa.search.operation_check import (
+    ACCURACY,
+    OperationCheck,
+    checked_operations,
+    fold_judges,
+    judge_table,
+    near_chance,
+    operation_settings,
+)
 from hf_faa.search.report import write_loss_curves
 
 
@@ -179,7 +187,8 @@ def test_the_operation_check_switches_off_label_destroying_ops_on_digits():
     assert checked == policy.operations  # the uniform start applies every op
     # the ops asserted on (each op's verdict depends on its own draws alone; all sixteen take a fifth longer)
     tested = ["Invert", "HorizontalFlip", "VerticalFlip", "ShearX", "ShearY", "AutoContrast", "Posterize", "Cutout"]
-    table = fold_tables(policy, tested, images, labels, data.num_classes, seed=0, steps=defaults.operation_check_steps)
+    judges = fold_judges(images, labels, data.num_classes, seed=0, steps=defaults.operation_check_steps)
+    table = judge_table(judges, operation_settings(policy, tested))
     margin, share = defaults.operation_check_margin, defaults.selection_spread
     check = OperationCheck.from_table(tested, tested, table, margin, share)
     assert table[ACCURACY].min() > 0.5 and near_chance(table, data.num_classes) == ""  # classifiers that can judge

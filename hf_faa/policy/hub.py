@@ -93,6 +93,7 @@ class PolicyHub:
             "citation": CITATION,
             "num_sub_policies": self.num_sub_policies,
             "operation_count": self.operation_count,
+            "magnitude_sampling": self.magnitude_sampling,
         }
         values.update(kwargs)
         return ModelCard.from_template(

@@ -16,6 +16,7 @@ MIXED_PRECISIONS = ("no", "fp16", "bf16")
 CALIBRATIONS = ("validation", "none")
 CLASSIFIERS = ("separate", "shared")
 OPERATION_CHECK_PRECISIONS = ("auto", "fp32", "bf16")
+SAVED_MAGNITUDE_SAMPLINGS = ("auto", "fixed", "uniform")
 # --validation_share holds out at most this many images: enough for a per-step validation batch and a
 # validation set the judge cannot memorise, without taking much of a large dataset from the search.
 MAX_VALIDATION_IMAGES = 1000
@@ -231,6 +232,19 @@ class SearchConfig(DatasetArguments):
             "0 keeps the searched selection."
         ),
     )
+    saved_magnitude_sampling: str = field(
+        default="auto",
+        **_help(
+            "How the saved policy applies the magnitudes of a search with --magnitude_sampling fixed: fixed (as "
+            "searched), uniform (each image's magnitude drawn from 0 to twice the searched one, TrivialAugment's "
+            "draws with the same mean), or auto: uniform when the operation check's classifiers train more like "
+            "held-out images at twice the magnitude for more than half of the --selection_spread ops that have one, "
+            "else fixed (without the check or a spread: fixed). Uniform draws gained on a dataset whose geometric ops "
+            "keep every label and lost up to 0.9 points on digits, where the classifiers voted for fixed "
+            "(docs/search-research.md, session 24).",
+            choices=SAVED_MAGNITUDE_SAMPLINGS,
+        ),
+    )
     operation_check_precision: str = field(
         default="fp32",
         **_help(
@@ -361,6 +375,7 @@ class SearchConfig(DatasetArguments):
                               ("magnitude_sampling", MAGNITUDE_SAMPLINGS), ("policy_init", POLICY_INITS),
                               ("calibration", CALIBRATIONS), ("classifier", CLASSIFIERS),
                               ("operation_check_precision", OPERATION_CHECK_PRECISIONS),
+                              ("saved_magnitude_sampling", SAVED_MAGNITUDE_SAMPLINGS),
                               ("strength_floor_scope", STRENGTH_FLOOR_SCOPES),
                               ("base_augmentation", BASE_AUGMENTATIONS)):  # fmt: skip
             if getattr(self, name) not in choices:

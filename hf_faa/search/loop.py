@@ -36,12 +36,16 @@ from .operation_check import (
     SPREAD_APPLY_PROBABILITY,
     OperationCheck,
     checked_operations,
-    fold_tables,
+    doubled_cosine_changes,
+    fold_judges,
+    judge_table,
     native_bf16,
     near_chance,
+    operation_settings,
     spread_selection_,
     switch_off_,
     tested_operations,
+    uniform_magnitudes_,
 )
 from .outputs import search_info, with_search_info, write_outputs
 from .report import LOG_NAME, SearchLog, summary_markdown
@@ -169,10 +173,10 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     start_magnitude = float(initial_parameters["magnitudes"].mean()) * config.magnitude_scale
     if config.magnitude_scale != 1:
         messages.append(f"Magnitudes scaled by {config.magnitude_scale:g} (--magnitude_scale).")
+    check = None
     if config.operation_check:
-        check = _timed(info, "operation_check", lambda: _check_operations(config, data, accelerator, policy))
-        switch_off_(policy, check.switched_off)
-        spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
+        check = _timed(info, "operation_check",
+                       lambda: _check_operations(config, data, accelerator, policy, start_magnitude))  # fmt: skip
         messages.append(
             f"Operation check: skipped ({check.skipped})." if check.skipped else
             f"Operation check: switched off {', '.join(check.switched_off) or 'nothing'} (median gradient "
@@ -183,6 +187,11 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
             messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
                             f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g}, applied "
                             f"with probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread).")  # fmt: skip
+    if config.magnitude_sampling == "fixed":
+        sampling, why = _saved_magnitude_sampling(config, check)
+        if sampling == "uniform":
+            uniform_magnitudes_(policy)
+        messages.append(f"Magnitudes: {_SAMPLING_WORDS[sampling]} ({why}).")
     if config.calibration == "validation":
         calibration = _timed(info, "calibration", lambda: _calibrate(config, data, accelerator, policy))
         rescale_(policy, calibration.chosen)
@@ -202,6 +211,28 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the trackers (and the process group)
     return policy
+
+
+_SAMPLING_WORDS = {
+    "fixed": "fixed, as searched",
+    "uniform": "each image's drawn uniformly from 0 to twice the searched one",
+}
+
+
+def _saved_magnitude_sampling(config: SearchConfig, check: OperationCheck | None) -> tuple[str, str]:
+    """How the saved policy draws its magnitudes (fixed or uniform) and why, in words."""
+    if config.saved_magnitude_sampling != "auto":
+        return config.saved_magnitude_sampling, f"--saved_magnitude_sampling {config.saved_magnitude_sampling}"
+    if check is None or check.skipped:
+        return "fixed", "--saved_magnitude_sampling auto, without the operation check to vote"
+    changes = list(check.doubled_cosine_change.values())
+    if not changes:
+        return "fixed", "--saved_magnitude_sampling auto, without a vote: no spread op has a magnitude"
+    sampling = "uniform" if check.votes_for_uniform_magnitudes() else "fixed"
+    return sampling, (
+        f"--saved_magnitude_sampling auto: {sum(change > 0 for change in changes)} of the {len(changes)} spread ops "
+        "with a magnitude trained the check's classifiers more like held-out images at twice it"
+    )
 
 
 def _critic_precision(config: SearchConfig, accelerator: Accelerator) -> str:
@@ -348,10 +379,13 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
 
 
 def _check_operations(
-    config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy: FasterAutoAugmentPolicy
-) -> OperationCheck:
+    config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy: FasterAutoAugmentPolicy,
+    start_magnitude: float,
+) -> OperationCheck:  # fmt: skip
     """The operation check on (up to ``calibration_max_samples``) decodable search images, its folds shared
-    among the processes; every process gets the same verdict."""
+    among the processes; every process gets the same verdict and applies it to ``policy`` in place (the ops switched
+    off, the selection spread, its ops at ``start_magnitude`` or more). With ``--saved_magnitude_sampling auto`` the
+    same classifiers then test the spread ops at twice their magnitude (the check's ``doubled_cosine_change``)."""
     images, labels = _post_search_sample(config, data, accelerator.device)
     if len(labels) < MIN_CHECK_IMAGES:
         reason = f"it needs at least {MIN_CHECK_IMAGES} decodable search images, and there are {len(labels)}"
@@ -364,16 +398,28 @@ def _check_operations(
     precision = config.operation_check_precision
     if precision == "auto":
         precision = "bf16" if native_bf16(accelerator.device) else "fp32"
-    table = fold_tables(policy, tested, images, labels, data.num_classes, config.seed,
-                        config.operation_check_steps, config.critic_depth, config.critic_widen_factor,
-                        accelerator.process_index, accelerator.num_processes, bf16=precision == "bf16")  # fmt: skip
-    table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
+    judges = fold_judges(images, labels, data.num_classes, config.seed, config.operation_check_steps,
+                         config.critic_depth, config.critic_widen_factor, accelerator.process_index,
+                         accelerator.num_processes, bf16=precision == "bf16")  # fmt: skip
+    table = _all_folds(accelerator, judge_table(judges, operation_settings(policy, tested)))
     reason = near_chance(table, data.num_classes)
     if reason:
         logger.warning(f"Operation check skipped: {reason}.", main_process_only=True)
         return OperationCheck({}, [], skipped=reason)
-    return OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
-                                     precision)  # fmt: skip
+    check = OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
+                                      precision)  # fmt: skip
+    switch_off_(policy, check.switched_off)
+    spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
+    voters = [name for name in check.spread_over if policy.value_range(name) is not None]
+    if config.saved_magnitude_sampling == "auto" and config.magnitude_sampling == "fixed" and voters:
+        changes = _all_folds(accelerator, doubled_cosine_changes(judges, policy, voters))
+        check.doubled_cosine_change = dict(zip(voters, changes.median(0).values.tolist(), strict=True))
+    return check
+
+
+def _all_folds(accelerator: Accelerator, table: Tensor) -> Tensor:
+    """The sum over the processes of their tables, each with only its own folds filled in: the table of every fold."""
+    return accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
 
 
 def _initial_strength(members: list[SearchState], images: Tensor) -> float:

@@ -28,6 +28,14 @@ and change the images (a mean pixel change of at least :data:`MIN_SPREAD_STRENGT
 those ops keep at least the magnitude they started the search with, since a search shrinks the magnitudes of the
 ops it hardly selects, and are applied with probability at least :data:`SPREAD_APPLY_PROBABILITY` (RandAugment
 applies an op to nearly every image; the searched policies applied about one op per image).
+
+Last, the same classifiers vote on how the saved policy draws its magnitudes (``--saved_magnitude_sampling auto``):
+each spread op with a magnitude is applied at its final magnitude and at twice it, and when more than
+:data:`UNIFORM_MAGNITUDE_VOTE` of them train the classifiers more like held-out images at twice the magnitude (the
+median over the folds of the paired cosine change is above 0), each image's magnitude is drawn uniformly from 0 to
+twice the searched one (TrivialAugment's draws, the same mean). Where geometric ops keep every label (the `tinted`
+dataset of the suite) most of them do, and the draws gained there; on digits, photo patches, textures and exposure
+none did, and the draws lost up to 0.9 points on digits (docs/search-research.md, session 24).
 """
 
 from __future__ import annotations
@@ -79,7 +87,12 @@ SPREAD_APPLY_PROBABILITY = 0.9
 # (docs/search-research.md, session 22). With a median held-out accuracy below chance plus this share of the way
 # from chance to 100%, the check is skipped.
 NEAR_CHANCE_SHARE = 0.1
-# The rows of fold_tables()'s table.
+# --saved_magnitude_sampling auto: magnitudes are drawn uniformly when more than this share of the spread ops with a
+# magnitude train the classifiers more like held-out images at twice their magnitude. On the suite's searches the
+# share was 0.44-0.86 on `tinted` (five searches) and 0 on the five other datasets (docs/search-research.md,
+# session 24).
+UNIFORM_MAGNITUDE_VOTE = 0.5
+# The rows of judge_table()'s table.
 COSINE, PRESERVATION, STRENGTH, ACCURACY = range(4)
 OperationSetting = tuple[str, float, tuple[float, float] | None]  # an op's name, magnitude, the policy's value range
 
@@ -98,13 +111,16 @@ class OperationCheck:
     strength: dict[str, float] = field(default_factory=dict)
     spread_share: float = 0.0  # --selection_spread
     spread_over: list[str] = field(default_factory=list)
+    # per spread op with a magnitude: the median over the folds of its cosine's change from its final magnitude to
+    # twice it (empty without the vote of --saved_magnitude_sampling auto)
+    doubled_cosine_change: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_table(
         cls, tested: list[str], checked: list[str], table: Tensor, margin: float, spread_share: float = 0.0,
         precision: str = "fp32",
     ) -> OperationCheck:  # fmt: skip
-        """The verdict on the full table of :func:`fold_tables`: the ``checked`` ops
+        """The verdict on the full table of :func:`judge_table`: the ``checked`` ops
         (those the policy applies, a subset of ``tested``) whose median cosine difference is below ``-margin`` or
         whose mean label preservation is below :data:`MIN_PRESERVATION_TO_STAY` are switched off; with a
         ``spread_share``, the tested ops not switched off that train like real images, keep most labels and change
@@ -132,6 +148,12 @@ class OperationCheck:
     def mean_preservation(self) -> dict[str, float]:
         return {name: sum(values) / len(values) for name, values in self.preservation.items()}
 
+    def votes_for_uniform_magnitudes(self) -> bool:
+        """Whether more than :data:`UNIFORM_MAGNITUDE_VOTE` of the voting ops train more like held-out images at
+        twice their magnitude."""
+        changes = list(self.doubled_cosine_change.values())
+        return bool(changes) and sum(change > 0 for change in changes) > UNIFORM_MAGNITUDE_VOTE * len(changes)
+
     def as_dict(self) -> dict[str, object]:
         if self.skipped:
             return {"cosine_minus_unaugmented": {}, "switched_off": [], "skipped": self.skipped}
@@ -142,6 +164,9 @@ class OperationCheck:
             "switched_off": self.switched_off,
             "selection_spread": self.spread_share,
             "spread_over": self.spread_over,
+            "doubled_magnitude_cosine_change": {
+                name: round(value, 4) for name, value in self.doubled_cosine_change.items()
+            },
             "precision": self.precision,
         }
 
@@ -157,7 +182,7 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def near_chance(table: Tensor, num_classes: int) -> str:
-    """Why the classifiers of a :func:`fold_tables` ``table`` are too weak to judge the ops (empty when they are
+    """Why the classifiers of a :func:`judge_table` ``table`` are too weak to judge the ops (empty when they are
     not): their median held-out accuracy is below chance (1 / ``num_classes``) plus :data:`NEAR_CHANCE_SHARE` of the
     way to 100%."""
     accuracy, chance = float(table[ACCURACY, :, 0].median()), 1 / num_classes
@@ -180,26 +205,34 @@ def tested_operations(policy: FasterAutoAugmentPolicy, spread_share: float) -> l
     return list(policy.operations) if spread_share > 0 else checked_operations(policy)
 
 
-def fold_tables(
-    policy: FasterAutoAugmentPolicy, tested: list[str], images: Tensor, labels: Tensor, num_classes: int, seed: int,
-    steps: int, depth: int = 10, widen_factor: int = 1, rank: int = 0, world_size: int = 1, bf16: bool = False,
-) -> Tensor:  # fmt: skip
-    """Per fold and ``tested`` op, ``[4, FOLDS, len(tested)]``: [COSINE] the op's cosine minus that of unaugmented
-    images (:data:`CHECK_BATCHES` gradients per op and fold); [PRESERVATION] the fold classifier's accuracy
-    on its held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the op's mean absolute
-    pixel change on those images; [ACCURACY] the fold classifier's accuracy on them unaugmented (in every column).
-    On ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``, for this process's
-    share of the folds (every ``world_size``-th from ``rank``); the other folds stay 0, so summing the tables of all
-    processes gives the full one.
-    Each fold's classifier is a WideResNet-``depth``-``widen_factor`` trained for ``steps`` steps on images shifted
-    by up to :data:`JUDGE_SHIFT` pixels, seeded from ``seed`` and the fold alone; with ``bf16`` the classifiers run
-    in bf16 autocast and channels_last (the ops in float32)."""
+@dataclass
+class FoldJudge:
+    """One fold's classifier, trained on the other folds, with what an op's images are compared against."""
+
+    fold: int
+    seed: int  # of the classifier's initialisation and of every draw that tests an op
+    judge: WideResNetClassifier
+    train: tuple[Tensor, Tensor]  # images (floats in [0, 1]) and labels
+    held_out: tuple[Tensor, Tensor]
+    reference: Tensor  # the classifier's gradient on the held-out images
+    unaugmented_cosine: float  # the mean cosine of its gradients on unaugmented training batches with reference
+    accuracy: float  # on the held-out images, unaugmented
+    bf16: bool
+
+
+def fold_judges(
+    images: Tensor, labels: Tensor, num_classes: int, seed: int, steps: int, depth: int = 10, widen_factor: int = 1,
+    rank: int = 0, world_size: int = 1, bf16: bool = False,
+) -> list[FoldJudge]:  # fmt: skip
+    """This process's share of the :data:`FOLDS` fold classifiers (every ``world_size``-th from ``rank``) on
+    ``images`` (uint8 ``[N, C, H, W]``, ``N >= MIN_CHECK_IMAGES``) with ``labels`` ``[N]``: each a
+    WideResNet-``depth``-``widen_factor`` trained for ``steps`` steps on images shifted by up to :data:`JUDGE_SHIFT`
+    pixels, seeded from ``seed`` and the fold alone; with ``bf16`` the classifiers run in bf16 autocast and
+    channels_last (the ops in float32)."""
     images = images.float() / 255
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed)).to(labels.device)
-    # each op's magnitude averaged over its stages, weighted by selection (0 for ops without one)
-    magnitudes = {row["operation"]: row["magnitude"] or 0.0 for row in policy.summarize()}
     folds = order.tensor_split(FOLDS)
-    table = torch.zeros(4, FOLDS, len(tested))
+    judges = []
     for fold in range(rank, FOLDS, world_size):
         held_out = folds[fold]
         train = order[~torch.isin(order, held_out)]
@@ -207,18 +240,53 @@ def fold_tables(
         held_out_images, held_out_labels = images[held_out], labels[held_out]
         judge = _trained_judge(train_images, train_labels, num_classes, depth, widen_factor, steps, seed + fold, bf16)
         reference = _gradient(judge, held_out_images, held_out_labels, bf16)
-        unaugmented = _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16)
-        table[ACCURACY, fold] = unaugmented_accuracy = _accuracy(judge, held_out_images, held_out_labels, bf16)
+        judges.append(FoldJudge(
+            fold, seed + fold, judge, (train_images, train_labels), (held_out_images, held_out_labels), reference,
+            _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16),
+            _accuracy(judge, held_out_images, held_out_labels, bf16), bf16,
+        ))  # fmt: skip
+    return judges
+
+
+def operation_settings(
+    policy: FasterAutoAugmentPolicy, operations: list[str], magnitude_factor: float = 1.0
+) -> list[OperationSetting]:
+    """Each of ``operations`` as the check applies it: at ``magnitude_factor`` times its magnitude in ``policy``
+    (averaged over the stages, weighted by selection; at most 1), with the policy's value range."""
+    magnitudes = {row["operation"]: row["magnitude"] or 0.0 for row in policy.summarize()}
+    return [(name, min(magnitudes[name] * magnitude_factor, 1.0), policy.value_range(name)) for name in operations]
+
+
+def judge_table(judges: list[FoldJudge], settings: list[OperationSetting]) -> Tensor:
+    """Per fold and op setting (:func:`operation_settings`), ``[4, FOLDS, len(settings)]``: [COSINE] the op's cosine
+    minus that of unaugmented images (:data:`CHECK_BATCHES` gradients per op and fold); [PRESERVATION] the fold
+    classifier's accuracy on its held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the
+    op's mean absolute pixel change on those images; [ACCURACY] the fold classifier's accuracy on them unaugmented
+    (in every column). The folds of other processes' ``judges`` stay 0, so summing the tables of all processes gives
+    the full one."""
+    table = torch.zeros(4, FOLDS, len(settings))
+    for fold in judges:
+        (train_images, train_labels), (held_out_images, held_out_labels) = fold.train, fold.held_out
+        table[ACCURACY, fold.fold] = fold.accuracy
         # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
-        held_out_accuracy = max(unaugmented_accuracy, 1 / len(held_out))
-        for column, name in enumerate(tested):
-            operation = (name, magnitudes[name], policy.value_range(name))
-            cosine = _mean_cosine(judge, train_images, train_labels, reference, operation, seed + fold, bf16)
-            table[COSINE, fold, column] = cosine - unaugmented
-            augmented = _applied(operation, held_out_images, torch.Generator(images.device).manual_seed(seed + fold))
-            table[PRESERVATION, fold, column] = _accuracy(judge, augmented, held_out_labels, bf16) / held_out_accuracy
-            table[STRENGTH, fold, column] = augmentation_strength(held_out_images, augmented).mean()
+        held_out_accuracy = max(fold.accuracy, 1 / len(held_out_labels))
+        for column, setting in enumerate(settings):
+            cosine = _mean_cosine(fold.judge, train_images, train_labels, fold.reference, setting, fold.seed, fold.bf16)
+            table[COSINE, fold.fold, column] = cosine - fold.unaugmented_cosine
+            draws = torch.Generator(held_out_images.device).manual_seed(fold.seed)
+            augmented = _applied(setting, held_out_images, draws)
+            preserved = _accuracy(fold.judge, augmented, held_out_labels, fold.bf16) / held_out_accuracy
+            table[PRESERVATION, fold.fold, column] = preserved
+            table[STRENGTH, fold.fold, column] = augmentation_strength(held_out_images, augmented).mean()
     return table
+
+
+def doubled_cosine_changes(judges: list[FoldJudge], policy: FasterAutoAugmentPolicy, operations: list[str]) -> Tensor:
+    """Per fold and each of ``operations`` ``[FOLDS, len(operations)]``: its cosine (:func:`judge_table`) at twice
+    its magnitude in ``policy`` minus that at its magnitude, on the same batches and draws (other processes' folds:
+    0)."""
+    base, doubled = (judge_table(judges, operation_settings(policy, operations, factor)) for factor in (1.0, 2.0))
+    return doubled[COSINE] - base[COSINE]
 
 
 @torch.no_grad()
@@ -248,6 +316,15 @@ def spread_selection_(
     policy.logits.copy_(weights.clamp_min(torch.finfo(weights.dtype).tiny).log() * policy.temperature)
     policy.magnitudes[..., columns] = policy.magnitudes[..., columns].clamp(min=magnitude_floor)
     policy.probabilities[..., columns] = policy.probabilities[..., columns].clamp(min=probability_floor)
+    return policy
+
+
+@torch.no_grad()
+def uniform_magnitudes_(policy: FasterAutoAugmentPolicy) -> FasterAutoAugmentPolicy:
+    """Make ``policy`` draw each image's magnitude uniformly from 0 to twice its magnitude (at most 1), in place: the
+    same mean where twice it stays below 1; returns the policy."""
+    policy.magnitudes.mul_(2).clamp_(max=1)
+    policy.magnitude_sampling = "uniform"
     return policy
 
 

@@ -134,6 +134,12 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
             lines += [f"Each stage gives {check['selection_spread']:g} of its selection to a uniform choice among: "
                       f"{', '.join(check['spread_over'])}, each at its starting magnitude or more, applied with "
                       f"probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread)."]  # fmt: skip
+        changes = check.get("doubled_magnitude_cosine_change")
+        if changes:
+            lines += ["The spread ops' cosine change at twice their magnitude (the median over the classifiers; "
+                      "more than half of them above 0 draws each image's magnitude uniformly from 0 to twice the "
+                      "searched one, --saved_magnitude_sampling auto): "
+                      f"{', '.join(f'{name} {change:+.3f}' for name, change in changes.items())}."]  # fmt: skip
     calibration = search_info.get("calibration")
     if calibration:
         lines += ["", "Calibration: a small classifier trained with the policy at each (apply-probability, "
