@@ -225,13 +225,13 @@ def _saved_magnitude_sampling(config: SearchConfig, check: OperationCheck | None
         return config.saved_magnitude_sampling, f"--saved_magnitude_sampling {config.saved_magnitude_sampling}"
     if check is None or check.skipped:
         return "fixed", "--saved_magnitude_sampling auto, without the operation check to vote"
-    changes = list(check.doubled_cosine_change.values())
-    if not changes:
+    agreeing, voters = check.doubled_magnitude_votes()
+    if not voters:
         return "fixed", "--saved_magnitude_sampling auto, without a vote: no spread op has a magnitude"
     sampling = "uniform" if check.votes_for_uniform_magnitudes() else "fixed"
     return sampling, (
-        f"--saved_magnitude_sampling auto: {sum(change > 0 for change in changes)} of the {len(changes)} spread ops "
-        "with a magnitude trained the check's classifiers more like held-out images at twice it"
+        f"--saved_magnitude_sampling auto: {agreeing} of the {voters} spread ops with a magnitude trained the "
+        "check's classifiers more like held-out images at twice it"
     )
 
 

@@ -148,11 +148,16 @@ class OperationCheck:
     def mean_preservation(self) -> dict[str, float]:
         return {name: sum(values) / len(values) for name, values in self.preservation.items()}
 
+    def doubled_magnitude_votes(self) -> tuple[int, int]:
+        """How many of the voting ops train more like held-out images at twice their magnitude, and how many voted."""
+        changes = self.doubled_cosine_change.values()
+        return sum(change > 0 for change in changes), len(changes)
+
     def votes_for_uniform_magnitudes(self) -> bool:
         """Whether more than :data:`UNIFORM_MAGNITUDE_VOTE` of the voting ops train more like held-out images at
         twice their magnitude."""
-        changes = list(self.doubled_cosine_change.values())
-        return bool(changes) and sum(change > 0 for change in changes) > UNIFORM_MAGNITUDE_VOTE * len(changes)
+        agreeing, voters = self.doubled_magnitude_votes()
+        return voters > 0 and agreeing > UNIFORM_MAGNITUDE_VOTE * voters
 
     def as_dict(self) -> dict[str, object]:
         if self.skipped:

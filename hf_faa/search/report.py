@@ -7,7 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .operation_check import MIN_CHECKED_RATE, MIN_PRESERVATION_TO_STAY, SPREAD_APPLY_PROBABILITY
+from .operation_check import (
+    MIN_CHECKED_RATE,
+    MIN_PRESERVATION_TO_STAY,
+    SPREAD_APPLY_PROBABILITY,
+    UNIFORM_MAGNITUDE_VOTE,
+)
 
 LOG_NAME = "search_log.jsonl"
 LOSS_CURVE_NAME = "search_curves.png"
@@ -137,8 +142,8 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
         changes = check.get("doubled_magnitude_cosine_change")
         if changes:
             lines += ["The spread ops' cosine change at twice their magnitude (the median over the classifiers; "
-                      "more than half of them above 0 draws each image's magnitude uniformly from 0 to twice the "
-                      "searched one, --saved_magnitude_sampling auto): "
+                      f"more than {UNIFORM_MAGNITUDE_VOTE:.0%} of them above 0 draws each image's magnitude uniformly "
+                      "from 0 to twice the searched one, --saved_magnitude_sampling auto): "
                       f"{', '.join(f'{name} {change:+.3f}' for name, change in changes.items())}."]  # fmt: skip
     calibration = search_info.get("calibration")
     if calibration:
