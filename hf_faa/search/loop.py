@@ -389,9 +389,7 @@ def _check_operations(
     images, labels = _post_search_sample(config, data, accelerator.device)
     if len(labels) < MIN_CHECK_IMAGES:
         reason = f"it needs at least {MIN_CHECK_IMAGES} decodable search images, and there are {len(labels)}"
-        logger.warning(f"Operation check skipped: {reason} (each fold's classifier trains on some and holds out "
-                       "others).", main_process_only=True)  # fmt: skip
-        return OperationCheck({}, [], skipped=reason)
+        return _skipped_check(reason, " (each fold's classifier trains on some and holds out others)")
     checked, tested = checked_operations(policy), tested_operations(policy, config.selection_spread)
     if not tested:
         return OperationCheck({}, [], skipped=f"no operation is applied in {MIN_CHECKED_RATE:.1%} of the stages")
@@ -404,8 +402,7 @@ def _check_operations(
     table = _all_folds(accelerator, judge_table(judges, operation_settings(policy, tested)))
     reason = near_chance(table, data.num_classes)
     if reason:
-        logger.warning(f"Operation check skipped: {reason}.", main_process_only=True)
-        return OperationCheck({}, [], skipped=reason)
+        return _skipped_check(reason)
     check = OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
                                       precision)  # fmt: skip
     switch_off_(policy, check.switched_off)
@@ -415,6 +412,12 @@ def _check_operations(
         changes = _all_folds(accelerator, doubled_cosine_changes(judges, policy, voters))
         check.doubled_cosine_change = dict(zip(voters, changes.median(0).values.tolist(), strict=True))
     return check
+
+
+def _skipped_check(reason: str, explanation: str = "") -> OperationCheck:
+    """A check that did not run, for ``reason`` (kept in the card), with a warning that also gives ``explanation``."""
+    logger.warning(f"Operation check skipped: {reason}{explanation}.", main_process_only=True)
+    return OperationCheck({}, [], skipped=reason)
 
 
 def _all_folds(accelerator: Accelerator, table: Tensor) -> Tensor:
