@@ -16,6 +16,7 @@ tables, the others through a float copy.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,6 +58,14 @@ def check_magnitude(magnitude: Tensor | None, images: Tensor, name: str) -> None
             f"{name}: magnitude must have shape [B] = [{images.shape[0]}] (one value per image), "
             f"got shape {tuple(magnitude.shape)}."
         )
+
+
+@functools.lru_cache(maxsize=256)
+def constant(values: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The tensor of ``values`` (numbers, or tuples of them) in ``dtype`` on ``device``, built once and shared: read
+    it, never write it. Building a tensor from Python numbers costs more than an op on a few small images, and on
+    CUDA it is a host-to-device copy that waits for the device."""
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def random_uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import needs_gradient, per_sample, with_surrogate_gradient
+from .base import constant, needs_gradient, per_sample, with_surrogate_gradient
 from .lookup import level_ramp
 
 # ITU-R 601-2 luma, the weights of PIL's convert("L") (the official code's 0.110 for blue is a typo).
@@ -31,7 +31,7 @@ def rgb_to_grayscale(images: Tensor) -> Tensor:
         return images
     batch, _, height, width = images.shape
     # a [3] x [B, 3, H·W] product: one pass over the image, where multiply-then-sum makes three
-    luma = images.new_tensor(GRAY_WEIGHTS) @ images.reshape(batch, 3, height * width)
+    luma = constant(GRAY_WEIGHTS, images.dtype, images.device) @ images.reshape(batch, 3, height * width)
     return luma.view(batch, 1, height, width)
 
 

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .base import constant
+
 
 def affine_warp(images: Tensor, matrix: Tensor) -> Tensor:
     """Warp ``images`` ``[B, C, H, W]`` by per-sample affine maps ``matrix`` ``[B, 2, 3]`` (bilinear, zero fill).
@@ -27,9 +29,9 @@ def affine_warp(images: Tensor, matrix: Tensor) -> Tensor:
     _, _, height, width = images.shape
     dtype = images.dtype
     # normalised [-1, 1] <-> pixel coordinates (align_corners=False: -1 and 1 are the outer pixel edges)
-    to_normalised = images.new_tensor([[2 / width, 0, -1], [0, 2 / height, -1], [0, 0, 1]], dtype=dtype)
-    to_pixels = images.new_tensor([[width / 2, 0, width / 2], [0, height / 2, height / 2], [0, 0, 1]], dtype=dtype)
-    theta = to_normalised[:2] @ _homogeneous(matrix.to(dtype)) @ to_pixels
+    to_normalised = constant(((2 / width, 0, -1), (0, 2 / height, -1)), dtype, images.device)
+    to_pixels = constant(((width / 2, 0, width / 2), (0, height / 2, height / 2), (0, 0, 1)), dtype, images.device)
+    theta = to_normalised @ _homogeneous(matrix.to(dtype)) @ to_pixels
     return F.grid_sample(images, _sampling_grid(theta, height, width), padding_mode="zeros", align_corners=False)
 
 
@@ -52,7 +54,7 @@ def _sampling_grid(theta: Tensor, height: int, width: int) -> Tensor:
 
 def _homogeneous(matrix: Tensor) -> Tensor:
     """``[B, 2, 3]`` -> ``[B, 3, 3]`` with a ``(0, 0, 1)`` last row."""
-    last_row = matrix.new_tensor([0.0, 0.0, 1.0]).expand(matrix.shape[0], 1, 3)
+    last_row = constant((0.0, 0.0, 1.0), matrix.dtype, matrix.device).expand(matrix.shape[0], 1, 3)
     return torch.cat([matrix, last_row], dim=1)
 
 

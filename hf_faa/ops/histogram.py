@@ -12,7 +12,7 @@ from torch import Tensor
 
 from .base import needs_gradient, with_surrogate_gradient
 from .color import to_8bit_levels
-from .lookup import LEVELS, apply_lookup_tables, histograms, level_ramp, to_uint8
+from .lookup import LEVELS, histograms, level_indices, level_ramp, to_uint8
 
 
 def _stretch_coefficients(low: Tensor, high: Tensor) -> tuple[Tensor, Tensor]:
@@ -34,15 +34,16 @@ def autocontrast_tables(images: Tensor) -> Tensor:
     return (level_ramp(images) - offset) * scale
 
 
-def equalize_tables(images: Tensor) -> Tensor:
+def equalize_tables(images: Tensor, indices: Tensor | None = None) -> Tensor:
     """Tables ``[B, C, 1, 256]`` of uint8 levels equalising each channel's histogram of uint8 ``images``
-    exactly like PIL ``ImageOps.equalize``.
+    exactly like PIL ``ImageOps.equalize`` (``indices``: the images' :func:`~hf_faa.ops.lookup.level_indices`,
+    when the caller has them).
 
     PIL's rule per channel: ``step = (pixels − count of the last non-empty level) // 255``; level ``v``
     maps to ``(pixels below v + step // 2) // step``; a channel with ``step == 0`` is left unchanged.
     """
     height, width = images.shape[-2:]
-    histogram = histograms(images)
+    histogram = histograms(images, indices)
     last_nonempty = images.amax(dim=(-2, -1)).long().unsqueeze(-1)  # [B, C, 1]: the channel's highest level
     step = (height * width - histogram.gather(-1, last_nonempty)) // (LEVELS - 1)
     below = histogram.cumsum(-1) - histogram
@@ -69,7 +70,9 @@ def autocontrast(images: Tensor) -> Tensor:
 
 
 def equalize(images: Tensor) -> Tensor:
-    """Equalise each channel's histogram of float images ``[B, C, H, W]`` (see :func:`equalize_tables`)."""
+    """Equalise each channel's histogram of float images ``[B, C, H, W]`` (see :func:`equalize_tables`): each
+    pixel's 8-bit level indexes the histogram and then the tables, made floats first (fewer passes over the images)."""
     levels = to_uint8(images.detach())
-    equalized = apply_lookup_tables(levels, equalize_tables(levels)).to(images.dtype).div_(LEVELS - 1)
-    return _with_identity_gradient(equalized, images)
+    indices = level_indices(levels)
+    values = equalize_tables(levels, indices).to(images.dtype).div_(LEVELS - 1).flatten()
+    return _with_identity_gradient(values.index_select(0, indices).view(images.shape), images)

@@ -41,10 +41,12 @@ def level_indices(images: Tensor) -> Tensor:
     return images.to(torch.int32).add_(rows * LEVELS).flatten()
 
 
-def histograms(images: Tensor) -> Tensor:
-    """Level counts of every channel of every uint8 image ``[B, C, H, W]``: int64 ``[B, C, 256]``."""
+def histograms(images: Tensor, indices: Tensor | None = None) -> Tensor:
+    """Level counts of every channel of every uint8 image ``[B, C, H, W]``: int64 ``[B, C, 256]``
+    (``indices``: their :func:`level_indices`, when the caller has them)."""
     batch, channels = images.shape[:2]
-    counts = torch.bincount(level_indices(images), minlength=batch * channels * LEVELS)
+    indices = level_indices(images) if indices is None else indices
+    counts = torch.bincount(indices, minlength=batch * channels * LEVELS)
     return counts.view(batch, channels, LEVELS)
 
 

@@ -19,9 +19,9 @@ import torch
 from torch import Tensor
 
 from ..ops import Operation, affine_warp, apply_lookup_tables
-from ..ops.base import on_unit_floats, random_signs
+from ..ops.base import constant, on_unit_floats, random_signs
 from ..ops.lookup import LEVELS, table_levels
-from .grouping import rows_by_value, rows_per_chunk, write_rows
+from .grouping import row_chunks, rows_by_value, rows_per_chunk, write_rows
 
 # each of the policy's operations with its value range (None: no magnitude)
 OperationSpecs = Sequence[tuple[Operation, tuple[float, float] | None]]
@@ -43,7 +43,7 @@ class _FusedRows:
         if not self.rows:
             return []
         rows, parameters = torch.cat(self.rows), torch.cat(self.parameters)
-        return list(zip(rows.split(size), parameters.split(size), strict=True))
+        return list(zip(row_chunks(rows, size), row_chunks(parameters, size), strict=True))
 
 
 def native_values(
@@ -59,8 +59,8 @@ def native_values(
     drawn for all of them at once in the order of ``groups`` (:func:`rows_by_value` of ``op_index``)."""
     dtype = like.dtype if like.is_floating_point() else torch.float32
     ranges = [value_range or (0.0, 0.0) for _, value_range in operations]
-    lows = torch.tensor([low for low, _ in ranges], dtype=dtype, device=like.device)
-    spans = torch.tensor([high - low for low, high in ranges], dtype=dtype, device=like.device)
+    lows = constant(tuple(low for low, _ in ranges), dtype, like.device)
+    spans = constant(tuple(high - low for low, high in ranges), dtype, like.device)
     index = op_index.clamp(min=0)
     values = lows[index] + magnitude.to(dtype).clamp(0, 1) * spans[index]
     signed = [rows for op, rows in groups if operations[op][0].signed]
@@ -92,7 +92,7 @@ def apply_discrete_stage(
         if operation.affine_matrix is not None:
             warps.add(op_rows, operation.affine_matrix(values[op_rows], height, width))
             continue
-        for rows in op_rows.split(chunk_size):
+        for rows in row_chunks(op_rows, chunk_size):
             chunk = images.index_select(0, rows)
             chunk_values = [values[rows]] if operation.has_magnitude else []
             if images.dtype == torch.uint8 and operation.has_lookup_tables:

@@ -22,6 +22,12 @@ def rows_per_chunk(images: Tensor) -> int:
     return max(1, CPU_CHUNK_BYTES // (images[0].numel() * 4))
 
 
+def row_chunks(rows: Tensor, size: int) -> tuple[Tensor, ...]:
+    """``rows`` ``[N, ...]`` in pieces of at most ``size`` rows: itself when it fits (a ``split`` costs as much as an
+    op on a few small images, and most groups fit in one chunk)."""
+    return (rows,) if len(rows) <= size else rows.split(size)
+
+
 def write_rows(images: Tensor, rows: Tensor, values: Tensor) -> None:
     """``images[rows] = values``; on CPU, large images are copied one row at a time (see ROW_COPY_MIN_ELEMENTS)."""
     if images.device.type != "cpu" or images[0].numel() < ROW_COPY_MIN_ELEMENTS:
@@ -51,7 +57,7 @@ def apply_grouped(images: Tensor, op_index: Tensor, run) -> Tensor:
     if not torch.is_grad_enabled():
         chunk_size = rows_per_chunk(images)
         for op, op_rows in rows_by_value(op_index):
-            for rows in op_rows.split(chunk_size):
+            for rows in row_chunks(op_rows, chunk_size):
                 write_rows(images, rows, run(op, rows, images.index_select(0, rows)))
         return images
     order = torch.argsort(op_index, stable=True)
