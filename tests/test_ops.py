@@ -8,6 +8,8 @@ import torch
 from helpers import seeded
 
 from hf_faa.ops import OPERATIONS, apply_lookup_tables, cutout, to_uint8
+from hf_faa.ops.base import constant
+from hf_faa.ops.color import GRAY_WEIGHTS
 from hf_faa.ops.lookup import histograms
 
 ALL_OPS = sorted(OPERATIONS)
@@ -205,6 +207,19 @@ def test_histograms_count_levels_per_image_and_channel():
         for channel in range(3):
             expected = torch.bincount(images[index, channel].flatten().long(), minlength=256)
             assert torch.equal(counts[index, channel], expected)
+
+
+def test_constants_are_built_once_per_dtype_and_device_and_no_op_writes_them():
+    cpu = torch.device("cpu")
+    weights = constant(GRAY_WEIGHTS, torch.float32, cpu)
+    assert constant(GRAY_WEIGHTS, torch.float32, cpu) is weights
+    assert constant(GRAY_WEIGHTS, torch.float64, cpu).dtype == torch.float64
+    to_normalised = constant(((2 / 16, 0, -1), (0, 2 / 16, -1)), torch.float32, cpu)  # affine_warp's, at 16x16
+    expected = [weights.clone(), to_normalised.clone()]
+    images = torch.rand(8, 3, 16, 16, generator=seeded(0))
+    for op in OPERATIONS.values():
+        op(images, torch.full((8,), 0.7), generator=seeded(1))
+    assert torch.equal(weights, expected[0]) and torch.equal(to_normalised, expected[1])
 
 
 # ---------------------------------------------------------------------------------------------- gradients
