@@ -211,6 +211,12 @@ def test_histograms_count_levels_per_image_and_channel():
 
 def test_constants_are_built_once_per_dtype_and_device_and_no_op_writes_them():
     cpu = torch.device("cpu")
+    constant.cache_clear()
+    with torch.inference_mode():  # built here first, they still serve a differentiable forward afterwards
+        OPERATIONS["Saturate"](torch.rand(2, 3, 8, 8), torch.full((2,), 0.5))
+    leaf = torch.rand(2, 3, 8, 8, requires_grad=True)
+    OPERATIONS["Saturate"](leaf, torch.full((2,), 0.5)).sum().backward()
+    assert leaf.grad is not None
     weights = constant(GRAY_WEIGHTS, torch.float32, cpu)
     assert constant(GRAY_WEIGHTS, torch.float32, cpu) is weights
     assert constant(GRAY_WEIGHTS, torch.float64, cpu).dtype == torch.float64

@@ -65,7 +65,8 @@ def constant(values: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
     """The tensor of ``values`` (numbers, or tuples of them) in ``dtype`` on ``device``, built once and shared: read
     it, never write it. Building a tensor from Python numbers costs more than an op on a few small images, and on
     CUDA it is a host-to-device copy that waits for the device."""
-    return torch.tensor(values, dtype=dtype, device=device)
+    with torch.inference_mode(False):  # one first built under inference mode could not be saved for a backward later
+        return torch.tensor(values, dtype=dtype, device=device)
 
 
 def random_uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
