@@ -25,7 +25,14 @@ from transformers import (
     set_seed,
 )
 
-from .data import DatasetArguments, class_names, load_image_dataset, resolve_columns, stratified_subset
+from .data import (
+    DatasetArguments,
+    class_names,
+    encode_string_labels,
+    load_image_dataset,
+    resolve_columns,
+    stratified_subset,
+)
 from .transforms import PolicyTransform
 
 NO_POLICY = "none"
@@ -88,10 +95,10 @@ def load_splits(data_args: DataArguments) -> Splits:
     def load(split: str) -> datasets.Dataset:
         return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir)
 
-    train = load(data_args.train_split)
+    train = encode_string_labels(load(data_args.train_split), data_args.label_column)
     image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
     if data_args.eval_split is not None:
-        evaluation = load(data_args.eval_split)
+        evaluation = encode_string_labels(load(data_args.eval_split), label_column, like=train)
     else:
         stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
         if stratify is not None:

@@ -13,6 +13,7 @@ from PIL import Image
 
 from hf_faa import data
 from hf_faa.resources import DEFAULT_DATASET_FILE
+from hf_faa.training import DataArguments, load_splits
 
 
 def encode(image: Image.Image, image_format: str = "PNG") -> bytes:
@@ -176,6 +177,34 @@ def test_ambiguous_class_labels_error():
     dataset = dataset.add_column("colour", [0]).cast_column("colour", datasets.ClassLabel(names=["red"]))
     with pytest.raises(ValueError, match="several ClassLabel columns \\(kind, colour\\).*--label_column"):
         data.resolve_columns(dataset)
+
+
+def test_class_names_become_ids_in_sorted_order_and_another_split_keeps_them():
+    train = image_dataset([gray_png(value) for value in range(4)], ["dog", "cat", "dog", "bird"], label_column="label")
+    encoded = data.encode_string_labels(train)
+    assert encoded.features["label"].names == ["bird", "cat", "dog"] and list(encoded["label"]) == [2, 1, 2, 0]
+    assert data.resolve_columns(encoded) == ("img", "label")
+    test = image_dataset([gray_png(1), gray_png(2)], ["dog", "bird"], label_column="label")
+    assert list(data.encode_string_labels(test, "label", like=encoded)["label"]) == [2, 0]
+    unseen = image_dataset([gray_png(1)], ["cow"], label_column="label")
+    with pytest.raises(ValueError, match="class names the training split does not have \\('cow'\\)"):
+        data.encode_string_labels(unseen, "label", like=encoded)
+    integers = image_dataset([gray_png(1)], [0])
+    assert data.encode_string_labels(integers) is integers
+    caption = image_dataset([gray_png(1)], ["a"], label_column="caption")  # not a label's name: only when asked
+    assert data.encode_string_labels(caption) is caption
+    assert data.encode_string_labels(caption, "caption").features["caption"].names == ["a"]
+
+
+def test_search_and_training_data_take_a_label_column_of_class_names(tmp_path):
+    dataset = image_dataset([gray_png(value * 20) for value in range(12)], ["b", "a", "c"] * 4, label_column="label")
+    datasets.DatasetDict({"train": dataset, "test": dataset.select([2, 0])}).save_to_disk(str(tmp_path / "data"))
+    prepared = data.prepare_dataset(str(tmp_path / "data"), image_size=8)
+    assert prepared.class_names == ["a", "b", "c"] and prepared.label_column == "label"
+    assert [prepared.dataset[row]["labels"] for row in range(3)] == [1, 0, 2]
+    splits = load_splits(DataArguments(dataset_name=str(tmp_path / "data"), eval_split="test"))
+    assert splits.train.features["label"] == splits.evaluation.features["label"]
+    assert list(splits.evaluation["label"]) == [2, 1]
 
 
 # ---------------------------------------------------------------------------------------------

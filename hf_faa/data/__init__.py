@@ -12,7 +12,15 @@ Typical use::
 """
 
 from .arguments import DatasetArguments
-from .columns import LABEL_COLUMN_NAMES, class_names, column_values, describe_columns, num_classes, resolve_columns
+from .columns import (
+    LABEL_COLUMN_NAMES,
+    class_names,
+    column_values,
+    describe_columns,
+    encode_string_labels,
+    num_classes,
+    resolve_columns,
+)
 from .images import (
     IMAGE_MODES,
     SINGLE_CHANNEL_MODES,
@@ -50,6 +58,7 @@ __all__ = [
     "decode_images",
     "describe_columns",
     "describe_source",
+    "encode_string_labels",
     "infer_image_mode",
     "labelled_rows",
     "load_image_dataset",

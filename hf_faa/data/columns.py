@@ -4,6 +4,7 @@ data resolves to the same columns in the search, training, the transforms and th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,12 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+logger = logging.getLogger(__name__)
+
 # Integer columns taken as the label when no ClassLabel column exists, in order of preference.
 LABEL_COLUMN_NAMES = ("label", "labels", "target", "targets", "fine_label", "class")
 
-IMAGE, CLASS_LABEL, INTEGER, OTHER = "image", "class_label", "integer", "other"
+IMAGE, CLASS_LABEL, INTEGER, STRING, OTHER = "image", "class_label", "integer", "string", "other"
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,10 @@ def _feature_column(feature: Any) -> Column:
     if isinstance(feature, datasets.ClassLabel):
         return Column(CLASS_LABEL, f"ClassLabel with {feature.num_classes} classes")
     if isinstance(feature, datasets.Value):
-        kind = INTEGER if pa.types.is_integer(feature.pa_type) else OTHER
+        if pa.types.is_integer(feature.pa_type):
+            kind = INTEGER
+        else:
+            kind = STRING if pa.types.is_string(feature.pa_type) or pa.types.is_large_string(feature.pa_type) else OTHER
         return Column(kind, f"Value({feature.dtype!r})")
     return Column(OTHER, type(feature).__name__)
 
@@ -97,6 +103,42 @@ def resolve_columns(
             "pass label_column (--label_column) with the column that holds the class ids",
         )
     return image_column, label_column
+
+
+def encode_string_labels(
+    dataset: datasets.Dataset, label_column: str | None = None, like: datasets.Dataset | None = None
+) -> datasets.Dataset:
+    """``dataset`` with its label column of class names cast to a ``ClassLabel``; any other dataset as it is.
+
+    That column is ``label_column`` when it holds strings, else (no ``label_column``, and no ClassLabel or integer
+    label column to find) the first string column named as in :data:`LABEL_COLUMN_NAMES`. Its classes are the sorted
+    names (``Dataset.class_encode_column``), or ``like``'s ClassLabel, so that another split of the same data gets
+    the same class ids.
+
+    Raises:
+        ValueError: a name that ``like``'s classes do not have.
+    """
+    columns = describe_columns(dataset)
+    if label_column is None and _detect_label_column(columns) is None:
+        named = [name for name in LABEL_COLUMN_NAMES if name in columns and columns[name].kind == STRING]
+        label_column = named[0] if named else None
+    if label_column is None or label_column not in columns or columns[label_column].kind != STRING:
+        return dataset
+    if like is None:
+        encoded = dataset.class_encode_column(label_column)
+        names = encoded.features[label_column].names
+        logger.info(f"Encoded the class names of column {label_column!r} as ids 0-{len(names) - 1}: "
+                    f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}.")  # fmt: skip
+        return encoded
+    classes = like.features[label_column]
+    unknown = sorted(set(dataset.unique(label_column)) - set(classes.names) - {None})
+    if unknown:
+        raise ValueError(
+            f"Column {label_column!r} of this split holds class names the training split does not have "
+            f"({', '.join(map(repr, unknown[:5]))}); every class of an evaluation split must also be in the training "
+            "split."
+        )
+    return dataset.cast_column(label_column, classes)
 
 
 def _detect_image_column(columns: dict[str, Column]) -> str:
