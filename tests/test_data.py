@@ -205,6 +205,9 @@ def test_search_and_training_data_take_a_label_column_of_class_names(tmp_path):
     splits = load_splits(DataArguments(dataset_name=str(tmp_path / "data"), eval_split="test"))
     assert splits.train.features["label"] == splits.evaluation.features["label"]
     assert list(splits.evaluation["label"]) == [2, 1]
+    missing = image_dataset([gray_png(value) for value in range(4)], ["a", None, "b", "a"], label_column="label")
+    prepared = data.prepare_dataset(dataset=missing, image_size=8)  # a row without a name is an unlabelled row
+    assert prepared.unlabelled_rows == 1 and [row["labels"] for row in prepared.dataset] == [0, 1, 0]
 
 
 # ---------------------------------------------------------------------------------------------

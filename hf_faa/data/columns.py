@@ -12,6 +12,7 @@ from typing import Any
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from PIL import Image
 
 logger = logging.getLogger(__name__)
@@ -222,5 +223,7 @@ def class_names(dataset: datasets.Dataset, label_column: str | None) -> list[str
 
 
 def column_values(dataset: datasets.Dataset, column: str) -> np.ndarray:
-    """One scalar column as an array ``[len(dataset)]``, read through Arrow (fast, no decoding)."""
-    return dataset.select_columns([column]).with_format("arrow")[:][column].to_numpy()
+    """One scalar column as an array ``[len(dataset)]``, read through Arrow (fast, no decoding); a missing value
+    (null) of an integer or ClassLabel column reads as -1, the ``datasets`` convention for no label."""
+    values = dataset.select_columns([column]).with_format("arrow")[:][column]
+    return (pc.fill_null(values, -1) if pa.types.is_integer(values.type) else values).to_numpy()
