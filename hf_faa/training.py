@@ -7,6 +7,7 @@ Defaults run offline: the embedded MNIST-5k split into train/test, and a small R
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -28,12 +29,16 @@ from transformers import (
 from .data import (
     DatasetArguments,
     class_names,
+    describe_source,
     encode_string_labels,
+    labelled_rows,
     load_image_dataset,
     resolve_columns,
     stratified_subset,
 )
 from .transforms import PolicyTransform
+
+logger = logging.getLogger(__name__)
 
 NO_POLICY = "none"
 
@@ -90,15 +95,19 @@ class Splits(NamedTuple):
 
 
 def load_splits(data_args: DataArguments) -> Splits:
-    """The training split and the eval split, or a stratified hold-out of train, with their columns."""
+    """The training split and the eval split, or a stratified hold-out of train, with their columns; unlabelled
+    rows (label -1) are left out, as the search leaves them out."""
 
     def load(split: str) -> datasets.Dataset:
         return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir)
 
     train = encode_string_labels(load(data_args.train_split), data_args.label_column)
     image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
+    num_classes = len(class_names(train, label_column))
+    train = _labelled(train, label_column, num_classes, data_args, data_args.train_split)
     if data_args.eval_split is not None:
         evaluation = encode_string_labels(load(data_args.eval_split), label_column, like=train)
+        evaluation = _labelled(evaluation, label_column, num_classes, data_args, data_args.eval_split)
     else:
         stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
         if stratify is not None:
@@ -111,6 +120,17 @@ def load_splits(data_args: DataArguments) -> Splits:
     if data_args.max_eval_samples is not None:
         evaluation = stratified_subset(evaluation, label_column, data_args.max_eval_samples, seed=data_args.split_seed)
     return Splits(train, evaluation, image_column, label_column)
+
+
+def _labelled(
+    dataset: datasets.Dataset, label_column: str, num_classes: int, data_args: DataArguments, split: str
+) -> datasets.Dataset:
+    """``dataset`` without its unlabelled rows (:func:`~hf_faa.data.labelled_rows`), with a warning that counts them."""
+    source = describe_source(data_args.dataset_name, data_args.dataset_config_name, split, len(dataset))
+    dataset, unlabelled = labelled_rows(dataset, label_column, num_classes, source)
+    if unlabelled:
+        logger.warning(f"{source}: left out {unlabelled} unlabelled row(s) (label -1).")
+    return dataset
 
 
 def _check_stratified_hold_out(rows: int, num_classes: int, eval_fraction: float) -> None:

@@ -105,6 +105,8 @@ def test_unlabelled_rows_are_left_out_and_counted(tmp_path):
     kept = [prepared.dataset[index] for index in range(6)]
     assert [row["labels"] for row in kept] == [0, 1, 0, 1, 0, 1]
     assert [int(row["pixel_values"][0, 0, 0]) for row in kept] == [0, 1, 3, 4, 6, 7]  # the labelled images
+    splits = load_splits(DataArguments(dataset_name=str(tmp_path / "data"), eval_fraction=0.5))  # training too
+    assert sorted(list(splits.train["label"]) + list(splits.evaluation["label"])) == [0, 0, 0, 1, 1, 1]
 
 
 @pytest.mark.parametrize(

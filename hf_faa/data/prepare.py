@@ -207,13 +207,14 @@ def labelled_rows(
         )
     if num_classes < 2:
         raise ValueError(
-            f"{source} has {num_classes} class(es) in column {label_column!r}; the search learns which "
-            "augmentations keep images apart from other classes and needs at least 2."
+            f"{source} has {num_classes} class(es) in column {label_column!r}; classifying needs at least 2 (the "
+            "search learns which augmentations keep images of different classes apart)."
         )
     unlabelled = labels == -1
     if unlabelled.all():
         raise ValueError(
-            f"{source}: every label in column {label_column!r} is -1 (unlabelled); the search needs labels."
+            f"{source}: every label in column {label_column!r} is -1 (unlabelled); the search and the training "
+            "need labels."
         )
     if unlabelled.any():
         dataset = dataset.select(np.flatnonzero(~unlabelled))
