@@ -189,8 +189,10 @@ def test_class_names_become_ids_in_sorted_order_and_another_split_keeps_them():
     unseen = image_dataset([gray_png(1)], ["cow"], label_column="label")
     with pytest.raises(ValueError, match="class names the training split does not have \\('cow'\\)"):
         data.encode_string_labels(unseen, "label", like=encoded)
-    integers = image_dataset([gray_png(1)], [0])
+    integers = image_dataset([gray_png(1)], [0], label_column="label")
     assert data.encode_string_labels(integers) is integers
+    with pytest.raises(ValueError, match="holds class names in this split but Value\\('int64'\\) in the training"):
+        data.encode_string_labels(test, "label", like=integers)
     caption = image_dataset([gray_png(1)], ["a"], label_column="caption")  # not a label's name: only when asked
     assert data.encode_string_labels(caption) is caption
     assert data.encode_string_labels(caption, "caption").features["caption"].names == ["a"]

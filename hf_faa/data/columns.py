@@ -117,7 +117,7 @@ def encode_string_labels(
     the same class ids.
 
     Raises:
-        ValueError: a name that ``like``'s classes do not have.
+        ValueError: a name that ``like``'s classes do not have, or ``like``'s labels are not class names.
     """
     columns = describe_columns(dataset)
     if label_column is None and _detect_label_column(columns) is None:
@@ -132,6 +132,11 @@ def encode_string_labels(
                     f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}.")  # fmt: skip
         return encoded
     classes = like.features[label_column]
+    if not isinstance(classes, datasets.ClassLabel):
+        raise ValueError(
+            f"Column {label_column!r} holds class names in this split but {_feature_column(classes).description} in "
+            "the training split; give both splits the same kind of labels."
+        )
     unknown = sorted(set(dataset.unique(label_column)) - set(classes.names) - {None})
     if unknown:
         raise ValueError(
