@@ -262,22 +262,33 @@ def operation_settings(
     return [(name, min(magnitudes[name] * magnitude_factor, 1.0), policy.value_range(name)) for name in operations]
 
 
+def cosine_changes(judges: list[FoldJudge], settings: list[OperationSetting]) -> Tensor:
+    """Per fold and op setting (:func:`operation_settings`) ``[FOLDS, len(settings)]``: the op's cosine minus that of
+    unaugmented images (:data:`CHECK_BATCHES` gradients per op and fold, on the batches and draws of the fold's seed).
+    The folds of other processes' ``judges`` stay 0."""
+    changes = torch.zeros(FOLDS, len(settings))
+    for fold in judges:
+        train_images, train_labels = fold.train
+        for column, setting in enumerate(settings):
+            cosine = _mean_cosine(fold.judge, train_images, train_labels, fold.reference, setting, fold.seed, fold.bf16)
+            changes[fold.fold, column] = cosine - fold.unaugmented_cosine
+    return changes
+
+
 def judge_table(judges: list[FoldJudge], settings: list[OperationSetting]) -> Tensor:
     """Per fold and op setting (:func:`operation_settings`), ``[4, FOLDS, len(settings)]``: [COSINE] the op's cosine
-    minus that of unaugmented images (:data:`CHECK_BATCHES` gradients per op and fold); [PRESERVATION] the fold
-    classifier's accuracy on its held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the
-    op's mean absolute pixel change on those images; [ACCURACY] the fold classifier's accuracy on them unaugmented
-    (in every column). The folds of other processes' ``judges`` stay 0, so summing the tables of all processes gives
-    the full one."""
+    minus that of unaugmented images (:func:`cosine_changes`); [PRESERVATION] the fold classifier's accuracy on its
+    held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the op's mean absolute pixel change
+    on those images; [ACCURACY] the fold classifier's accuracy on them unaugmented (in every column). The folds of
+    other processes' ``judges`` stay 0, so summing the tables of all processes gives the full one."""
     table = torch.zeros(4, FOLDS, len(settings))
+    table[COSINE] = cosine_changes(judges, settings)
     for fold in judges:
-        (train_images, train_labels), (held_out_images, held_out_labels) = fold.train, fold.held_out
+        held_out_images, held_out_labels = fold.held_out
         table[ACCURACY, fold.fold] = fold.accuracy
         # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
         held_out_accuracy = max(fold.accuracy, 1 / len(held_out_labels))
         for column, setting in enumerate(settings):
-            cosine = _mean_cosine(fold.judge, train_images, train_labels, fold.reference, setting, fold.seed, fold.bf16)
-            table[COSINE, fold.fold, column] = cosine - fold.unaugmented_cosine
             draws = torch.Generator(held_out_images.device).manual_seed(fold.seed)
             augmented = _applied(setting, held_out_images, draws)
             preserved = _accuracy(fold.judge, augmented, held_out_labels, fold.bf16) / held_out_accuracy
@@ -287,11 +298,11 @@ def judge_table(judges: list[FoldJudge], settings: list[OperationSetting]) -> Te
 
 
 def doubled_cosine_changes(judges: list[FoldJudge], policy: FasterAutoAugmentPolicy, operations: list[str]) -> Tensor:
-    """Per fold and each of ``operations`` ``[FOLDS, len(operations)]``: its cosine (:func:`judge_table`) at twice
-    its magnitude in ``policy`` minus that at its magnitude, on the same batches and draws (other processes' folds:
-    0)."""
-    base, doubled = (judge_table(judges, operation_settings(policy, operations, factor)) for factor in (1.0, 2.0))
-    return doubled[COSINE] - base[COSINE]
+    """Per fold and each of ``operations`` ``[FOLDS, len(operations)]``: its :func:`cosine_changes` at twice its
+    magnitude in ``policy`` minus that at its magnitude, on the same batches and draws (other processes' folds: 0).
+    Only the cosines: the vote reads nothing else of the judges' tables."""
+    base, doubled = (cosine_changes(judges, operation_settings(policy, operations, factor)) for factor in (1.0, 2.0))
+    return doubled - base
 
 
 @torch.no_grad()
