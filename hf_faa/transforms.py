@@ -122,7 +122,7 @@ class PolicyTransform:
         if len(kept) < len(batch[image_column]):
             dropped = len(batch[image_column]) - len(kept)
             self.skipped += dropped
-            logger.warning(f"Skipped {dropped} undecodable image(s) ({self.skipped} so far).")
+            logger.warning(f"Skipped {dropped} undecodable or missing image(s) ({self.skipped} so far).")
         if self.policy is not None:
             augmented = augment_batch(self.policy, augmented, self._current_generator())
         output: dict[str, Any] = {"pixel_values": self._pixel_values(augmented)}
@@ -277,7 +277,8 @@ class _BatchAugmenter:
         decoded, kept = decode_images(images, self.mode, self.size)
         if len(kept) < len(images):
             logger.warning(
-                f"augment_dataset: dropped {len(images) - len(kept)} undecodable image(s) at rows {indices[0]}+."
+                f"augment_dataset: dropped {len(images) - len(kept)} undecodable or missing image(s) "
+                f"at rows {indices[0]}+."
             )
         augmented = augment_batch(self.policy, decoded, generator)
         output = {name: [values[i] for i in kept] for name, values in batch.items()}

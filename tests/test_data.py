@@ -181,21 +181,41 @@ def test_ambiguous_class_labels_error():
 
 def test_class_names_become_ids_in_sorted_order_and_another_split_keeps_them():
     train = image_dataset([gray_png(value) for value in range(4)], ["dog", "cat", "dog", "bird"], label_column="label")
-    encoded = data.encode_string_labels(train)
+    encoded = data.encode_labels(train)
     assert encoded.features["label"].names == ["bird", "cat", "dog"] and list(encoded["label"]) == [2, 1, 2, 0]
     assert data.resolve_columns(encoded) == ("img", "label")
     test = image_dataset([gray_png(1), gray_png(2)], ["dog", "bird"], label_column="label")
-    assert list(data.encode_string_labels(test, "label", like=encoded)["label"]) == [2, 0]
+    assert list(data.encode_labels(test, "label", like=encoded)["label"]) == [2, 0]
     unseen = image_dataset([gray_png(1)], ["cow"], label_column="label")
     with pytest.raises(ValueError, match="class names the training split does not have \\('cow'\\)"):
-        data.encode_string_labels(unseen, "label", like=encoded)
+        data.encode_labels(unseen, "label", like=encoded)
     integers = image_dataset([gray_png(1)], [0], label_column="label")
-    assert data.encode_string_labels(integers) is integers
+    assert data.encode_labels(integers) is integers
     with pytest.raises(ValueError, match="holds class names in this split but Value\\('int64'\\) in the training"):
-        data.encode_string_labels(test, "label", like=integers)
+        data.encode_labels(test, "label", like=integers)
     caption = image_dataset([gray_png(1)], ["a"], label_column="caption")  # not a label's name: only when asked
-    assert data.encode_string_labels(caption) is caption
-    assert data.encode_string_labels(caption, "caption").features["caption"].names == ["a"]
+    assert data.encode_labels(caption) is caption
+    assert data.encode_labels(caption, "caption").features["caption"].names == ["a"]
+
+
+def test_boolean_labels_are_class_names_in_every_split():
+    train = image_dataset([gray_png(value) for value in range(3)], [True, False, None], label_column="label")
+    encoded = data.encode_labels(train)
+    assert encoded.features["label"].names == ["False", "True"] and list(encoded["label"]) == [1, 0, None]
+    test = image_dataset([gray_png(1)], [False], label_column="label")
+    assert list(data.encode_labels(test, "label", like=encoded)["label"]) == [0]
+
+
+def test_whole_numbers_stored_as_floats_are_class_ids_and_nan_is_no_label():
+    floats = image_dataset([gray_png(value) for value in range(4)], [1.0, 0.0, float("nan"), None], label_column="label")
+    encoded = data.encode_labels(floats)
+    assert encoded.features["label"] == datasets.Value("int64")
+    assert list(data.column_values(encoded, "label")) == [1, 0, -1, -1]
+    assert data.resolve_columns(encoded) == ("img", "label")
+    measured = image_dataset([gray_png(1), gray_png(2)], [0.5, 2.0], label_column="score")
+    assert data.encode_labels(measured) is measured  # not a label's name: only when asked
+    with pytest.raises(ValueError, match="'score' holds numbers that are not class ids \\(0.5\\).*regression"):
+        data.encode_labels(measured, "score")
 
 
 def test_search_and_training_data_take_a_label_column_of_class_names(tmp_path):

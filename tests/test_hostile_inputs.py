@@ -76,25 +76,27 @@ def test_exif_rotated_jpeg_is_turned_upright_as_datasets_does():
     assert torch.equal(ours, torch.from_numpy(np.array(theirs)).permute(2, 0, 1))
 
 
-def saved_dataset(tmp_path, images: list[bytes], labels: list[int], names: list[str] | None = None) -> str:
+def saved_dataset(tmp_path, images: list[bytes | None], labels: list[int], names: list[str] | None = None) -> str:
     """A save_to_disk folder. The table is built in Arrow directly, as another tool could write it: datasets'
-    own constructors refuse a ClassLabel value out of range, files written elsewhere need not."""
+    own constructors refuse a ClassLabel value out of range, files written elsewhere need not. A None image is a
+    null cell (a missing image)."""
     features = datasets.Features(
         {"image": datasets.Image(), "label": datasets.ClassLabel(names=names) if names else datasets.Value("int64")}
     )
-    table = pa.table({"image": [{"bytes": image, "path": None} for image in images], "label": labels},
+    cells = [None if image is None else {"bytes": image, "path": None} for image in images]
+    table = pa.table({"image": cells, "label": labels},
                      schema=features.arrow_schema)  # fmt: skip
     datasets.Dataset(table, info=datasets.DatasetInfo(features=features)).save_to_disk(str(tmp_path / "data"))
     return str(tmp_path / "data")
 
 
-def test_hostile_images_in_a_dataset_are_skipped_and_counted(tmp_path):
-    images = [encode(photo((12, 12))) for _ in range(6)] + list(UNDECODABLE.values())
+def test_hostile_and_missing_images_in_a_dataset_are_skipped_and_counted(tmp_path):
+    images = [encode(photo((12, 12))) for _ in range(6)] + list(UNDECODABLE.values()) + [None]
     prepared = prepare_dataset(
         saved_dataset(tmp_path, images, [index % 2 for index in range(len(images))]), image_size=8
     )
     batch = collate_valid([prepared.dataset[index] for index in range(len(images))])
-    assert batch["pixel_values"].shape == (6, 3, 8, 8) and int(batch["num_skipped"]) == len(UNDECODABLE)
+    assert batch["pixel_values"].shape == (6, 3, 8, 8) and int(batch["num_skipped"]) == len(UNDECODABLE) + 1
 
 
 def test_unlabelled_rows_are_left_out_and_counted(tmp_path):

@@ -17,7 +17,7 @@ from .columns import (
     class_names,
     column_values,
     describe_columns,
-    encode_string_labels,
+    encode_labels,
     num_classes,
     resolve_columns,
 )
@@ -58,7 +58,7 @@ __all__ = [
     "decode_images",
     "describe_columns",
     "describe_source",
-    "encode_string_labels",
+    "encode_labels",
     "infer_image_mode",
     "labelled_rows",
     "load_image_dataset",

@@ -5,7 +5,7 @@ data resolves to the same columns in the search, training, the transforms and th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +20,13 @@ logger = logging.getLogger(__name__)
 # Integer columns taken as the label when no ClassLabel column exists, in order of preference.
 LABEL_COLUMN_NAMES = ("label", "labels", "target", "targets", "fine_label", "class")
 
-IMAGE, CLASS_LABEL, INTEGER, STRING, OTHER = "image", "class_label", "integer", "string", "other"
+IMAGE, CLASS_LABEL, INTEGER, NAMES, FLOAT, OTHER = "image", "class_label", "integer", "names", "float", "other"
 
 
 @dataclass(frozen=True)
 class Column:
-    """What a column holds: ``kind`` (image, class_label, integer or other) and how to show it in errors."""
+    """What a column holds: ``kind`` (image, class_label, integer, names (strings or booleans), float or other) and
+    how to show it in errors."""
 
     kind: str
     description: str
@@ -44,12 +45,18 @@ def _feature_column(feature: Any) -> Column:
     if isinstance(feature, datasets.ClassLabel):
         return Column(CLASS_LABEL, f"ClassLabel with {feature.num_classes} classes")
     if isinstance(feature, datasets.Value):
-        if pa.types.is_integer(feature.pa_type):
-            kind = INTEGER
-        else:
-            kind = STRING if pa.types.is_string(feature.pa_type) or pa.types.is_large_string(feature.pa_type) else OTHER
-        return Column(kind, f"Value({feature.dtype!r})")
+        return Column(_value_kind(feature.pa_type), f"Value({feature.dtype!r})")
     return Column(OTHER, type(feature).__name__)
+
+
+def _value_kind(arrow_type: pa.DataType) -> str:
+    if pa.types.is_integer(arrow_type):
+        return INTEGER
+    if pa.types.is_floating(arrow_type):
+        return FLOAT
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_boolean(arrow_type):
+        return NAMES
+    return OTHER
 
 
 def _value_column(value: Any) -> Column:
@@ -106,25 +113,33 @@ def resolve_columns(
     return image_column, label_column
 
 
-def encode_string_labels(
+def encode_labels(
     dataset: datasets.Dataset, label_column: str | None = None, like: datasets.Dataset | None = None
 ) -> datasets.Dataset:
-    """``dataset`` with its label column of class names cast to a ``ClassLabel``; any other dataset as it is.
+    """``dataset`` with a label column that does not hold class ids made into one; any other dataset as it is.
 
-    That column is ``label_column`` when it holds strings, else (no ``label_column``, and no ClassLabel or integer
-    label column to find) the first string column named as in :data:`LABEL_COLUMN_NAMES`. Its classes are the sorted
-    names (``Dataset.class_encode_column``), or ``like``'s ClassLabel, so that another split of the same data gets
-    the same class ids.
+    That column is ``label_column``, else (no ``label_column``, and no ClassLabel or integer label column to find)
+    the first column named as in :data:`LABEL_COLUMN_NAMES`. Class names (strings, or booleans) become a
+    ``ClassLabel`` of the sorted names (``Dataset.class_encode_column``), or ``like``'s ClassLabel, so that another
+    split of the same data gets the same class ids. Whole numbers stored as floats (pandas stores an integer column
+    with a missing value so) become integers; a missing value (null, or NaN, which becomes -1) reads as -1, no label.
 
     Raises:
-        ValueError: a name that ``like``'s classes do not have, or ``like``'s labels are not class names.
+        ValueError: a name that ``like``'s classes do not have, ``like``'s labels are not class names, or a float
+            label that is not a whole number.
     """
     columns = describe_columns(dataset)
     if label_column is None and _detect_label_column(columns) is None:
-        named = [name for name in LABEL_COLUMN_NAMES if name in columns and columns[name].kind == STRING]
+        named = [name for name in LABEL_COLUMN_NAMES if name in columns and columns[name].kind in (NAMES, FLOAT)]
         label_column = named[0] if named else None
-    if label_column is None or label_column not in columns or columns[label_column].kind != STRING:
+    if label_column is None or label_column not in columns:
         return dataset
+    if columns[label_column].kind == FLOAT:
+        return _whole_number_labels(dataset, label_column)
+    if columns[label_column].kind != NAMES:
+        return dataset
+    if dataset.features[label_column].dtype == "bool":  # the names class_encode_column would give: "False", "True"
+        dataset = _relabelled(dataset, label_column, datasets.Value("string"), str)
     if like is None:
         encoded = dataset.class_encode_column(label_column)
         names = encoded.features[label_column].names
@@ -145,6 +160,35 @@ def encode_string_labels(
             "split."
         )
     return dataset.cast_column(label_column, classes)
+
+
+def _whole_number_labels(dataset: datasets.Dataset, label_column: str) -> datasets.Dataset:
+    """A float label column of whole numbers as int64 (NaN as -1); a clear error for any other number."""
+    values = column_values(dataset, label_column).astype(np.float64)
+    known = values[~np.isnan(values)]
+    fractional = known[known != np.round(known)]
+    if fractional.size:
+        raise ValueError(
+            f"Column {label_column!r} holds numbers that are not class ids ({', '.join(map(str, fractional[:5]))}): "
+            "labels must be whole numbers 0, 1, 2, ... or class names. A column of measurements is a regression "
+            "target, which this project does not search for; pass --label_column with a column of classes."
+        )
+    logger.info(f"Read the whole numbers of float column {label_column!r} as class ids (a missing value: no label).")
+    whole = datasets.Value("int64")
+    return _relabelled(dataset, label_column, whole, lambda value: -1 if np.isnan(value) else int(value))
+
+
+def _relabelled(
+    dataset: datasets.Dataset, label_column: str, feature: datasets.Value, relabel: Callable[[Any], Any]
+) -> datasets.Dataset:
+    """``dataset`` with ``relabel`` applied to every present value of ``label_column``, now of type ``feature``;
+    a missing value (null) stays missing."""
+    features = dataset.features.copy()
+    features[label_column] = feature
+    return dataset.map(
+        lambda batch: {label_column: [None if value is None else relabel(value) for value in batch]},
+        batched=True, input_columns=[label_column], features=features, desc=f"Reading {label_column!r}",
+    )  # fmt: skip
 
 
 def _detect_image_column(columns: dict[str, Column]) -> str:

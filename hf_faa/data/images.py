@@ -48,12 +48,12 @@ def _header_mode(image: ImageInput) -> str | None:
         return None
 
 
-def decode_image(image: ImageInput, mode: str, size: int | None) -> torch.Tensor | None:
+def decode_image(image: ImageInput | None, mode: str, size: int | None) -> torch.Tensor | None:
     """Decode one image into a uint8 tensor.
 
     Args:
         image: a PIL image, a ``{"bytes": ..., "path": ...}`` dict (what ``datasets.Image(decode=False)``
-            gives; bytes are used when present), a file path, or encoded bytes.
+            gives; bytes are used when present), a file path, encoded bytes, or None (a missing image).
         mode: ``"L"`` (1 channel) or ``"RGB"`` (3 channels).
         size: output side; the shorter side is resized to ``size`` (bilinear, antialiased) and
             the centre cropped to ``size x size``. ``None`` keeps the image's size.
@@ -109,13 +109,13 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array.reshape(*array.shape[:2], -1).copy()).permute(2, 0, 1)
 
 
-def _open_image(image: ImageInput) -> Image.Image:
+def _open_image(image: ImageInput | None) -> Image.Image:
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, dict):
         image = image.get("bytes") or image.get("path")
-        if image is None:
-            raise ValueError("an image dict with neither bytes nor a path")
+    if image is None:  # a missing image (null in the column), or a dict with neither bytes nor a path
+        raise ValueError("no image")
     opened = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else Image.open(image)
     # upright as displayed (camera JPEGs store the orientation in EXIF), as datasets' own decoding does
     if opened.getexif().get(Image.ExifTags.Base.Orientation) is not None:

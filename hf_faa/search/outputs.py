@@ -90,7 +90,7 @@ def write_outputs(
     policy.save_pretrained(output_dir, model_card_kwargs=card)
     curves = write_loss_curves(log.records, output_dir / LOSS_CURVE_NAME)
     if progress.skipped_images:
-        logger.warning(f"{progress.skipped_images} undecodable image(s) were skipped during the search.")
+        logger.warning(f"{progress.skipped_images} undecodable or missing image(s) were skipped during the search.")
     if progress.skipped_steps:
         logger.warning(
             f"{progress.skipped_steps} step(s) were skipped: some process had fewer than {MIN_IMAGES_PER_STEP} "
