@@ -101,8 +101,10 @@ class EvaluationArguments(DatasetArguments):
             self.num_train_epochs, self.search_steps, self.search_batch_size = 1, 4, 16
 
 
-def _search_config(args: EvaluationArguments, columns: tuple[str, str], output_dir: Path) -> SearchConfig:
-    """The search of the 'search' policy (on the training images), over ``args.search_settings``."""
+def _search_config(
+    args: EvaluationArguments, columns: tuple[str, str], train_rows: int, output_dir: Path
+) -> SearchConfig:
+    """The search of the 'search' policy (on the ``train_rows`` training images), over ``args.search_settings``."""
     overrides = {
         "dataset_name": args.dataset_name,
         "dataset_config_name": args.dataset_config_name,
@@ -110,7 +112,7 @@ def _search_config(args: EvaluationArguments, columns: tuple[str, str], output_d
         "image_column": columns[0],
         "label_column": columns[1],
         "output_dir": str(output_dir / "searched-policy"),
-        "per_device_train_batch_size": args.search_batch_size,
+        "per_device_train_batch_size": _search_batch_size(args.search_batch_size, train_rows),
         "max_steps": args.search_steps,
         "logging_steps": 5,
         "image_size": 32,
@@ -123,6 +125,15 @@ def _search_config(args: EvaluationArguments, columns: tuple[str, str], output_d
     read = parser.parse_yaml_file if args.search_settings.endswith((".yaml", ".yml")) else parser.parse_json_file
     (settings,) = read(args.search_settings)
     return replace(settings, **overrides)
+
+
+def _search_batch_size(requested: int, train_rows: int) -> int:
+    """``requested``, or every training image when there are fewer (a small dataset held out 9 to 1)."""
+    if train_rows >= requested:
+        return requested
+    logger.warning(f"The training split has {train_rows} images, fewer than one search batch of {requested}: the "
+                   f"search takes all {train_rows} in each batch.")  # fmt: skip
+    return train_rows
 
 
 def _training_arguments(args: EvaluationArguments, seed: int, run_dir: Path) -> TrainingArguments:
@@ -157,7 +168,7 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
         data_args.eval_fraction = 0.5 if args.quick else 0.9  # train on few images, test on the rest
     splits = load_splits(data_args)  # once: every run trains on these same images
     columns = (splits.image_column, splits.label_column)
-    search_config = _search_config(args, columns, output_dir)
+    search_config = _search_config(args, columns, len(splits.train), output_dir)
     train_images = prepare_dataset(args.dataset_name, split=args.train_split, image_column=columns[0],
                                    label_column=columns[1], image_size=search_config.image_size,
                                    dataset=splits.train)  # fmt: skip

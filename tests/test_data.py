@@ -207,7 +207,8 @@ def test_boolean_labels_are_class_names_in_every_split():
 
 
 def test_whole_numbers_stored_as_floats_are_class_ids_and_nan_is_no_label():
-    floats = image_dataset([gray_png(value) for value in range(4)], [1.0, 0.0, float("nan"), None], label_column="label")
+    labels = [1.0, 0.0, float("nan"), None]
+    floats = image_dataset([gray_png(value) for value in range(4)], labels, label_column="label")
     encoded = data.encode_labels(floats)
     assert encoded.features["label"] == datasets.Value("int64")
     assert list(data.column_values(encoded, "label")) == [1, 0, -1, -1]

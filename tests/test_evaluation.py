@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from hf_faa import FasterAutoAugmentPolicy
+from hf_faa.data import load_image_dataset
 from hf_faa.evaluation import EvaluationArguments, run_evaluation
 
 
@@ -65,6 +67,19 @@ def test_control_row_and_paired_differences_of_a_tiny_run(tmp_path):
     strengths = {row["policy"]: row["augmentation_strength"] for row in results["summary"]}
     assert strengths["none"] == 0 and 0.01 < strengths["search-init"] < 0.5
     assert "| search-init | " in (tmp_path / "results.md").read_text().split("Paired differences")[1]
+
+
+def test_a_dataset_smaller_than_one_search_batch_searches_on_every_training_image(tmp_path):
+    digits = load_image_dataset()
+    rows = [index for label in (0, 1) for index in np.flatnonzero(np.asarray(digits["label"]) == label)[:10]]
+    digits.select(rows).save_to_disk(str(tmp_path / "data"))  # --quick holds out half: 10 training images
+    arguments = EvaluationArguments(dataset_name=str(tmp_path / "data"), output_dir=str(tmp_path / "out"),
+                                    quick=True, policies=["none", "search"])  # fmt: skip
+    assert arguments.search_batch_size == 16
+    results = run_evaluation(arguments)
+    info = results["search_info"]["search"]
+    assert info["config"]["per_device_train_batch_size"] == 10 and info["steps"] == 4
+    assert [row["policy"] for row in results["summary"]] == ["none", "search"]
 
 
 def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path):
