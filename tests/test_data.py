@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hf_faa import data
+from hf_faa import cli, data
 from hf_faa.resources import DEFAULT_DATASET_FILE
 from hf_faa.training import DataArguments, load_splits
 
@@ -446,6 +446,9 @@ def test_load_image_folder(tmp_path):
         dataset.cast_column(image_column, datasets.Image(decode=False))[0][image_column], "RGB", 8
     )
     assert decoded[:, 4, 4].tolist() in ([30, 30, 0], [220, 220, 0])
+    with pytest.raises(ValueError, match=r"Should be one of \['train'\]\. Choose one of them as the split") as error:
+        data.load_image_dataset(str(tmp_path / "pets"), split="test", cache_dir=str(tmp_path / "cache"))
+    assert cli.is_user_error(error.value)  # a one-line message in the scripts, not a traceback
 
 
 def test_image_folder_without_class_folders_says_how_to_lay_it_out(tmp_path):

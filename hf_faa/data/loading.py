@@ -53,7 +53,18 @@ def load_image_dataset(
             "Give an existing save_to_disk folder, image folder or .parquet/.arrow file, "
             "or a Hub dataset name such as 'uoft-cs/cifar10'."
         )
-    return datasets.load_dataset(dataset_name, dataset_config_name, split=split, cache_dir=cache_dir)
+    return _load_split(split, dataset_name, dataset_config_name, cache_dir=cache_dir)
+
+
+def _load_split(split: str, *args: str | None, **kwargs: str | None) -> datasets.Dataset:
+    """``datasets.load_dataset(*args, split=split, **kwargs)``; a split the dataset lacks is a user mistake whose
+    message says which splits there are, not a traceback."""
+    try:
+        return datasets.load_dataset(*args, split=split, **kwargs)
+    except ValueError as error:
+        if not str(error).startswith("Unknown split"):
+            raise
+        raise ValueError(f"{error} Choose one of them as the split (--train_split, --eval_split).") from None
 
 
 def _load_embedded_dataset(split: str) -> datasets.Dataset:
@@ -73,14 +84,14 @@ def _load_local_dataset(path: Path, split: str, cache_dir: str | None) -> datase
     if path.is_dir():
         if _is_saved_dataset(path):
             return _load_saved_dataset(path, split)
-        return datasets.load_dataset("imagefolder", data_dir=str(path), split=split, cache_dir=cache_dir)
+        return _load_split(split, "imagefolder", data_dir=str(path), cache_dir=cache_dir)
     builder = _FILE_BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ValueError(
             f"cannot load {path}: hf-faa reads {' and '.join(_FILE_BUILDERS)} files, folders written by "
             "save_to_disk, image folders and Hub datasets. Convert the data to one of these."
         )
-    return datasets.load_dataset(builder, data_files=str(path), split=split, cache_dir=cache_dir)
+    return _load_split(split, builder, data_files=str(path), cache_dir=cache_dir)
 
 
 def _is_saved_dataset(folder: Path) -> bool:
