@@ -148,20 +148,28 @@ def _check_stratified_hold_out(rows: int, num_classes: int, eval_fraction: float
 
 def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any]:
     """(model, image processor) for ``labels``: a pretrained checkpoint, or the small offline ResNet."""
+    if model_args.model_name_or_path is not None:
+        return pretrained_classifier(model_args.model_name_or_path, labels)
     id2label = dict(enumerate(labels))
     label2id = {label: index for index, label in id2label.items()}
-    if model_args.model_name_or_path is not None:
-        processor = AutoImageProcessor.from_pretrained(model_args.model_name_or_path)
-        model = AutoModelForImageClassification.from_pretrained(
-            model_args.model_name_or_path, num_labels=len(labels), id2label=id2label, label2id=label2id,
-            ignore_mismatched_sizes=True,
-        )  # fmt: skip
-        return model, processor
     config = ResNetConfig(num_channels=3, embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1],
                           layer_type="basic", num_labels=len(labels), id2label=id2label, label2id=label2id)  # fmt: skip
     size = model_args.image_size
     processor = ViTImageProcessorPil(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
     return ResNetForImageClassification(config), processor
+
+
+def pretrained_classifier(model_name_or_path: str, labels: list[str]) -> tuple[Any, Any]:
+    """(model, image processor) of a ``transformers`` image classifier (a Hub id or a local folder), its head
+    replaced by a new one for ``labels`` (``ignore_mismatched_sizes``) unless it already has their number."""
+    id2label = dict(enumerate(labels))
+    label2id = {label: index for index, label in id2label.items()}
+    processor = AutoImageProcessor.from_pretrained(model_name_or_path)
+    # the number of labels follows from id2label (num_labels as well would warn that it differs from the checkpoint's)
+    model = AutoModelForImageClassification.from_pretrained(
+        model_name_or_path, id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True
+    )
+    return model, processor
 
 
 def train_classifier(

@@ -8,7 +8,14 @@ from types import ModuleType
 
 import torch
 
+from hf_faa.search import SearchConfig
+
 REPO = Path(__file__).resolve().parents[1]
+# a search of seconds on 256 embedded digits at 16x16 (tiny_config adds 6 steps)
+TINY_SEARCH = {
+    "max_train_samples": 256, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
+    "logging_steps": 2, "calibration_epochs": 1, "critic_warmup_steps": 1, "operation_check": False,
+}  # fmt: skip
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -22,3 +29,8 @@ def load_script(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_config(output_dir: str | Path, **overrides) -> SearchConfig:
+    """:data:`TINY_SEARCH` for 6 steps into ``output_dir``, with ``overrides``."""
+    return SearchConfig(output_dir=str(output_dir), **{**TINY_SEARCH, "max_steps": 6, **overrides})

@@ -16,7 +16,7 @@ import datasets
 import pytest
 import torch
 from accelerate.state import AcceleratorState
-from helpers import load_script
+from helpers import TINY_SEARCH, load_script, tiny_config
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -31,12 +31,6 @@ from hf_faa.search.checkpoints import latest_checkpoint
 from hf_faa.search.outputs import sample_images
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {"max_train_samples": 256, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
-        "logging_steps": 2, "calibration_epochs": 1, "critic_warmup_steps": 1, "operation_check": False}  # fmt: skip
-
-
-def tiny_config(output_dir: Path, **overrides) -> SearchConfig:
-    return SearchConfig(output_dir=str(output_dir), **{**TINY, "max_steps": 6, **overrides})
 
 
 def png(image: Image.Image) -> bytes:
@@ -560,6 +554,8 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"selection_learning_rate": 0.0}, r"--selection_learning_rate 0.0 \(must be above 0\)"),
         ({"validation_share": 1.0}, r"--validation_share 1.0 \(must be between 0 and 1\)"),
         ({"validation_weight": 1.0, "classifier": "shared"}, "--validation_weight needs the separate label judge"),
+        ({"classifier_model_name_or_path": "a/b", "classifier": "shared"}, "is a separate label judge"),
+        ({"classifier_learning_rate": 0.0}, r"--classifier_learning_rate 0.0 \(must be above 0\)"),
         ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more\)"),
         ({"operation_check_steps": 0}, r"--operation_check_steps 0 \(must be at least 1\)"),
         ({"selection_spread": 1.5}, r"--selection_spread 1.5 \(must be between 0 and 1\)"),
@@ -691,7 +687,7 @@ def test_resumed_search_equals_the_uninterrupted_one(tmp_path, ensemble_size):
 
 def test_an_ensemble_search_saves_the_sub_policies_of_every_search(tmp_path):
     policy = run_search(tiny_config(tmp_path, ensemble_size=3, max_steps=4))
-    count = TINY["num_sub_policies"]
+    count = TINY_SEARCH["num_sub_policies"]
     assert policy.num_sub_policies == 3 * count and policy.search_info["config"]["ensemble_size"] == 3
     # each search has its own critic, judge and random draws: their policies part ways from the same start
     members = policy.logits.detach().split(count)

@@ -87,6 +87,22 @@ class SearchConfig(DatasetArguments):
             choices=CLASSIFIERS,
         ),  # fmt: skip
     )
+    classifier_model_name_or_path: str | None = field(
+        default=None,
+        **_help(
+            "A transformers image classifier (a Hub id or a local folder with its image processor's config) as the "
+            "separate label judge instead of a WideResNet: its head is replaced for this dataset's classes, it sees "
+            "the search images resized and normalised as its processor prepares images, and it is fine-tuned on the "
+            "real half of every batch at --classifier_learning_rate. Needs --classifier separate."
+        ),  # fmt: skip
+    )
+    classifier_learning_rate: float | None = field(
+        default=None,
+        **_help(
+            "Adam learning rate of the separate label judge (None: --learning_rate). A pretrained "
+            "--classifier_model_name_or_path usually wants a smaller one than a WideResNet trained from scratch."
+        ),  # fmt: skip
+    )
 
     # optimisation
     num_train_epochs: int = field(default=20, **_help("Passes over the search data, when --max_steps is -1."))
@@ -101,7 +117,9 @@ class SearchConfig(DatasetArguments):
     per_device_train_batch_size: int = field(
         default=128, **_help("Images per step and process: the first half is augmented, the second half is real.")
     )
-    learning_rate: float = field(default=1e-3, **_help("Adam learning rate of the critic and the classifier."))
+    learning_rate: float = field(
+        default=1e-3, **_help("Adam learning rate of the critic (and of the classifier: --classifier_learning_rate).")
+    )
     policy_learning_rate: float | None = field(
         default=1e-2, **_help("Adam learning rate of the policy (None: --learning_rate; the paper: 1e-3 for both).")
     )
@@ -328,6 +346,10 @@ class SearchConfig(DatasetArguments):
             "num_train_epochs": (self.num_train_epochs >= 1 or self.max_steps > 0, "at least 1 when --max_steps is -1"),
             "learning_rate": (self.learning_rate > 0, "above 0"),
             "policy_learning_rate": (self.policy_learning_rate is None or self.policy_learning_rate > 0, "above 0"),
+            "classifier_learning_rate": (
+                self.classifier_learning_rate is None or self.classifier_learning_rate > 0,
+                "above 0",
+            ),
             "selection_learning_rate": (
                 self.selection_learning_rate is None or self.selection_learning_rate > 0,
                 "above 0",
@@ -369,6 +391,8 @@ class SearchConfig(DatasetArguments):
         bad = [f"--{name} {getattr(self, name)!r} (must be {rule})" for name, (ok, rule) in checks.items() if not ok]
         if bad:
             raise ValueError(f"Invalid search setting(s): {'; '.join(bad)}.")
+        if self.classifier_model_name_or_path is not None and self.classifier != "separate":
+            raise ValueError("--classifier_model_name_or_path is a separate label judge: use --classifier separate.")
         if self.validation_weight > 0 and self.classifier != "separate":
             raise ValueError("--validation_weight needs the separate label judge: use --classifier separate.")
         for name, choices in (("gradient_penalty_norm", GRADIENT_PENALTY_NORMS), ("selection", SELECTIONS),

@@ -48,6 +48,7 @@ from .operation_check import (
     uniform_magnitudes_,
 )
 from .outputs import search_info, with_search_info, write_outputs
+from .pretrained_judge import load_pretrained_judge
 from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
 
@@ -154,7 +155,7 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     logger.info(
         f"Searching on {data.description}: {len(data.dataset)} images, {data.num_classes} classes, "
         f"{accelerator.num_processes} process(es) on {accelerator.device}{_cpu_threads(accelerator)}, "
-        f"{total_steps} steps, the critic in {_critic_precision(config, accelerator)}.",
+        f"{total_steps} steps, the critic in {_critic_precision(config, accelerator)}, {_label_judge(config)}.",
         main_process_only=True,
     )
     search_seconds = _search(members, loaders, progress, log, steps_per_epoch, total_steps, initial_parameters)
@@ -239,6 +240,15 @@ def _critic_precision(config: SearchConfig, accelerator: Accelerator) -> str:
     """How the critic runs, for the start message: fp32 or the autocast dtype, and channels_last."""
     precision = "fp32" if accelerator.mixed_precision == "no" else f"{accelerator.mixed_precision} autocast"
     return f"{precision} with channels_last" if config.channels_last else precision
+
+
+def _label_judge(config: SearchConfig) -> str:
+    """Which network judges whether augmented images keep their labels, for the start message."""
+    if config.classifier == "shared":
+        return "labels judged by the critic's class head"
+    if config.classifier_model_name_or_path is not None:
+        return f"labels judged by {config.classifier_model_name_or_path}"
+    return f"labels judged by a WideResNet-{config.critic_depth}-{config.critic_widen_factor}"
 
 
 def _cpu_threads(accelerator: Accelerator) -> str:
@@ -346,9 +356,13 @@ def _search_member(
     if held_out is not None:
         state.validation_images, state.validation_labels = held_out
     if config.classifier == "separate":
-        classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
-                                          config.critic_widen_factor)  # fmt: skip
-        classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=config.learning_rate)
+        if config.classifier_model_name_or_path is not None:
+            classifier = load_pretrained_judge(config.classifier_model_name_or_path, data.class_names)
+        else:
+            classifier = WideResNetClassifier(data.num_classes, data.num_channels, config.critic_depth,
+                                              config.critic_widen_factor)  # fmt: skip
+        classifier_learning_rate = config.classifier_learning_rate or config.learning_rate
+        classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=classifier_learning_rate)
         state.classifier, state.classifier_optimizer = accelerator.prepare(classifier, classifier_optimizer)
     return state
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from accelerate import Accelerator
 from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..policy import FasterAutoAugmentPolicy
 from .base_augmentation import base_augmented
@@ -195,6 +196,9 @@ def _validation_alignment(state: SearchState, augmented: Tensor, labels: Tensor)
         rows = torch.randperm(len(state.validation_labels))[: len(labels)].to(state.validation_labels.device)
         held_out = state.critic_input(state.validation_images[rows].float() / 255)
         reference = judge_gradient(judge, held_out, state.validation_labels[rows])
-        return validation_alignment(judge, augmented, labels, reference)
+        # the policy's gradient differentiates the judge's gradient: through attention (a transformers judge) only
+        # the math kernel of scaled_dot_product_attention has that second derivative
+        with sdpa_kernel(SDPBackend.MATH):
+            return validation_alignment(judge, augmented, labels, reference)
     finally:
         judge.train()
