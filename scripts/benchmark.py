@@ -19,15 +19,16 @@ Sections:
   optimizer  milliseconds per Adam step on each critic's parameters: torch's default implementation (what the
            search uses), the foreach one and the fused one.
   scaling  the paper's search step (WRN-40-2, weighted, bf16 autocast) at each of --search_batch_sizes, and with
-           the critic under torch.compile at the paper's batch (a rate, or why it failed).
+           the critic's plain passes under torch.compile (--compile_critic) at the paper's batch (a rate, or why
+           it failed).
   kornia   (--compare) each preset, eval mode with per-image choices, vs kornia's same preset (which draws one
            sub-policy per batch), on the same float32 batches, and ours on their uint8 pixels too, in turns;
            needs pip install hf-faa[benchmark].
   dda      (--dda_path PATH) the policy's relaxed forward+backward and eval mode vs the official Faster
            AutoAugment code's, in turns; PATH is a local copy of https://github.com/moskomule/dda (needs kornia).
   dda-step (--dda_path PATH) the full search step with the paper's WRN-40-2 critic, ours in fp32 (contiguous
-           and channels_last) and in bf16 + channels_last vs the official AdvTrainer.wgan_loss (fp32), in
-           turns, the same critic backbone under both.
+           and channels_last) and in bf16 + channels_last, each also with --compile_critic, vs the official
+           AdvTrainer.wgan_loss (fp32), in turns, the same critic backbone under both.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
                      min_seconds: float, batch_size: int = 128, compile_critic: bool = False) -> float:  # fmt: skip
     """Images/s through full search steps (``batch_size`` 3x32x32 images, half augmented, half real) with a
     WRN-depth-width critic on the default device, optionally under ``torch.autocast`` (what ``--mixed_precision``
-    does) and with the critic under ``torch.compile``."""
+    does) and with ``--compile_critic``."""
     step = search_step_runner(depth, width, selection, channels_last, autocast_dtype, batch_size, compile_critic)
     return images_per_second(step, batch_size, min_seconds)
 
@@ -206,13 +207,11 @@ def search_step_runner(depth: int, width: int, selection: str, channels_last: bo
     images = synthetic_photos(batch_size, 32, torch.Generator().manual_seed(0)).to(accelerator.device)
     labels = (torch.arange(batch_size) % 10).to(accelerator.device)
     config = SearchConfig(selection=selection, critic_depth=depth, critic_widen_factor=width,
-                          channels_last=channels_last, output_dir="unused")  # fmt: skip
+                          channels_last=channels_last, compile_critic=compile_critic, output_dir="unused")  # fmt: skip
     policy = FasterAutoAugmentPolicy(selection=selection)
     critic = WideResNetCritic(10, 3, depth, width)
     optimizers = [torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)]
     policy, critic, *optimizers = accelerator.prepare(policy, critic, *optimizers)
-    if compile_critic:
-        critic = torch.compile(critic)
     state = SearchState(accelerator, config, policy, critic, *optimizers)
 
     def step() -> None:
@@ -252,7 +251,7 @@ def benchmark_search(min_seconds: float) -> str:
 
 def benchmark_scaling(min_seconds: float, batch_sizes: Sequence[int]) -> str:
     """The paper's search step (WRN-40-2, weighted, bf16 autocast) at each of ``batch_sizes``, and at the paper's
-    batch of 128 with the critic under ``torch.compile`` (its rate, or the first line of the error it raised)."""
+    batch of 128 with ``--compile_critic`` (its rate, or the first line of the error it raised)."""
     rows = []
     for batch_size, compile_critic in [*((size, False) for size in batch_sizes), (128, True)]:
         try:
@@ -263,7 +262,7 @@ def benchmark_scaling(min_seconds: float, batch_sizes: Sequence[int]) -> str:
             result = f"fails: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
         rows.append([str(batch_size), "yes" if compile_critic else "no", result])
         print(" | ".join(rows[-1]), flush=True)
-    return markdown_table(["batch (half real, half augmented)", "torch.compile(critic)", "img/s (full step)"], rows)
+    return markdown_table(["batch (half real, half augmented)", "--compile_critic", "img/s (full step)"], rows)
 
 
 ADAM_IMPLEMENTATIONS = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
@@ -559,7 +558,8 @@ def official_search_step(dda_path: str, depth: int, width: int, images: torch.Te
 
 def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[int, int] = PAPER_CRITIC,
                        rounds: int = 2) -> str:  # fmt: skip
-    """Full search steps, ours (weighted, in fp32 with and without ``--channels_last``, and in bf16 with it) vs
+    """Full search steps, ours (weighted, in fp32 with and without ``--channels_last``, and in bf16 with it; the
+    first and the last also with ``--compile_critic``) vs
     the official one in fp32 (it has no mixed precision), on the same batch of 64 augmented + 64 real 3x32x32
     images, the same WRN critic backbone under both, taking turns for ``rounds`` rounds (best rate kept)."""
     if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "search.py").is_file():
@@ -576,6 +576,10 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
         "ours (fp32)": search_step_runner(*critic, "weighted", False, None),
         "ours (fp32, channels_last)": search_step_runner(*critic, "weighted", True, None),
         "ours (bf16 autocast, channels_last)": search_step_runner(*critic, "weighted", True, torch.bfloat16),
+        "ours (fp32, compiled critic)": search_step_runner(*critic, "weighted", False, None, compile_critic=True),
+        "ours (bf16 autocast, channels_last, compiled critic)": search_step_runner(
+            *critic, "weighted", True, torch.bfloat16, compile_critic=True
+        ),
     }
     rates = rates_in_turns(runs, len(images), min_seconds, rounds)
     rows = []

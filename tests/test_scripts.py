@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -268,11 +269,14 @@ def test_benchmark_dda_step_section_times_both_steps_in_turns_with_ratios(tmp_pa
     fake_kornia(monkeypatch)
     monkeypatch.setattr(sys, "path", list(sys.path))
     benchmark = load_script("benchmark")
+    # aot_eager traces as inductor does (through aot_autograd, which refuses a double backward) but compiles nothing
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
     table = benchmark.benchmark_dda_step(fake_official_search(tmp_path), 0.001, critic=(10, 1), rounds=1).splitlines()
     assert table[0] == "| search step, WRN-10-1 critic, batch 64 + 64 x 3x32x32 | img/s | vs the official code |"
     rows = {row[0]: row[1:] for row in ([cell.strip() for cell in line.strip("|").split("|")] for line in table[2:])}
     assert list(rows) == ["official (fp32)", "ours (fp32)", "ours (fp32, channels_last)",
-                          "ours (bf16 autocast, channels_last)"]  # fmt: skip
+                          "ours (bf16 autocast, channels_last)", "ours (fp32, compiled critic)",
+                          "ours (bf16 autocast, channels_last, compiled critic)"]  # fmt: skip
     rates = {name: float(rate.replace(",", "")) for name, (rate, _) in rows.items()}
     for name, (_, ratio) in rows.items():
         assert float(ratio.rstrip("x")) == pytest.approx(rates[name] / rates["official (fp32)"], rel=0.05, abs=0.01)

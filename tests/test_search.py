@@ -385,12 +385,14 @@ def test_the_check_runs_in_bf16_only_on_cpus_with_bf16_instructions(monkeypatch,
 
 
 @pytest.mark.parametrize(
-    ("mixed_precision", "channels_last", "described"),
-    [("no", False, "fp32"), ("bf16", True, "bf16 autocast with channels_last"), ("fp16", False, "fp16 autocast")],
-)
-def test_the_start_message_says_how_the_critic_runs(mixed_precision, channels_last, described):
+    ("mixed_precision", "channels_last", "compiled", "described"),
+    [("no", False, False, "fp32"), ("bf16", True, False, "bf16 autocast with channels_last"),
+     ("fp16", False, False, "fp16 autocast"),
+     ("no", False, True, "fp32, compiled for its plain passes (the first steps compile it)")],
+)  # fmt: skip
+def test_the_start_message_says_how_the_critic_runs(mixed_precision, channels_last, compiled, described):
     accelerator = types.SimpleNamespace(mixed_precision=mixed_precision)
-    config = tiny_config("unused", channels_last=channels_last)
+    config = tiny_config("unused", channels_last=channels_last, compile_critic=compiled)
     assert search_loop._critic_precision(config, accelerator) == described
 
 

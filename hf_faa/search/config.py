@@ -304,6 +304,14 @@ class SearchConfig(DatasetArguments):
         **_help("Feed the critic (and classifier) channels_last images in their plain passes; the gradient "
                 "penalty's pass stays contiguous, which is faster there."),
     )  # fmt: skip
+    compile_critic: bool = field(
+        default=False,
+        **_help("torch.compile the critic for its plain passes (the real, the augmented and the policy's); the "
+                "gradient penalty's pass stays eager, since torch.compile cannot take its double backward. On a "
+                "2-core CPU it made the plain passes of WRN-40-2 1.3-1.4x faster in fp32 and 1.4-2.0x in bf16 after a "
+                "compile of 1-2 minutes: worth it for long searches with a large critic. With several processes, "
+                "only the policy's pass is compiled."),
+    )  # fmt: skip
     seed: int = field(default=42, **_help("Seed of initialisation, data order and augmentation draws."))
     ddp_timeout: int = field(
         default=600,

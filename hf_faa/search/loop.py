@@ -237,9 +237,13 @@ def _saved_magnitude_sampling(config: SearchConfig, check: OperationCheck | None
 
 
 def _critic_precision(config: SearchConfig, accelerator: Accelerator) -> str:
-    """How the critic runs, for the start message: fp32 or the autocast dtype, and channels_last."""
-    precision = "fp32" if accelerator.mixed_precision == "no" else f"{accelerator.mixed_precision} autocast"
-    return f"{precision} with channels_last" if config.channels_last else precision
+    """How the critic runs, for the start message: fp32 or the autocast dtype, channels_last, and compiled."""
+    described = "fp32" if accelerator.mixed_precision == "no" else f"{accelerator.mixed_precision} autocast"
+    if config.channels_last:
+        described += " with channels_last"
+    if config.compile_critic:
+        described += ", compiled for its plain passes (the first steps compile it)"
+    return described
 
 
 def _label_judge(config: SearchConfig) -> str:
