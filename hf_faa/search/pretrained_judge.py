@@ -11,8 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..training import pretrained_classifier
-
 
 class PretrainedJudge(nn.Module):
     """``judge(images)``: class logits ``[B, num_classes]`` of critic inputs ``[B, C, H, W]`` in [-1, 1] (C = 1 or
@@ -48,6 +46,9 @@ def load_pretrained_judge(model_name_or_path: str, class_names: list[str]) -> Pr
     Raises:
         ValueError: the model or its image processor cannot be loaded, or the processor names no input size.
     """
+    # here, not at the top: transformers' auto classes take seconds to import, which only this option should cost
+    from ..training import pretrained_classifier
+
     try:
         model, processor = pretrained_classifier(model_name_or_path, class_names)
     except OSError as error:  # transformers' "not a local folder and not a valid model identifier", and offline mode
