@@ -71,7 +71,8 @@ def _input_size(processor: Any, model_name_or_path: str) -> tuple[int, int]:
     """The ``(height, width)`` that ``processor`` gives a square image: its crop when it crops, else its resize."""
     cropped = getattr(processor, "crop_size", None) if getattr(processor, "do_center_crop", False) else None
     for size in (cropped, getattr(processor, "size", None)):
-        height, width, shortest = (_size_entry(size, key) for key in ("height", "width", "shortest_edge"))
+        # a processor's sizes are SizeDicts (None where unset); getattr also reads None for a size it lacks
+        height, width, shortest = (getattr(size, key, None) for key in ("height", "width", "shortest_edge"))
         if height and width:
             return int(height), int(width)
         if shortest:
@@ -80,10 +81,3 @@ def _input_size(processor: Any, model_name_or_path: str) -> tuple[int, int]:
         f"The image processor of {model_name_or_path!r} names no input size (height and width, or shortest_edge); "
         "give the model folder a preprocessor_config.json with one."
     )
-
-
-def _size_entry(size: Any, key: str) -> int | None:
-    """``size[key]`` of a processor's size (a ``SizeDict``, or a plain dict in older configs), None if unset."""
-    if size is None:
-        return None
-    return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
