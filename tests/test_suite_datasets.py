@@ -50,8 +50,10 @@ def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.nd
     return float((predicted == labels).mean())
 
 
-def test_the_suite_has_six_described_datasets():
-    assert list(suite.SUITE_DATASETS) == ["mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits"]
+def test_the_suite_has_seven_described_datasets():
+    assert list(suite.SUITE_DATASETS) == [
+        "mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits", "photo-digits"
+    ]  # fmt: skip
     assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
 
 
@@ -261,12 +263,61 @@ def test_tinted_classes_share_their_textures(built):
     assert built["tinted"].info.license.startswith("brick: CC0")
 
 
+@pytest.fixture(scope="module")
+def photo_digits() -> datasets.Dataset:
+    return suite.build_suite_dataset("photo-digits")
+
+
+def test_photo_digits_are_the_embedded_digits_in_32x32_rgb_pngs_in_a_seeded_order(photo_digits):
+    embedded = load_image_dataset()
+    assert photo_digits.features == embedded.features
+    assert Counter(photo_digits["label"]) == Counter(embedded["label"])
+    assert photo_digits["label"][:20] != embedded["label"][:20]  # shuffled
+    opened = [Image.open(io.BytesIO(data)) for data in image_bytes(photo_digits)[:50]]
+    assert {(image.format, image.size, image.mode) for image in opened} == {("PNG", (32, 32), "RGB")}
+    again, other = (suite.build_suite_dataset("photo-digits", seed=seed) for seed in (0, 1))
+    assert image_bytes(again) == image_bytes(photo_digits) and again["label"] == photo_digits["label"]
+    assert not set(image_bytes(other)) & set(image_bytes(photo_digits))  # other crops under every digit
+    assert "CC BY-SA 3.0" in photo_digits.info.license and "astronaut" in photo_digits.info.license
+
+
+def rows_with_labels(images: np.ndarray, labels: list[int]) -> list[tuple[bytes, int]]:
+    """Each image's bytes with its label, sorted: the dataset's rows whatever their order."""
+    return sorted(zip((image.tobytes() for image in images), labels, strict=True))
+
+
+@pytest.mark.parametrize("photo_level", [0, 255])
+def test_photo_digits_draw_each_digit_as_the_photo_inverted_where_the_ink_is(monkeypatch, photo_level):
+    """Over a black photo each image is its padded digit in every channel; over a white one, the digit inverted."""
+    monkeypatch.setattr(suite, "_load_source", lambda *_: np.full((40, 50, 3), photo_level, dtype=np.uint8))
+    built = suite.build_suite_dataset("photo-digits")
+    embedded = load_image_dataset()
+    digits = np.pad(np.stack([np.asarray(image) for image in embedded["image"]]), ((0, 0), (2, 2), (2, 2)))
+    drawn = pixels(built).astype(np.uint8)
+    assert np.array_equal(drawn[..., 0], drawn[..., 2])
+    expected = digits if photo_level == 0 else 255 - digits
+    assert rows_with_labels(drawn[..., 0], built["label"]) == rows_with_labels(expected, embedded["label"])
+
+
+def test_photo_digit_colours_say_nothing_about_the_label_and_flips_destroy_it(photo_digits):
+    images, labels = pixels(photo_digits), np.array(photo_digits["label"])
+    colours = chromaticity(images)
+    colour_means = np.stack([colours[labels == label].mean(axis=0) for label in range(10)])
+    assert nearest_mean_accuracy(colours, labels, colour_means) < 0.2  # chance is 0.1
+    # the ink shows as the photo inverted: its strokes are where neighbouring pixels differ most
+    edges = np.abs(np.diff(images, axis=2)).mean(axis=-1).reshape(len(labels), -1)
+    edge_means = np.stack([edges[labels == label].mean(axis=0) for label in range(10)])
+    flipped = np.abs(np.diff(images[:, :, ::-1], axis=2)).mean(axis=-1).reshape(len(labels), -1)
+    assert nearest_mean_accuracy(edges, labels, edge_means) > 0.7  # 0.77
+    assert nearest_mean_accuracy(flipped, labels, edge_means) < 0.35  # 0.28: 0, 1 and 8 survive a flip
+
+
 def test_suite_sources_name_every_image_and_a_licence():
     text = suite.suite_sources()
     assert "CC BY-SA 3.0" in text
     assert "CC BY 4.0" in text
-    for name in ["mnist", "optdigits", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
+    for name in ["mnist", "optdigits", "photo-digits", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
         assert f"- {name}:" in text
     source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
-    assert len(source_lines) == 2 * len(TEXTURE_CLASSES) + len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
+    assert len(source_lines) == 2 * len(TEXTURE_CLASSES) + 2 * len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
     assert all("public domain" in line or "CC0" in line or "copyright" in line for line in source_lines)

@@ -242,7 +242,7 @@ class SearchConfig(DatasetArguments):
         **_help(
             "With the operation check: the share of each stage's op selection given to a uniform choice among the "
             "ops that pass the check, train its classifiers much as real images do (a median gradient cosine at "
-            "most 0.1 below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
+            "most 0.4 below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
             "accuracy under the op) and change the images (a mean pixel change of 0.01 or more at the policy's "
             "magnitude); those ops keep at least their starting magnitude (after --magnitude_scale) and are applied "
             "with probability 0.9 or more. A search settles on a few ops by the luck of its first batches; several "

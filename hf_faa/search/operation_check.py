@@ -76,8 +76,12 @@ MIN_PRESERVATION_TO_STAY = 0.6
 # flips 0.10-0.26, the shears, translations and rotation 0-0.24), keep this share of a fold classifier's held-out
 # accuracy (Brightness on textures keeps 0.68-0.85 and trained them worse; the flips on digits 0.29-0.49, Invert
 # 0.1-0.2) and change the images by at least this mean absolute pixel change (0-1 scale: AutoContrast and Posterize
-# change digits by 0.001-0.004, a shear by 0.03-0.08). docs/search-research.md, sessions 16-18.
-MAX_SPREAD_COSINE_DROP = 0.1
+# change digits by 0.001-0.004, a shear by 0.03-0.08). docs/search-research.md, sessions 16-18. The cosine bound
+# was 0.1 until session 27: on digits drawn over photos (the suite's photo-digits) the classifiers put ShearY and
+# Rotate, which keep 0.94 and 0.90 of the labels, 0.19 and 0.36 below unaugmented images (the flips, which destroy
+# the label, only 0.10), and spreading over them too gained 1.4 points there; on the other suite datasets what 0.4
+# admits besides changed nothing measurable (-0.17 to +0.30 points).
+MAX_SPREAD_COSINE_DROP = 0.4
 MIN_LABEL_PRESERVATION = 0.9
 MIN_SPREAD_STRENGTH = 0.01
 # The spread ops' apply probability in every stage, at least (RandAugment's 13/14 is about 0.93).
