@@ -147,7 +147,7 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     assert check["selection_spread"] == 0.5 and check["spread_over"] == [
         name for name in policy.operations
         if name not in check["switched_off"] and differences[name] >= -operation_check.MAX_SPREAD_COSINE_DROP
-        and preservation[name] >= operation_check.MIN_LABEL_PRESERVATION
+        and preservation[name] >= check["label_floor"]
         and check["pixel_change"][name] >= operation_check.MIN_SPREAD_STRENGTH
     ]  # fmt: skip
     start_magnitude = 0.5 * SearchConfig().magnitude_scale  # the uniform start's, scaled as the search saves it
@@ -277,12 +277,13 @@ def test_the_saved_policy_draws_its_magnitudes_as_the_check_s_classifiers_vote(t
 def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_that_change_images():
     tested = ["ShearX", "Invert", "AutoContrast", "Equalize", "HorizontalFlip", "TranslateY", "Rotate", "Contrast",
               "Brightness"]  # fmt: skip
-    # per op: cosine difference, label preservation, pixel change (the same in every fold)
+    # per op: cosine difference, label preservation, pixel change, the classifier's accuracy (the same in every fold)
     values = {"ShearX": (-0.05, 0.97, 0.05), "Invert": (-0.9, 0.1, 0.9), "AutoContrast": (0.0, 1.0, 0.001),
               "Equalize": (-0.05, 0.46, 0.2), "HorizontalFlip": (-0.2, 0.5, 0.13), "TranslateY": (0.0, 0.93, 0.1),
               "Rotate": (0.05, 0.96, 0.03), "Contrast": (-0.45, 0.95, 0.03),
               "Brightness": (-0.05, 0.85, 0.1)}  # fmt: skip
-    table = torch.tensor([values[name] for name in tested]).t()[:, None, :].expand(3, operation_check.FOLDS, -1)
+    rows = torch.tensor([(*values[name], 0.95) for name in tested]).t()  # 0.95: classifiers that learned the data
+    table = rows[:, None, :].expand(4, operation_check.FOLDS, -1)
     checked = ["ShearX", "Invert", "AutoContrast", "Equalize"]  # the others are not applied: only the spread adds them
     check = operation_check.OperationCheck.from_table(tested, checked, table, 0.3, spread_share=0.5)
     # Invert trains away from real images; Equalize trains much like them but loses more than 0.4 of the labels
@@ -294,9 +295,20 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
     assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
 
 
+@pytest.mark.parametrize(("accuracy", "floor"), [(1.0, 0.9), (0.8, 0.9), (0.5, 0.75)])
+def test_classifiers_that_learned_the_data_poorly_lower_the_spreads_label_floor(accuracy, floor):
+    tested = ["ShearX", "Rotate", "HorizontalFlip"]
+    table = torch.zeros(4, operation_check.FOLDS, 3)
+    table[operation_check.PRESERVATION] = torch.tensor([0.92, 0.8, 0.45])  # a flip destroys the label
+    table[operation_check.STRENGTH], table[operation_check.ACCURACY] = 0.05, accuracy
+    check = operation_check.OperationCheck.from_table(tested, [], table, 0.3, spread_share=0.5)
+    assert check.label_floor == pytest.approx(floor) and check.as_dict()["label_floor"] == pytest.approx(floor)
+    assert check.spread_over == (["ShearX", "Rotate"] if accuracy < 0.8 else ["ShearX"])
+
+
 def test_one_fold_classifier_far_below_the_others_does_not_decide_the_verdict():
     tested = ["ShearX", "Rotate"]
-    table = torch.zeros(3, operation_check.FOLDS, 2)
+    table = torch.ones(4, operation_check.FOLDS, 2)
     # one of five classifiers puts ShearX far below unaugmented images (as on a digits search, session 19), all
     # five put Rotate 0.2 below
     table[operation_check.COSINE, :, 0] = torch.tensor([0.01, -0.01, -0.03, 0.0, -0.86])

@@ -32,6 +32,7 @@ from .diagnostics import augmentation_strength, search_verdict, window_diagnosti
 from .operation_check import (
     MIN_CHECK_IMAGES,
     MIN_CHECKED_RATE,
+    MIN_LABEL_PRESERVATION,
     MIN_PRESERVATION_TO_STAY,
     SPREAD_APPLY_PROBABILITY,
     OperationCheck,
@@ -187,7 +188,8 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
         if check.spread_over:
             messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
                             f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g}, applied "
-                            f"with probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread).")  # fmt: skip
+                            f"with probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread)"
+                            f"{_lowered_floor_words(check)}.")  # fmt: skip
     if config.magnitude_sampling == "fixed":
         sampling, why = _saved_magnitude_sampling(config, check)
         if sampling == "uniform":
@@ -430,6 +432,14 @@ def _check_operations(
         changes = _all_folds(accelerator, doubled_cosine_changes(judges, policy, voters))
         check.doubled_cosine_change = dict(zip(voters, changes.median(0).values.tolist(), strict=True))
     return check
+
+
+def _lowered_floor_words(check: OperationCheck) -> str:
+    """Why the spread's label floor is below the usual one, as a clause (empty when it is not)."""
+    if check.label_floor >= MIN_LABEL_PRESERVATION:
+        return ""
+    return (f"; label floor {check.label_floor:.2f} instead of {MIN_LABEL_PRESERVATION:g}, as the check's classifiers "
+            "learned the data poorly")  # fmt: skip
 
 
 def _skipped_check(reason: str, explanation: str = "") -> OperationCheck:
