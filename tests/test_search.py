@@ -304,6 +304,9 @@ def test_classifiers_that_learned_the_data_poorly_lower_the_spreads_label_floor(
     check = operation_check.OperationCheck.from_table(tested, [], table, 0.3, spread_share=0.5)
     assert check.label_floor == pytest.approx(floor) and check.as_dict()["label_floor"] == pytest.approx(floor)
     assert check.spread_over == (["ShearX", "Rotate"] if accuracy < 0.8 else ["ShearX"])
+    clause = operation_check.lowered_floor_clause(check.label_floor)  # in the start message and the card
+    assert clause == ("; label floor 0.75 instead of 0.9, as the check's classifiers learned the data poorly"
+                      if accuracy < 0.8 else "")  # fmt: skip
 
 
 def test_one_fold_classifier_far_below_the_others_does_not_decide_the_verdict():

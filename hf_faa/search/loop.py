@@ -32,7 +32,6 @@ from .diagnostics import augmentation_strength, search_verdict, window_diagnosti
 from .operation_check import (
     MIN_CHECK_IMAGES,
     MIN_CHECKED_RATE,
-    MIN_LABEL_PRESERVATION,
     MIN_PRESERVATION_TO_STAY,
     SPREAD_APPLY_PROBABILITY,
     OperationCheck,
@@ -40,6 +39,7 @@ from .operation_check import (
     doubled_cosine_changes,
     fold_judges,
     judge_table,
+    lowered_floor_clause,
     native_bf16,
     near_chance,
     operation_settings,
@@ -189,7 +189,7 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
             messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
                             f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g}, applied "
                             f"with probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread)"
-                            f"{_lowered_floor_words(check)}.")  # fmt: skip
+                            f"{lowered_floor_clause(check.label_floor)}.")  # fmt: skip
     if config.magnitude_sampling == "fixed":
         sampling, why = _saved_magnitude_sampling(config, check)
         if sampling == "uniform":
@@ -432,14 +432,6 @@ def _check_operations(
         changes = _all_folds(accelerator, doubled_cosine_changes(judges, policy, voters))
         check.doubled_cosine_change = dict(zip(voters, changes.median(0).values.tolist(), strict=True))
     return check
-
-
-def _lowered_floor_words(check: OperationCheck) -> str:
-    """Why the spread's label floor is below the usual one, as a clause (empty when it is not)."""
-    if check.label_floor >= MIN_LABEL_PRESERVATION:
-        return ""
-    return (f"; label floor {check.label_floor:.2f} instead of {MIN_LABEL_PRESERVATION:g}, as the check's classifiers "
-            "learned the data poorly")  # fmt: skip
 
 
 def _skipped_check(reason: str, explanation: str = "") -> OperationCheck:
