@@ -146,7 +146,7 @@ class OperationCheck:
             name for name in checked if differences[name] < -margin or preservation[name] < MIN_PRESERVATION_TO_STAY
         ]
         if spread_share > 0:
-            check.label_floor = spread_label_floor(float(table[ACCURACY, :, 0].median()))
+            check.label_floor = spread_label_floor(median_accuracy(table))
             check.spread_over = [
                 name for name in tested
                 if name not in check.switched_off and differences[name] >= -MAX_SPREAD_COSINE_DROP
@@ -189,6 +189,11 @@ class OperationCheck:
         }
 
 
+def median_accuracy(table: Tensor) -> float:
+    """The fold classifiers' median held-out accuracy on unaugmented images, from a :func:`judge_table` ``table``."""
+    return float(table[ACCURACY, :, 0].median())
+
+
 def spread_label_floor(accuracy: float) -> float:
     """The spread's label floor for classifiers of this median held-out accuracy: :data:`MIN_LABEL_PRESERVATION`,
     less half of how far the accuracy falls short of :data:`WELL_TRAINED_ACCURACY`."""
@@ -219,7 +224,7 @@ def near_chance(table: Tensor, num_classes: int) -> str:
     """Why the classifiers of a :func:`judge_table` ``table`` are too weak to judge the ops (empty when they are
     not): their median held-out accuracy is below chance (1 / ``num_classes``) plus :data:`NEAR_CHANCE_SHARE` of the
     way to 100%."""
-    accuracy, chance = float(table[ACCURACY, :, 0].median()), 1 / num_classes
+    accuracy, chance = median_accuracy(table), 1 / num_classes
     if accuracy >= chance + NEAR_CHANCE_SHARE * (1 - chance):
         return ""
     return (
