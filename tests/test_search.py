@@ -3,6 +3,7 @@ and that a search on the embedded digits learns something sensible."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -132,9 +133,12 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     # they barely beat chance
     monkeypatch.setattr(operation_check, "CHECK_BATCHES", 2)
     monkeypatch.setattr(operation_check, "NEAR_CHANCE_SHARE", -1.0)
+    monkeypatch.setattr(search_loop, "TRAINING_TEST_STEPS", 3)
     policy = run_search(tiny_config(tmp_path, calibration="none", operation_check=True, operation_check_margin=0.0,
                                     operation_check_steps=20, operation_check_precision="auto"))  # fmt: skip
     check = policy.search_info["operation_check"]
+    # classifiers this weak judge the spread's labels by training with each candidate, not by label preservation
+    assert check["classifier_accuracy"] < operation_check.WELL_TRAINED_ACCURACY
     differences, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
     assert list(differences) == policy.operations  # six steps from the uniform start: every op is still applied
     assert check["switched_off"] == [
@@ -144,12 +148,15 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     assert check["precision"] == ("bf16" if operation_check.native_bf16(torch.device("cpu")) else "fp32")
     for index, name in enumerate(policy.operations):
         assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
-    assert check["selection_spread"] == 0.5 and check["spread_over"] == [
+    candidates = [
         name for name in policy.operations
         if name not in check["switched_off"] and differences[name] >= -operation_check.MAX_SPREAD_COSINE_DROP
-        and preservation[name] >= check["label_floor"]
         and check["pixel_change"][name] >= operation_check.MIN_SPREAD_STRENGTH
     ]  # fmt: skip
+    assert list(check["trained_loss_rise"]) == candidates
+    limit = operation_check.typical_rise(check["trained_loss_rise"]) + operation_check.MAX_TRAINED_LOSS_RISE
+    assert check["selection_spread"] == 0.5
+    assert check["spread_over"] == [name for name in candidates if check["trained_loss_rise"][name] <= limit]
     start_magnitude = 0.5 * SearchConfig().magnitude_scale  # the uniform start's, scaled as the search saves it
     for name in check["spread_over"]:
         column = policy.operations.index(name)
@@ -160,6 +167,8 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     assert f"gradients (computed in {check['precision']})" in card
     if check["spread_over"]:
         assert f"uniform choice among: {', '.join(check['spread_over'])}, each at its starting" in card
+        clause = operation_check.training_test_clause(check["classifier_accuracy"], check["trained_loss_rise"])
+        assert clause in card and clause.startswith("; as the check's classifiers learned the data poorly")
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -295,18 +304,61 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
     assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize(("accuracy", "floor"), [(1.0, 0.9), (0.8, 0.9), (0.5, 0.75)])
-def test_classifiers_that_learned_the_data_poorly_lower_the_spreads_label_floor(accuracy, floor):
-    tested = ["ShearX", "Rotate", "HorizontalFlip"]
-    table = torch.zeros(4, operation_check.FOLDS, 3)
-    table[operation_check.PRESERVATION] = torch.tensor([0.92, 0.8, 0.45])  # a flip destroys the label
+@pytest.mark.parametrize("accuracy", [1.0, 0.8, 0.5])
+def test_classifiers_that_learned_the_data_poorly_judge_the_spreads_labels_by_training(accuracy):
+    tested = ["ShearX", "Rotate", "HorizontalFlip", "Invert"]
+    table = torch.zeros(4, operation_check.FOLDS, 4)
+    table[operation_check.PRESERVATION] = torch.tensor([0.92, 0.8, 0.45, 0.7])  # a flip destroys the label
+    table[operation_check.COSINE] = torch.tensor([0.0, -0.1, -0.05, -0.9])  # Invert trains away from real images
     table[operation_check.STRENGTH], table[operation_check.ACCURACY] = 0.05, accuracy
     check = operation_check.OperationCheck.from_table(tested, [], table, 0.3, spread_share=0.5)
-    assert check.label_floor == pytest.approx(floor) and check.as_dict()["label_floor"] == pytest.approx(floor)
-    assert check.spread_over == (["ShearX", "Rotate"] if accuracy < 0.8 else ["ShearX"])
-    clause = operation_check.lowered_floor_clause(check.label_floor)  # in the start message and the card
-    assert clause == ("; label floor 0.75 instead of 0.9, as the check's classifiers learned the data poorly"
-                      if accuracy < 0.8 else "")  # fmt: skip
+    assert check.classifier_accuracy == pytest.approx(accuracy)
+    assert check.as_dict()["classifier_accuracy"] == pytest.approx(accuracy)
+    assert check.spread_candidates() == ["ShearX", "Rotate", "HorizontalFlip"]
+    assert check.needs_training_test() is (accuracy < 0.8)
+    if accuracy >= 0.8:
+        assert check.spread_over == ["ShearX"] and check.trained_loss_rise == {}  # Rotate keeps under 0.9 of labels
+        assert operation_check.training_test_clause(accuracy, check.trained_loss_rise) == ""
+        return
+    assert check.spread_over == []  # until the training test decides
+    check.judge_by_training({"ShearX": -0.01, "Rotate": 0.05, "HorizontalFlip": 0.12})
+    assert check.spread_over == ["ShearX", "Rotate"]  # at most MAX_TRAINED_LOSS_RISE above the median rise, 0.05
+    assert check.as_dict()["trained_loss_rise"] == {"ShearX": -0.01, "Rotate": 0.05, "HorizontalFlip": 0.12}
+    clause = operation_check.training_test_clause(accuracy, check.trained_loss_rise)  # in the start message and card
+    assert clause == (
+        "; as the check's classifiers learned the data poorly (median held-out accuracy 50%), they were trained with "
+        "each candidate instead, and those that raised their held-out loss by more than 0.05 above the candidates' "
+        "median (+0.050) were left out (ShearX -0.010, Rotate +0.050, HorizontalFlip +0.120)"
+    )
+    assert operation_check.OperationCheck.from_table(tested, [], table, 0.3).needs_training_test() is False  # no spread
+
+
+def test_the_training_test_pairs_each_op_with_the_same_batches_without_it_and_splits_across_processes():
+    policy = FasterAutoAugmentPolicy(["ShearX", "Cutout"], num_sub_policies=2)
+    policy.reset_parameters("uniform")
+    with torch.no_grad():
+        policy.magnitudes[..., 0], policy.magnitudes[..., 1] = 0.1, 0.0
+    settings = operation_check.operation_settings(policy, ["ShearX", "Cutout"], magnitude_floor=0.25)
+    assert [setting[1] for setting in settings] == [0.25, 0.25]
+    settings[1] = ("Cutout", 0.0, settings[1][2])  # cuts nothing
+    images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(20) % 2
+
+    def rises(**shard):
+        judges = operation_check.fold_judges(images, labels, 2, seed=0, steps=2, **shard)
+        before = [copy.deepcopy(fold.judge.state_dict()) for fold in judges]
+        table = operation_check.trained_loss_rises(judges, settings, steps=3)
+        for fold, state in zip(judges, before, strict=True):  # each test trains a copy
+            torch.testing.assert_close(fold.judge.state_dict(), state, rtol=0, atol=0)
+        return table
+
+    whole = rises()
+    assert whole.shape == (operation_check.FOLDS, 2)
+    assert (whole[:, 0] != 0).all() and whole.isfinite().all()  # a shear trains the classifier differently
+    assert (whole[:, 1] == 0).all()  # an op that changes nothing: the same batches, the same training, the same loss
+    halves = [rises(rank=rank, world_size=2) for rank in (0, 1)]
+    assert (halves[0][1::2] == 0).all() and (halves[1][0::2] == 0).all()
+    torch.testing.assert_close(halves[0] + halves[1], whole)
 
 
 def test_one_fold_classifier_far_below_the_others_does_not_decide_the_verdict():

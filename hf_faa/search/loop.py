@@ -34,18 +34,20 @@ from .operation_check import (
     MIN_CHECKED_RATE,
     MIN_PRESERVATION_TO_STAY,
     SPREAD_APPLY_PROBABILITY,
+    TRAINING_TEST_STEPS,
     OperationCheck,
     checked_operations,
     doubled_cosine_changes,
     fold_judges,
     judge_table,
-    lowered_floor_clause,
     native_bf16,
     near_chance,
     operation_settings,
     spread_selection_,
     switch_off_,
     tested_operations,
+    trained_loss_rises,
+    training_test_clause,
     uniform_magnitudes_,
 )
 from .outputs import search_info, with_search_info, write_outputs
@@ -189,7 +191,7 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
             messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
                             f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g}, applied "
                             f"with probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread)"
-                            f"{lowered_floor_clause(check.label_floor)}.")  # fmt: skip
+                            f"{training_test_clause(check.classifier_accuracy, check.trained_loss_rise)}.")  # fmt: skip
     if config.magnitude_sampling == "fixed":
         sampling, why = _saved_magnitude_sampling(config, check)
         if sampling == "uniform":
@@ -425,6 +427,11 @@ def _check_operations(
         return _skipped_check(reason)
     check = OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
                                       precision)  # fmt: skip
+    candidates = check.spread_candidates()
+    if check.needs_training_test() and candidates:
+        settings = operation_settings(policy, candidates, magnitude_floor=start_magnitude)  # as the spread applies them
+        rises = _all_folds(accelerator, trained_loss_rises(judges, settings, TRAINING_TEST_STEPS))
+        check.judge_by_training(dict(zip(candidates, rises.median(0).values.tolist(), strict=True)))
     switch_off_(policy, check.switched_off)
     spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
     voters = [name for name in check.spread_over if policy.value_range(name) is not None]

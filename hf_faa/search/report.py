@@ -9,11 +9,10 @@ from typing import Any
 
 from .operation_check import (
     MIN_CHECKED_RATE,
-    MIN_LABEL_PRESERVATION,
     MIN_PRESERVATION_TO_STAY,
     SPREAD_APPLY_PROBABILITY,
     UNIFORM_MAGNITUDE_VOTE,
-    lowered_floor_clause,
+    training_test_clause,
 )
 
 LOG_NAME = "search_log.jsonl"
@@ -138,10 +137,14 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
                   for name in sorted(cosines, key=cosines.get)]  # fmt: skip
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
         if check["spread_over"]:
+            # searches saved before session 28 have neither key
+            training_test = training_test_clause(
+                check.get("classifier_accuracy", 1.0), check.get("trained_loss_rise", {})
+            )
             lines += [f"Each stage gives {check['selection_spread']:g} of its selection to a uniform choice among: "
                       f"{', '.join(check['spread_over'])}, each at its starting magnitude or more, applied with "
                       f"probability {SPREAD_APPLY_PROBABILITY:g} or more (--selection_spread)"
-                      f"{lowered_floor_clause(check.get('label_floor', MIN_LABEL_PRESERVATION))}."]  # fmt: skip
+                      f"{training_test}."]  # fmt: skip
         changes = check.get("doubled_magnitude_cosine_change")
         if changes:
             lines += ["The spread ops' cosine change at twice their magnitude (the median over the classifiers; "
