@@ -24,12 +24,12 @@ the luck of its first batches, and on digits several harmless ops together train
 the ops that pass the check, train the classifiers much as real images do (a median gradient cosine at most
 :data:`MAX_SPREAD_COSINE_DROP` below that of unaugmented images), keep most labels (each fold's classifier still
 recognises its held-out images under the op: :data:`MIN_LABEL_PRESERVATION` of its accuracy on them unaugmented;
-where the classifiers learned the data poorly, they are trained a few steps more with the op instead, and it must not
-raise their held-out loss: :data:`MAX_TRAINED_LOSS_RISE`) and change the images (a mean pixel change of at least
-:data:`MIN_SPREAD_STRENGTH` at the policy's magnitude);
-those ops keep at least the magnitude they started the search with, since a search shrinks the magnitudes of the
-ops it hardly selects, and are applied with probability at least :data:`SPREAD_APPLY_PROBABILITY` (RandAugment
-applies an op to nearly every image; the searched policies applied about one op per image).
+where the classifiers learned the data poorly, they are trained a few steps more with the op instead, and their
+held-out loss must not rise more than :data:`MAX_TRAINED_LOSS_RISE` above the other candidates' median rise) and change
+the images (a mean pixel change of at least :data:`MIN_SPREAD_STRENGTH` at the policy's magnitude); those ops keep at
+least the magnitude they started the search with, since a search shrinks the magnitudes of the ops it hardly selects,
+and are applied with probability at least :data:`SPREAD_APPLY_PROBABILITY` (RandAugment applies an op to nearly every
+image; the searched policies applied about one op per image).
 
 Last, the same classifiers vote on how the saved policy draws its magnitudes (``--saved_magnitude_sampling auto``):
 each spread op with a magnitude is applied at its final magnitude and at twice it, and when more than
