@@ -134,29 +134,45 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     monkeypatch.setattr(operation_check, "CHECK_BATCHES", 2)
     monkeypatch.setattr(operation_check, "NEAR_CHANCE_SHARE", -1.0)
     monkeypatch.setattr(search_loop, "TRAINING_TEST_STEPS", 3)
-    policy = run_search(tiny_config(tmp_path, calibration="none", operation_check=True, operation_check_margin=0.0,
+    monkeypatch.setattr(operation_check, "histogram_accuracy", lambda *data: 0.0)  # the label lies in the shapes
+    # three tone ops, so that the other candidates still go through the training test
+    monkeypatch.setattr(operation_check, "TONE_OPERATIONS", ("Brightness", "AutoContrast", "Equalize"))
+    policy = run_search(tiny_config(tmp_path, calibration="none", operation_check=True, operation_check_margin=0.1,
                                     operation_check_steps=20, operation_check_precision="auto"))  # fmt: skip
     check = policy.search_info["operation_check"]
     # classifiers this weak judge the spread's labels by training with each candidate, not by label preservation
     assert check["classifier_accuracy"] < operation_check.WELL_TRAINED_ACCURACY
     differences, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
     assert list(differences) == policy.operations  # six steps from the uniform start: every op is still applied
+    assert check["tone_label_share"] < 0  # the histograms read less than chance
+    exempt = check["tone_exempt"]
+    assert exempt and exempt == [
+        name for name in policy.operations
+        if name in operation_check.TONE_OPERATIONS
+        and check["in_intensity_range"][name] >= operation_check.MIN_TONE_IN_RANGE
+    ]  # fmt: skip
     assert check["switched_off"] == [
         name for name, value in differences.items()
-        if value < 0 or preservation[name] < operation_check.MIN_PRESERVATION_TO_STAY
+        if name not in exempt and (value < -0.1 or preservation[name] < operation_check.MIN_PRESERVATION_TO_STAY)
     ]  # fmt: skip
     assert check["precision"] == ("bf16" if operation_check.native_bf16(torch.device("cpu")) else "fp32")
     for index, name in enumerate(policy.operations):
         assert (policy.probabilities[..., index] == 0).all() == (name in check["switched_off"])
     candidates = [
         name for name in policy.operations
-        if name not in check["switched_off"] and differences[name] >= -operation_check.MAX_SPREAD_COSINE_DROP
+        if name not in check["switched_off"]
+        and (name in exempt or differences[name] >= -operation_check.MAX_SPREAD_COSINE_DROP)
         and check["pixel_change"][name] >= operation_check.MIN_SPREAD_STRENGTH
     ]  # fmt: skip
-    assert list(check["trained_loss_rise"]) == candidates
+    assert check["trained_loss_rise"] and list(check["trained_loss_rise"]) == [
+        name for name in candidates if name not in exempt
+    ]
     limit = operation_check.typical_rise(check["trained_loss_rise"]) + operation_check.MAX_TRAINED_LOSS_RISE
     assert check["selection_spread"] == 0.5
-    assert check["spread_over"] == [name for name in candidates if check["trained_loss_rise"][name] <= limit]
+    assert check["spread_over"] == [
+        name for name in candidates if name in exempt or check["trained_loss_rise"][name] <= limit
+    ]
+    assert set(exempt) & set(check["spread_over"]) and set(check["trained_loss_rise"]) & set(check["spread_over"])
     start_magnitude = 0.5 * SearchConfig().magnitude_scale  # the uniform start's, scaled as the search saves it
     for name in check["spread_over"]:
         column = policy.operations.index(name)
@@ -165,10 +181,10 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     card = (tmp_path / "README.md").read_text()
     assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in card
     assert f"gradients (computed in {check['precision']})" in card
-    if check["spread_over"]:
-        assert f"uniform choice among: {', '.join(check['spread_over'])}, each at its starting" in card
-        clause = operation_check.training_test_clause(check["classifier_accuracy"], check["trained_loss_rise"])
-        assert clause in card and clause.startswith("; as the check's classifiers learned the data poorly")
+    assert operation_check.tone_clause(check["tone_label_share"], exempt) in card
+    assert f"uniform choice among: {', '.join(check['spread_over'])}, each at its starting" in card
+    clause = operation_check.training_test_clause(check["classifier_accuracy"], check["trained_loss_rise"])
+    assert clause in card and clause.startswith("; as the check's classifiers learned the data poorly")
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -191,9 +207,12 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     whole = table()
     cosine, preservation, strength = (whole[row] for row in (operation_check.COSINE, operation_check.PRESERVATION,
                                                              operation_check.STRENGTH))  # fmt: skip
-    assert whole.shape == (4, operation_check.FOLDS, 3)
-    accuracy = whole[operation_check.ACCURACY]  # each fold classifier's, unaugmented: the same in every column
-    assert ((accuracy >= 0) & (accuracy <= 1)).all() and (accuracy == accuracy[:, :1]).all()
+    assert whole.shape == (operation_check.TABLE_ROWS, operation_check.FOLDS, 3)
+    for row in (operation_check.ACCURACY, operation_check.HISTOGRAM_ACCURACY):  # per fold: the same in every column
+        accuracy = whole[row]
+        assert ((accuracy >= 0) & (accuracy <= 1)).all() and (accuracy == accuracy[:, :1]).all()
+    in_range = whole[operation_check.IN_RANGE]
+    assert ((in_range >= 0) & (in_range <= 1)).all()
     assert (cosine != 0).all() and cosine.isfinite().all()  # Invert too: the spread's choice needs its cosine
     assert ((preservation >= 0) & (preservation <= len(labels))).all()
     assert (strength > 0).all()  # a shear, an inversion and a cut-out hole all change noise images
@@ -253,7 +272,7 @@ def test_uniform_magnitudes_draw_each_image_s_magnitude_below_twice_the_searched
 def test_the_saved_policy_draws_its_magnitudes_as_the_check_s_classifiers_vote(tmp_path, monkeypatch, caplog, change,
                                                                                 sampling):  # fmt: skip
     def harmless(judges, settings):  # every op trains like real images, keeps its labels and changes the images
-        table = torch.ones(4, operation_check.FOLDS, len(settings))
+        table = torch.ones(operation_check.TABLE_ROWS, operation_check.FOLDS, len(settings))
         table[operation_check.COSINE] = 0.0
         return table
 
@@ -291,27 +310,30 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
               "Equalize": (-0.05, 0.46, 0.2), "HorizontalFlip": (-0.2, 0.5, 0.13), "TranslateY": (0.0, 0.93, 0.1),
               "Rotate": (0.05, 0.96, 0.03), "Contrast": (-0.45, 0.95, 0.03),
               "Brightness": (-0.05, 0.85, 0.1)}  # fmt: skip
-    rows = torch.tensor([(*values[name], 0.95) for name in tested]).t()  # 0.95: classifiers that learned the data
-    table = rows[:, None, :].expand(4, operation_check.FOLDS, -1)
+    # 0.95: classifiers that learned the data, and intensity histograms that read as much of the labels (1.0: every
+    # op keeps the images' mean intensities within the data's range)
+    rows = torch.tensor([(*values[name], 0.95, 0.95, 1.0) for name in tested]).t()
+    table = rows[:, None, :].expand(operation_check.TABLE_ROWS, operation_check.FOLDS, -1)
     checked = ["ShearX", "Invert", "AutoContrast", "Equalize"]  # the others are not applied: only the spread adds them
-    check = operation_check.OperationCheck.from_table(tested, checked, table, 0.3, spread_share=0.5)
+    check = operation_check.OperationCheck.from_table(tested, checked, table, 0.3, 10, spread_share=0.5)
     # Invert trains away from real images; Equalize trains much like them but loses more than 0.4 of the labels
     assert check.switched_off == ["Invert", "Equalize"] and list(check.differences) == tested
     # the flip (not applied, so not switched off) and Contrast train away from real images, Brightness keeps under
     # 0.9 of the labels, AutoContrast changes nothing
     assert check.spread_over == ["ShearX", "TranslateY", "Rotate"]
-    assert operation_check.OperationCheck.from_table(tested, checked, table, 0.3).spread_over == []
+    assert operation_check.OperationCheck.from_table(tested, checked, table, 0.3, 10).spread_over == []
     assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
+    assert check.tone_exempt() == [] and operation_check.tone_clause(check.tone_label_share, []) == ""
 
 
 @pytest.mark.parametrize("accuracy", [1.0, 0.8, 0.5])
 def test_classifiers_that_learned_the_data_poorly_judge_the_spreads_labels_by_training(accuracy):
     tested = ["ShearX", "Rotate", "HorizontalFlip", "Invert"]
-    table = torch.zeros(4, operation_check.FOLDS, 4)
+    table = torch.zeros(operation_check.TABLE_ROWS, operation_check.FOLDS, 4)
     table[operation_check.PRESERVATION] = torch.tensor([0.92, 0.8, 0.45, 0.7])  # a flip destroys the label
     table[operation_check.COSINE] = torch.tensor([0.0, -0.1, -0.05, -0.9])  # Invert trains away from real images
     table[operation_check.STRENGTH], table[operation_check.ACCURACY] = 0.05, accuracy
-    check = operation_check.OperationCheck.from_table(tested, [], table, 0.3, spread_share=0.5)
+    check = operation_check.OperationCheck.from_table(tested, [], table, 0.3, 10, spread_share=0.5)
     assert check.classifier_accuracy == pytest.approx(accuracy)
     assert check.as_dict()["classifier_accuracy"] == pytest.approx(accuracy)
     assert check.spread_candidates() == ["ShearX", "Rotate", "HorizontalFlip"]
@@ -330,7 +352,52 @@ def test_classifiers_that_learned_the_data_poorly_judge_the_spreads_labels_by_tr
         "each candidate instead, and those that raised their held-out loss by more than 0.05 above the candidates' "
         "median (+0.050) were left out (ShearX -0.010, Rotate +0.050, HorizontalFlip +0.120)"
     )
-    assert operation_check.OperationCheck.from_table(tested, [], table, 0.3).needs_training_test() is False  # no spread
+    without_spread = operation_check.OperationCheck.from_table(tested, [], table, 0.3, 10)
+    assert without_spread.needs_training_test() is False
+
+
+def test_where_the_label_lies_in_the_shapes_the_tone_ops_are_judged_by_their_pixel_change_alone():
+    tested = ["ShearX", "HorizontalFlip", "Invert", "Solarize", "Equalize", "Contrast", "Brightness", "AutoContrast"]
+    # per op: cosine difference, label preservation, pixel change, the share of images in the data's intensity range:
+    # what the classifiers make of the tone ops on digits (inverted, a digit's background is brighter than any
+    # digit's; solarized, darker)
+    values = {"ShearX": (0.0, 0.97, 0.05, 1.0), "HorizontalFlip": (-0.2, 0.45, 0.13, 1.0),
+              "Invert": (-0.9, 0.2, 0.9, 0.0), "Solarize": (-0.1, 0.3, 0.08, 0.45), "Equalize": (-0.7, 0.35, 0.2, 0.6),
+              "Contrast": (-0.45, 0.84, 0.03, 0.97), "Brightness": (-0.05, 0.8, 0.05, 0.9),
+              "AutoContrast": (0.0, 1.0, 0.001, 1.0)}  # fmt: skip
+
+    def check_with(histogram_accuracy, accuracy=0.9):
+        cosine, preservation, strength, in_range = zip(*(values[name] for name in tested), strict=True)
+        rows = torch.tensor([cosine, preservation, strength, [accuracy] * len(tested),
+                             [histogram_accuracy] * len(tested), in_range])  # fmt: skip
+        table = rows[:, None, :].expand(operation_check.TABLE_ROWS, operation_check.FOLDS, -1).clone()
+        table[operation_check.HISTOGRAM_ACCURACY, 0] = 0.9  # one fold's outlier does not decide: the median does
+        return operation_check.OperationCheck.from_table(tested, tested, table, 0.3, 10, spread_share=0.5)
+
+    in_intensities = check_with(0.6)  # (0.6 - 0.1) / (0.9 - 0.1): histograms read 62% of what the classifiers read
+    assert in_intensities.tone_label_share == pytest.approx(0.625) and in_intensities.tone_exempt() == []
+    assert in_intensities.switched_off == ["HorizontalFlip", "Invert", "Solarize", "Equalize", "Contrast"]
+    assert in_intensities.spread_over == ["ShearX"]
+    in_shapes = check_with(0.3)  # 25%
+    assert in_shapes.tone_label_share == pytest.approx(0.25)
+    # Invert and Solarize leave most digits with tones the data does not have: the classifiers judge them
+    assert in_shapes.tone_exempt() == ["Equalize", "Contrast", "Brightness", "AutoContrast"]
+    assert in_shapes.switched_off == ["HorizontalFlip", "Invert", "Solarize"]
+    assert in_shapes.spread_over == ["ShearX", "Equalize", "Contrast", "Brightness"]  # AutoContrast changes nothing
+    assert in_shapes.as_dict()["tone_exempt"] == in_shapes.tone_exempt()
+    assert in_shapes.as_dict()["in_intensity_range"]["Solarize"] == pytest.approx(0.45)
+    assert operation_check.tone_clause(in_shapes.tone_label_share, in_shapes.tone_exempt()) == (
+        "The images' intensity histograms alone read 25% of what the classifiers read of the labels (under 40%: the "
+        "label lies in the shapes), so the tone ops that keep the data's tones (at least 50% of their images with a "
+        "mean intensity within the data's range) were judged by their pixel change alone: Equalize, Contrast, "
+        "Brightness, AutoContrast."
+    )
+    # classifiers that learned the data poorly: the training test is for the other candidates only
+    weak = check_with(0.15, accuracy=0.5)
+    assert weak.needs_training_test() and weak.spread_over == []
+    assert weak.label_tested_candidates() == ["ShearX"]
+    weak.judge_by_training({"ShearX": 0.01})
+    assert weak.spread_over == ["ShearX", "Equalize", "Contrast", "Brightness"]
 
 
 def test_the_training_test_pairs_each_op_with_the_same_batches_without_it_and_splits_across_processes():
@@ -363,13 +430,13 @@ def test_the_training_test_pairs_each_op_with_the_same_batches_without_it_and_sp
 
 def test_one_fold_classifier_far_below_the_others_does_not_decide_the_verdict():
     tested = ["ShearX", "Rotate"]
-    table = torch.ones(4, operation_check.FOLDS, 2)
+    table = torch.ones(operation_check.TABLE_ROWS, operation_check.FOLDS, 2)
     # one of five classifiers puts ShearX far below unaugmented images (as on a digits search, session 19), all
     # five put Rotate 0.2 below
     table[operation_check.COSINE, :, 0] = torch.tensor([0.01, -0.01, -0.03, 0.0, -0.86])
     table[operation_check.COSINE, :, 1] = -0.2
     table[operation_check.PRESERVATION], table[operation_check.STRENGTH] = 1.0, 0.05
-    check = operation_check.OperationCheck.from_table(tested, tested, table, 0.15, spread_share=0.5)
+    check = operation_check.OperationCheck.from_table(tested, tested, table, 0.15, 10, spread_share=0.5)
     assert table[operation_check.COSINE, :, 0].mean() < -0.15  # the mean would have switched ShearX off
     assert check.switched_off == ["Rotate"] and check.spread_over == ["ShearX"]
     assert check.as_dict()["cosine_minus_unaugmented"] == {"ShearX": -0.01, "Rotate": -0.2}
@@ -484,7 +551,7 @@ def test_the_start_message_says_how_many_cpu_threads_a_process_has(monkeypatch, 
      ([0.12, 0.15, 0.9, 0.95, 0.1], 10, True), ([0.2, 0.25, 0.9, 0.95, 0.1], 10, False)],
 )  # fmt: skip
 def test_classifiers_near_chance_are_told_apart_by_their_median_accuracy(accuracies, num_classes, weak):
-    table = torch.zeros(4, operation_check.FOLDS, 3)
+    table = torch.zeros(operation_check.TABLE_ROWS, operation_check.FOLDS, 3)
     table[operation_check.ACCURACY] = torch.tensor(accuracies)[:, None]
     # the threshold: chance plus a tenth of the way to 100% (4 classes: 0.325, 10 classes: 0.19)
     reason = operation_check.near_chance(table, num_classes)
@@ -497,7 +564,9 @@ def test_classifiers_near_chance_are_told_apart_by_their_median_accuracy(accurac
 
 def test_the_operation_check_is_skipped_when_its_classifiers_are_near_chance(tmp_path, monkeypatch, caplog):
     def tables_near_chance(judges, settings):
-        table = torch.ones(4, operation_check.FOLDS, len(settings))  # every op harmless, as chance-level judges say
+        table = torch.ones(
+            operation_check.TABLE_ROWS, operation_check.FOLDS, len(settings)
+        )  # every op harmless, as chance-level judges say
         table[operation_check.ACCURACY] = 0.12
         return table
 

@@ -244,12 +244,12 @@ class SearchConfig(DatasetArguments):
             "ops that pass the check, train its classifiers much as real images do (a median gradient cosine at "
             "most 0.4 below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
             "accuracy under the op; where they learned the data poorly, training them with the op does not raise "
-            "their held-out loss much more than the other ops do) and change the images (a mean pixel "
-            "change of 0.01 or more at the policy's "
-            "magnitude); those ops keep at least their starting magnitude (after --magnitude_scale) and are applied "
-            "with probability 0.9 or more. A search settles on a few ops by the luck of its first batches; several "
-            "harmless ops together trained better than any one of them (docs/search-research.md, sessions 14-18). "
-            "0 keeps the searched selection."
+            "their held-out loss much more than the other ops do; where the images' intensity histograms carry little "
+            "of the label, the tone ops that keep the data's tones pass both tests) and change the images (a mean "
+            "pixel change of 0.01 or more at the policy's magnitude); those ops keep at least their starting "
+            "magnitude (after --magnitude_scale) and are applied with probability 0.9 or more. A search settles on "
+            "a few ops by the luck of its first batches; several harmless ops together trained better than any one "
+            "of them (docs/search-research.md, sessions 14-18). 0 keeps the searched selection."
         ),
     )
     saved_magnitude_sampling: str = field(

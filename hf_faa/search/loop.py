@@ -46,6 +46,7 @@ from .operation_check import (
     spread_selection_,
     switch_off_,
     tested_operations,
+    tone_clause,
     trained_loss_rises,
     training_test_clause,
     uniform_magnitudes_,
@@ -187,6 +188,8 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
             f"cosine more than {config.operation_check_margin:g} below that of unaugmented images, or under "
             f"{MIN_PRESERVATION_TO_STAY:g} of the labels kept; classifiers in {check.precision})."
         )  # fmt: skip
+        if tone := tone_clause(check.tone_label_share, check.tone_exempt()):
+            messages.append(tone)
         if check.spread_over:
             messages.append(f"Selection spread: {check.spread_share:g} of each stage's selection over "
                             f"{', '.join(check.spread_over)}, at magnitudes of at least {start_magnitude:.3g}, applied "
@@ -425,13 +428,15 @@ def _check_operations(
     reason = near_chance(table, data.num_classes)
     if reason:
         return _skipped_check(reason)
-    check = OperationCheck.from_table(tested, checked, table, config.operation_check_margin, config.selection_spread,
-                                      precision)  # fmt: skip
-    candidates = check.spread_candidates()
-    if check.needs_training_test() and candidates:
-        settings = operation_settings(policy, candidates, magnitude_floor=start_magnitude)  # as the spread applies them
-        rises = _all_folds(accelerator, trained_loss_rises(judges, settings, TRAINING_TEST_STEPS))
-        check.judge_by_training(dict(zip(candidates, rises.median(0).values.tolist(), strict=True)))
+    check = OperationCheck.from_table(tested, checked, table, config.operation_check_margin, data.num_classes,
+                                      config.selection_spread, precision)  # fmt: skip
+    if check.needs_training_test():
+        candidates, rises = check.label_tested_candidates(), {}
+        if candidates:
+            settings = operation_settings(policy, candidates, magnitude_floor=start_magnitude)  # as the spread has them
+            table = _all_folds(accelerator, trained_loss_rises(judges, settings, TRAINING_TEST_STEPS))
+            rises = dict(zip(candidates, table.median(0).values.tolist(), strict=True))
+        check.judge_by_training(rises)
     switch_off_(policy, check.switched_off)
     spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
     voters = [name for name in check.spread_over if policy.value_range(name) is not None]

@@ -31,6 +31,14 @@ least the magnitude they started the search with, since a search shrinks the mag
 and are applied with probability at least :data:`SPREAD_APPLY_PROBABILITY` (RandAugment applies an op to nearly every
 image; the searched policies applied about one op per image).
 
+Where the label lies in the shapes, not in the intensities, the classifiers misjudge one kind of op: the tone ops
+(:data:`TONE_OPERATIONS`), which remap each pixel's intensity and leave every shape where it was. Classifiers trained on
+a few hundred digits keep 0.3-0.8 of their labels under Equalize, yet the digits train better with it (sessions 20 and
+29). So each fold also fits a linear classifier to its images' per-channel intensity histograms
+(:mod:`.intensity_labels`); where that reads under :data:`MAX_TONE_LABEL_SHARE` of what the fold classifiers read,
+the tone ops that keep the data's tones (:data:`MIN_TONE_IN_RANGE` of their images with a mean intensity within the
+data's range: not Invert on white digits on black) are judged by their pixel change alone.
+
 Last, the same classifiers vote on how the saved policy draws its magnitudes (``--saved_magnitude_sampling auto``):
 each spread op with a magnitude is applied at its final magnitude and at twice it, and when more than
 :data:`UNIFORM_MAGNITUDE_VOTE` of them train the classifiers more like held-out images at twice the magnitude (the
@@ -54,6 +62,7 @@ from ..policy import FasterAutoAugmentPolicy
 from .base_augmentation import shifted
 from .critic import WideResNetClassifier
 from .diagnostics import augmentation_strength
+from .intensity_labels import histogram_accuracy, within_intensity_range
 from .losses import accuracy, judge_gradient, normalize
 
 FOLDS = 5
@@ -116,8 +125,23 @@ NEAR_CHANCE_SHARE = 0.1
 # share was 0.44-0.86 on `tinted` (five searches) and 0 on the five other datasets (docs/search-research.md,
 # session 24).
 UNIFORM_MAGNITUDE_VOTE = 0.5
+# Where the images' intensity histograms alone read less than this share of what the classifiers read of the labels
+# (each from chance: intensity_labels.histogram_accuracy against the fold classifier's held-out accuracy, the median
+# over the folds), the label lies in the shapes, and the tone ops, which only remap each pixel's intensity, are judged
+# by their pixel change alone, if they keep the tones the data has (at least MIN_TONE_IN_RANGE of their images with a
+# mean intensity within the data's range: intensity_labels.within_intensity_range): neither switched off nor kept out
+# of the spread by the classifiers' cosines, labels or training test. On the suite the share was 0.00-0.04 on
+# photo-digits, 0.21 on optdigits, 0.25 on mnist, 0.54 on tinted and 0.83-1.04 on textures, photo patches and
+# exposure; where the rule applied it gained photo-digits 1.50 points over three searches (Invert, Solarize and
+# Equalize joined the spread), optdigits 0.20 and mnist -0.04. The range test keeps Invert off white-on-black digits
+# (none of its images in range; adding it cost mnist 0.11 and optdigits 0.39 points), not off digits drawn over
+# photos (0.79 in range; +0.4 to +1.3 points). docs/search-research.md, session 29.
+MAX_TONE_LABEL_SHARE = 0.4
+MIN_TONE_IN_RANGE = 0.5
+TONE_OPERATIONS = ("Invert", "Brightness", "Contrast", "Saturate", "Solarize", "Posterize", "AutoContrast", "Equalize")
 # The rows of judge_table()'s table.
-COSINE, PRESERVATION, STRENGTH, ACCURACY = range(4)
+COSINE, PRESERVATION, STRENGTH, ACCURACY, HISTOGRAM_ACCURACY, IN_RANGE = range(6)
+TABLE_ROWS = 6
 OperationSetting = tuple[str, float, tuple[float, float] | None]  # an op's name, magnitude, the policy's value range
 
 
@@ -133,9 +157,11 @@ class OperationCheck:
     precision: str = "fp32"  # the classifiers' ("bf16": bf16 autocast and channels_last)
     preservation: dict[str, list[float]] = field(default_factory=dict)
     strength: dict[str, float] = field(default_factory=dict)
+    in_range: dict[str, float] = field(default_factory=dict)  # per tested op: its IN_RANGE share, the mean over folds
     spread_share: float = 0.0  # --selection_spread
     spread_over: list[str] = field(default_factory=list)
     classifier_accuracy: float = 1.0  # the fold classifiers' median held-out accuracy (median_accuracy)
+    tone_label_share: float = 1.0  # what the intensity histograms read of the labels, as a share (tone_label_share)
     # per spread candidate: the median over the folds of the held-out loss rise when the classifiers train with it
     # (empty where they learned the data well enough for the label preservation to judge: needs_training_test)
     trained_loss_rise: dict[str, float] = field(default_factory=dict)
@@ -145,41 +171,59 @@ class OperationCheck:
 
     @classmethod
     def from_table(
-        cls, tested: list[str], checked: list[str], table: Tensor, margin: float, spread_share: float = 0.0,
-        precision: str = "fp32",
+        cls, tested: list[str], checked: list[str], table: Tensor, margin: float, num_classes: int,
+        spread_share: float = 0.0, precision: str = "fp32",
     ) -> OperationCheck:  # fmt: skip
-        """The verdict on the full table of :func:`judge_table`: the ``checked`` ops
-        (those the policy applies, a subset of ``tested``) whose median cosine difference is below ``-margin`` or
-        whose mean label preservation is below :data:`MIN_PRESERVATION_TO_STAY` are switched off; with a
-        ``spread_share``, the :meth:`spread_candidates` that keep most labels are the ones to spread over. Where the
-        classifiers learned the data poorly (:meth:`needs_training_test`) the spread stays empty until
-        :meth:`judge_by_training` decides it."""
+        """The verdict on the full table of :func:`judge_table` for data of ``num_classes`` classes: the ``checked``
+        ops (those the policy applies, a subset of ``tested``) whose median cosine difference is below ``-margin`` or
+        whose mean label preservation is below :data:`MIN_PRESERVATION_TO_STAY` are switched off, the
+        :meth:`tone_exempt` ops aside; with a ``spread_share``, the :meth:`spread_candidates` that keep most labels
+        (or are tone-exempt) are the ones to spread over. Where the classifiers learned the data poorly
+        (:meth:`needs_training_test`) the spread stays empty until :meth:`judge_by_training` decides it."""
         check = cls(
             dict(zip(tested, table[COSINE].t().tolist(), strict=True)), [], precision=precision,
             spread_share=spread_share, preservation=dict(zip(tested, table[PRESERVATION].t().tolist(), strict=True)),
             strength=dict(zip(tested, table[STRENGTH].mean(0).tolist(), strict=True)),
-            classifier_accuracy=median_accuracy(table),
+            in_range=dict(zip(tested, table[IN_RANGE].mean(0).tolist(), strict=True)),
+            classifier_accuracy=median_accuracy(table), tone_label_share=tone_label_share(table, num_classes),
         )  # fmt: skip
-        differences, preservation = check.median_differences(), check.mean_preservation()
+        differences, preservation, exempt = check.median_differences(), check.mean_preservation(), check.tone_exempt()
         check.switched_off = [
-            name for name in checked if differences[name] < -margin or preservation[name] < MIN_PRESERVATION_TO_STAY
-        ]
+            name for name in checked if name not in exempt
+            and (differences[name] < -margin or preservation[name] < MIN_PRESERVATION_TO_STAY)
+        ]  # fmt: skip
         if spread_share > 0 and not check.needs_training_test():
             check.spread_over = [
-                name for name in check.spread_candidates() if preservation[name] >= MIN_LABEL_PRESERVATION
-            ]
+                name for name in check.spread_candidates()
+                if name in exempt or preservation[name] >= MIN_LABEL_PRESERVATION
+            ]  # fmt: skip
         return check
+
+    def tone_exempt(self) -> list[str]:
+        """The tested :data:`TONE_OPERATIONS` that keep the data's tones (:data:`MIN_TONE_IN_RANGE`), judged by their
+        pixel change alone, where the label lies in the shapes (a :attr:`tone_label_share` under
+        :data:`MAX_TONE_LABEL_SHARE`); else none."""
+        if self.tone_label_share >= MAX_TONE_LABEL_SHARE:
+            return []
+        return [
+            name for name in self.differences if name in TONE_OPERATIONS and self.in_range[name] >= MIN_TONE_IN_RANGE
+        ]
 
     def spread_candidates(self) -> list[str]:
         """The tested ops that pass every test of the spread but the label test: not switched off, a median cosine at
-        most :data:`MAX_SPREAD_COSINE_DROP` below that of unaugmented images, a pixel change of at least
-        :data:`MIN_SPREAD_STRENGTH`."""
-        differences = self.median_differences()
+        most :data:`MAX_SPREAD_COSINE_DROP` below that of unaugmented images (the :meth:`tone_exempt` ops aside), a
+        pixel change of at least :data:`MIN_SPREAD_STRENGTH`."""
+        differences, exempt = self.median_differences(), self.tone_exempt()
         return [
             name for name in self.differences
-            if name not in self.switched_off and differences[name] >= -MAX_SPREAD_COSINE_DROP
+            if name not in self.switched_off and (name in exempt or differences[name] >= -MAX_SPREAD_COSINE_DROP)
             and self.strength[name] >= MIN_SPREAD_STRENGTH
         ]  # fmt: skip
+
+    def label_tested_candidates(self) -> list[str]:
+        """The :meth:`spread_candidates` whose labels are tested: all but the :meth:`tone_exempt` ops."""
+        exempt = self.tone_exempt()
+        return [name for name in self.spread_candidates() if name not in exempt]
 
     def needs_training_test(self) -> bool:
         """Whether the spread's label test is :func:`trained_loss_rises`, not the label preservation: with a spread,
@@ -187,12 +231,13 @@ class OperationCheck:
         return self.spread_share > 0 and self.classifier_accuracy < WELL_TRAINED_ACCURACY
 
     def judge_by_training(self, rises: dict[str, float]) -> None:
-        """Spread over the :meth:`spread_candidates` whose held-out loss ``rises`` (per candidate, the median over
-        the folds of :func:`trained_loss_rises`) are at most :data:`MAX_TRAINED_LOSS_RISE` above the candidates'
-        median rise."""
+        """Spread over the :meth:`label_tested_candidates` whose held-out loss ``rises`` (per candidate, the median
+        over the folds of :func:`trained_loss_rises`) are at most :data:`MAX_TRAINED_LOSS_RISE` above the candidates'
+        median rise, and over the :meth:`tone_exempt` candidates."""
         self.trained_loss_rise = rises
         limit = typical_rise(rises) + MAX_TRAINED_LOSS_RISE
-        self.spread_over = [name for name in self.spread_candidates() if rises[name] <= limit]
+        exempt = self.tone_exempt()
+        self.spread_over = [name for name in self.spread_candidates() if name in exempt or rises[name] <= limit]
 
     def median_differences(self) -> dict[str, float]:
         return {name: float(torch.tensor(values).median()) for name, values in self.differences.items()}
@@ -218,10 +263,13 @@ class OperationCheck:
             "cosine_minus_unaugmented": {name: round(value, 4) for name, value in self.median_differences().items()},
             "label_preservation": {name: round(value, 4) for name, value in self.mean_preservation().items()},
             "pixel_change": {name: round(value, 4) for name, value in self.strength.items()},
+            "in_intensity_range": {name: round(value, 4) for name, value in self.in_range.items()},
             "switched_off": self.switched_off,
             "selection_spread": self.spread_share,
             "spread_over": self.spread_over,
             "classifier_accuracy": round(self.classifier_accuracy, 4),
+            "tone_label_share": round(self.tone_label_share, 4),
+            "tone_exempt": self.tone_exempt(),
             "trained_loss_rise": {name: round(value, 4) for name, value in self.trained_loss_rise.items()},
             "doubled_magnitude_cosine_change": {
                 name: round(value, 4) for name, value in self.doubled_cosine_change.items()
@@ -233,6 +281,27 @@ class OperationCheck:
 def median_accuracy(table: Tensor) -> float:
     """The fold classifiers' median held-out accuracy on unaugmented images, from a :func:`judge_table` ``table``."""
     return float(table[ACCURACY, :, 0].median())
+
+
+def tone_label_share(table: Tensor, num_classes: int) -> float:
+    """The median over the folds of a :func:`judge_table` ``table`` of what the intensity histograms read of the
+    labels, as a share of what the fold classifier reads (each accuracy measured from chance, 1 / ``num_classes``)."""
+    chance = 1 / num_classes
+    read = (table[ACCURACY, :, 0] - chance).clamp_min(1e-6)  # near_chance() skips the check before it could be 0
+    return float(((table[HISTOGRAM_ACCURACY, :, 0] - chance) / read).median())
+
+
+def tone_clause(tone_label_share: float, tone_exempt: list[str]) -> str:
+    """Why the ``tone_exempt`` ops (:meth:`OperationCheck.tone_exempt`) were judged by their pixel change alone, as a
+    sentence: empty where none were."""
+    if not tone_exempt:
+        return ""
+    return (
+        f"The images' intensity histograms alone read {tone_label_share:.0%} of what the classifiers read of the "
+        f"labels (under {MAX_TONE_LABEL_SHARE:.0%}: the label lies in the shapes), so the tone ops that keep the "
+        f"data's tones (at least {MIN_TONE_IN_RANGE:.0%} of their images with a mean intensity within the data's "
+        f"range) were judged by their pixel change alone: {', '.join(tone_exempt)}."
+    )
 
 
 def typical_rise(rises: dict[str, float]) -> float:
@@ -300,6 +369,7 @@ class FoldJudge:
     reference: Tensor  # the classifier's gradient on the held-out images
     unaugmented_cosine: float  # the mean cosine of its gradients on unaugmented training batches with reference
     accuracy: float  # on the held-out images, unaugmented
+    histogram_accuracy: float  # on the held-out images, of intensity_labels.histogram_accuracy
     bf16: bool
 
 
@@ -326,7 +396,8 @@ def fold_judges(
         judges.append(FoldJudge(
             fold, seed + fold, judge, (train_images, train_labels), (held_out_images, held_out_labels), reference,
             _mean_cosine(judge, train_images, train_labels, reference, None, seed + fold, bf16),
-            _accuracy(judge, held_out_images, held_out_labels, bf16), bf16,
+            _accuracy(judge, held_out_images, held_out_labels, bf16),
+            histogram_accuracy((train_images, train_labels), (held_out_images, held_out_labels), num_classes), bf16,
         ))  # fmt: skip
     return judges
 
@@ -358,16 +429,19 @@ def cosine_changes(judges: list[FoldJudge], settings: list[OperationSetting]) ->
 
 
 def judge_table(judges: list[FoldJudge], settings: list[OperationSetting]) -> Tensor:
-    """Per fold and op setting (:func:`operation_settings`), ``[4, FOLDS, len(settings)]``: [COSINE] the op's cosine
-    minus that of unaugmented images (:func:`cosine_changes`); [PRESERVATION] the fold classifier's accuracy on its
-    held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the op's mean absolute pixel change
-    on those images; [ACCURACY] the fold classifier's accuracy on them unaugmented (in every column). The folds of
-    other processes' ``judges`` stay 0, so summing the tables of all processes gives the full one."""
-    table = torch.zeros(4, FOLDS, len(settings))
+    """Per fold and op setting (:func:`operation_settings`), ``[TABLE_ROWS, FOLDS, len(settings)]``: [COSINE] the op's
+    cosine minus that of unaugmented images (:func:`cosine_changes`); [PRESERVATION] the fold classifier's accuracy on
+    its held-out images under the op over its accuracy on them unaugmented; [STRENGTH] the op's mean absolute pixel
+    change on those images; [IN_RANGE] the share of them the op leaves with a mean intensity within the range of the
+    fold's training images; [ACCURACY] the fold classifier's accuracy on them unaugmented and [HISTOGRAM_ACCURACY]
+    that of a classifier of their intensity histograms (both in every column). The folds of other processes'
+    ``judges`` stay 0, so summing the tables of all processes gives the full one."""
+    table = torch.zeros(TABLE_ROWS, FOLDS, len(settings))
     table[COSINE] = cosine_changes(judges, settings)
     for fold in judges:
         held_out_images, held_out_labels = fold.held_out
         table[ACCURACY, fold.fold] = fold.accuracy
+        table[HISTOGRAM_ACCURACY, fold.fold] = fold.histogram_accuracy
         # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
         held_out_accuracy = max(fold.accuracy, 1 / len(held_out_labels))
         for column, setting in enumerate(settings):
@@ -376,6 +450,7 @@ def judge_table(judges: list[FoldJudge], settings: list[OperationSetting]) -> Te
             preserved = _accuracy(fold.judge, augmented, held_out_labels, fold.bf16) / held_out_accuracy
             table[PRESERVATION, fold.fold, column] = preserved
             table[STRENGTH, fold.fold, column] = augmentation_strength(held_out_images, augmented).mean()
+            table[IN_RANGE, fold.fold, column] = within_intensity_range(augmented, fold.train[0]).float().mean()
     return table
 
 

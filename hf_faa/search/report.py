@@ -12,6 +12,7 @@ from .operation_check import (
     MIN_PRESERVATION_TO_STAY,
     SPREAD_APPLY_PROBABILITY,
     UNIFORM_MAGNITUDE_VOTE,
+    tone_clause,
     training_test_clause,
 )
 
@@ -136,6 +137,9 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
         lines += [f"| {name} | {cosines[name]:+.3f} | {preservation[name]:.3f} | {check['pixel_change'][name]:.3f} |"
                   for name in sorted(cosines, key=cosines.get)]  # fmt: skip
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
+        # searches saved before session 29 have neither key
+        if tone := tone_clause(check.get("tone_label_share", 1.0), check.get("tone_exempt", [])):
+            lines.append(tone)
         if check["spread_over"]:
             # searches saved before session 28 have neither key
             training_test = training_test_clause(
