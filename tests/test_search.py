@@ -564,9 +564,8 @@ def test_classifiers_near_chance_are_told_apart_by_their_median_accuracy(accurac
 
 def test_the_operation_check_is_skipped_when_its_classifiers_are_near_chance(tmp_path, monkeypatch, caplog):
     def tables_near_chance(judges, settings):
-        table = torch.ones(
-            operation_check.TABLE_ROWS, operation_check.FOLDS, len(settings)
-        )  # every op harmless, as chance-level judges say
+        # every op harmless, as chance-level judges say
+        table = torch.ones(operation_check.TABLE_ROWS, operation_check.FOLDS, len(settings))
         table[operation_check.ACCURACY] = 0.12
         return table
 
