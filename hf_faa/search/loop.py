@@ -434,8 +434,8 @@ def _check_operations(
         candidates, rises = check.label_tested_candidates(), {}
         if candidates:
             settings = operation_settings(policy, candidates, magnitude_floor=start_magnitude)  # as the spread has them
-            table = _all_folds(accelerator, trained_loss_rises(judges, settings, TRAINING_TEST_STEPS))
-            rises = dict(zip(candidates, table.median(0).values.tolist(), strict=True))
+            fold_rises = _all_folds(accelerator, trained_loss_rises(judges, settings, TRAINING_TEST_STEPS))
+            rises = dict(zip(candidates, fold_rises.median(0).values.tolist(), strict=True))
         check.judge_by_training(rises)
     switch_off_(policy, check.switched_off)
     spread_selection_(policy, check.spread_over, check.spread_share, start_magnitude, SPREAD_APPLY_PROBABILITY)
