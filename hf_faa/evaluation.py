@@ -79,6 +79,13 @@ class EvaluationArguments(DatasetArguments):
         metadata={"help": "Evaluate on each of these hf_faa.suite datasets (hf_faa.suite.SUITE_DATASETS)."},
     )
     eval_split: str | None = field(default=None, metadata={"help": "Test split; if unset, hold out the rest."})
+    split_seed: int = field(
+        default=0,
+        metadata={
+            "help": "Seed of the train/test split and the subsets (with --suite, also of the patches each dataset "
+            "cuts and their order): another seed gives other images of the same kind, data no setting was tuned on."
+        },  # fmt: skip
+    )
     max_train_samples: int | None = field(
         default=500, metadata={"help": "Training images (data-scarce regime).", "aliases": ["--train_samples"]}
     )
@@ -163,7 +170,8 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     shared = {data_field.name: getattr(args, data_field.name) for data_field in fields(DatasetArguments)}
-    data_args = DataArguments(**shared, eval_split=args.eval_split, max_eval_samples=args.max_eval_samples)
+    data_args = DataArguments(**shared, eval_split=args.eval_split, max_eval_samples=args.max_eval_samples,
+                              split_seed=args.split_seed)  # fmt: skip
     if args.eval_split is None:
         data_args.eval_fraction = 0.5 if args.quick else 0.9  # train on few images, test on the rest
     splits = load_splits(data_args)  # once: every run trains on these same images
@@ -222,14 +230,15 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
 
 def run_suite(args: EvaluationArguments) -> dict[str, Any]:
     """:func:`run_evaluation` on each dataset of ``args.suite`` (built by :func:`hf_faa.suite.build_suite_dataset`
-    into ``output_dir/<name>/dataset``), then one table over all: ``suite.md`` and ``suite.json``."""
+    into ``output_dir/<name>/dataset`` with ``args.split_seed``), then one table over all: ``suite.md`` and
+    ``suite.json``."""
     from .suite import build_suite_dataset  # needs scikit-image for the patch datasets
 
     output_dir = Path(args.output_dir)
     results = {}
     for name in args.suite:
         folder = output_dir / name
-        build_suite_dataset(name).save_to_disk(str(folder / "dataset"))
+        build_suite_dataset(name, seed=args.split_seed).save_to_disk(str(folder / "dataset"))
         results[name] = run_evaluation(replace(args, suite=[], dataset_name=str(folder / "dataset"),
                                                output_dir=str(folder)))  # fmt: skip
     suite = {"date": date.today().isoformat(), "settings": asdict(args), "datasets": results}

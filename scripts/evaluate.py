@@ -7,6 +7,7 @@
     python scripts/evaluate.py --policies none preset:randaugment your-name/your-policy --seeds 0 1 2 3 4
     python scripts/evaluate.py --suite mnist textures photo-patches exposure tinted optdigits photo-digits
                                                       # the suite (pip install hf-faa[suite])
+    python scripts/evaluate.py --suite tinted optdigits --split_seed 1   # other images of the same kinds
 
 Writes results.md (with paired differences per seed against the searched policy), results.json,
 results.png (with matplotlib: pip install hf-faa[plot]) and one sample grid per policy to

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import math
 
+import datasets
 import numpy as np
 import pytest
 from PIL import Image
 
-from hf_faa import FasterAutoAugmentPolicy
+from hf_faa import FasterAutoAugmentPolicy, evaluation
 from hf_faa.data import load_image_dataset
 from hf_faa.evaluation import EvaluationArguments, run_evaluation
+from hf_faa.suite import build_suite_dataset
+from hf_faa.training import load_splits
+
+
+def image_bytes(dataset: datasets.Dataset) -> list[bytes]:
+    return [image["bytes"] for image in dataset.cast_column("image", datasets.Image(decode=False))["image"]]
 
 
 def test_quick_evaluation_writes_one_row_per_policy(tmp_path):
@@ -82,14 +89,25 @@ def test_a_dataset_smaller_than_one_search_batch_searches_on_every_training_imag
     assert [row["policy"] for row in results["summary"]] == ["none", "search"]
 
 
-def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path):
+def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path, monkeypatch):
     pytest.importorskip("skimage")
+    split_seeds = []
+
+    def recording_load_splits(data_args):
+        split_seeds.append(data_args.split_seed)
+        return load_splits(data_args)
+
+    monkeypatch.setattr(evaluation, "load_splits", recording_load_splits)
     arguments = EvaluationArguments(output_dir=str(tmp_path), quick=True, suite=["textures", "photo-patches"],
-                                    policies=["none", "search", "search-init"])  # fmt: skip
+                                    policies=["none", "search", "search-init"], split_seed=1)  # fmt: skip
     suite = run_evaluation(arguments)
-    assert list(suite["datasets"]) == ["textures", "photo-patches"]
+    assert list(suite["datasets"]) == ["textures", "photo-patches"] and split_seeds == [1, 1]
     for name in ("textures", "photo-patches"):
-        assert (tmp_path / name / "results.md").is_file() and (tmp_path / name / "dataset").is_dir()
+        assert (tmp_path / name / "results.md").is_file()
+        # the split seed also draws the suite's patches: other images of the same kind than the default's
+        saved = image_bytes(datasets.load_from_disk(str(tmp_path / name / "dataset")))
+        assert saved == image_bytes(build_suite_dataset(name, seed=1))
+        assert saved != image_bytes(build_suite_dataset(name, seed=0))
     table = (tmp_path / "suite.md").read_text()
     assert table.count("\n| textures |") == 1 and table.count("\n| photo-patches |") == 1
     assert "search − best other" in table and "(none)" in table  # the only other policy is none

@@ -182,6 +182,8 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     assert f"Switched off: {', '.join(check['switched_off']) or 'nothing'}." in card
     assert f"gradients (computed in {check['precision']})" in card
     assert operation_check.tone_clause(check["tone_label_share"], exempt) in card
+    for name, value in check["in_intensity_range"].items():
+        assert f"| {check['pixel_change'][name]:.3f} | {value:.3f} |" in card  # the last two columns of its row
     assert f"uniform choice among: {', '.join(check['spread_over'])}, each at its starting" in card
     clause = operation_check.training_test_clause(check["classifier_accuracy"], check["trained_loss_rise"])
     assert clause in card and clause.startswith("; as the check's classifiers learned the data poorly")

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .intensity_labels import INTENSITY_RANGE_QUANTILES
 from .operation_check import (
     MIN_CHECKED_RATE,
     MIN_PRESERVATION_TO_STAY,
@@ -125,16 +126,21 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
     if check and check.get("skipped"):
         lines += ["", f"Operation check: skipped ({check['skipped']})."]
     elif check:
+        low, high = INTENSITY_RANGE_QUANTILES
         lines += ["", "Operation check: each operation on its own: the cosine between small classifiers' "
                       f"gradients (computed in {check['precision']}) on its images and on held-out images, minus the "
                       "same for unaugmented images, the median over the classifiers (an op the policy applies in "
                       f"{MIN_CHECKED_RATE:.1%} of its stages or more is switched off when it is far below); the "
                       "classifiers' held-out accuracy under the op over that without it (such an op is also switched "
-                      f"off under {MIN_PRESERVATION_TO_STAY:g}); the mean absolute pixel change:", "",
-                  "| operation | cosine − unaugmented | label preservation | pixel change |",
-                  "|---|---:|---:|---:|"]  # fmt: skip
+                      f"off under {MIN_PRESERVATION_TO_STAY:g}); the mean absolute pixel change; the share of its "
+                      "images whose mean intensity lies within the data's range (between the "
+                      f"{low:.0%} and {high:.0%} quantiles of its images' means):",
+                  "", "| operation | cosine − unaugmented | label preservation | pixel change | in intensity range |",
+                  "|---|---:|---:|---:|---:|"]  # fmt: skip
         cosines, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
-        lines += [f"| {name} | {cosines[name]:+.3f} | {preservation[name]:.3f} | {check['pixel_change'][name]:.3f} |"
+        in_range = check.get("in_intensity_range", {})  # searches saved before session 29 have none
+        lines += [f"| {name} | {cosines[name]:+.3f} | {preservation[name]:.3f} | {check['pixel_change'][name]:.3f} | "
+                  f"{format(in_range[name], '.3f') if name in in_range else '–'} |"
                   for name in sorted(cosines, key=cosines.get)]  # fmt: skip
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
         # searches saved before session 29 have neither key
