@@ -38,7 +38,7 @@ from hf_faa.search.operation_check import (
     operation_settings,
     trained_loss_rises,
 )
-from hf_faa.search.report import write_loss_curves
+from hf_faa.search.report import summary_markdown, write_loss_curves
 
 
 def test_paired_difference_matches_a_hand_computation():
@@ -177,6 +177,18 @@ def test_curves_of_a_one_record_run_show_a_point_in_every_panel(tmp_path):
             panel = blue[row * height // rows : (row + 1) * height // rows,
                          column * width // columns : (column + 1) * width // columns]  # fmt: skip
             assert panel.sum() > 10, (row, column)
+
+
+def test_the_card_of_a_check_saved_before_the_intensity_ranges_shows_a_dash_for_them():
+    check = {"precision": "fp32", "cosine_minus_unaugmented": {"Rotate": 0.01, "Invert": -0.5},
+             "label_preservation": {"Rotate": 0.98, "Invert": 0.1}, "pixel_change": {"Rotate": 0.05, "Invert": 0.7},
+             "switched_off": ["Invert"], "selection_spread": 0.5, "spread_over": ["Rotate"]}  # fmt: skip
+    info = {"config": {}, "operation_rates": {}, "operation_check": check}
+    card = summary_markdown(info, [], "The search learned.")
+    assert "| Invert | -0.500 | 0.100 | 0.700 | – |\n| Rotate | +0.010 | 0.980 | 0.050 | – |" in card
+    check["in_intensity_range"] = {"Rotate": 0.97, "Invert": 0.0}
+    card = summary_markdown(info, [], "The search learned.")
+    assert "| Invert | -0.500 | 0.100 | 0.700 | 0.000 |\n| Rotate | +0.010 | 0.980 | 0.050 | 0.970 |" in card
 
 
 def test_the_operation_check_switches_off_label_destroying_ops_on_digits():

@@ -138,10 +138,10 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
                   "", "| operation | cosine − unaugmented | label preservation | pixel change | in intensity range |",
                   "|---|---:|---:|---:|---:|"]  # fmt: skip
         cosines, preservation = check["cosine_minus_unaugmented"], check["label_preservation"]
-        in_range = check.get("in_intensity_range", {})  # searches saved before session 29 have none
+        # searches saved before session 29 have no intensity ranges
+        in_range = {name: f"{share:.3f}" for name, share in check.get("in_intensity_range", {}).items()}
         lines += [f"| {name} | {cosines[name]:+.3f} | {preservation[name]:.3f} | {check['pixel_change'][name]:.3f} | "
-                  f"{format(in_range[name], '.3f') if name in in_range else '–'} |"
-                  for name in sorted(cosines, key=cosines.get)]  # fmt: skip
+                  f"{in_range.get(name, '–')} |" for name in sorted(cosines, key=cosines.get)]  # fmt: skip
         lines += ["", f"Switched off: {', '.join(check['switched_off']) or 'nothing'}."]
         # searches saved before session 29 have neither key
         if tone := tone_clause(check.get("tone_label_share", 1.0), check.get("tone_exempt", [])):
