@@ -7,6 +7,7 @@ from hf_faa.search.intensity_labels import (
     HISTOGRAM_BINS,
     histogram_accuracy,
     intensity_histograms,
+    intensity_range,
     within_intensity_range,
 )
 
@@ -45,4 +46,5 @@ def test_a_classifier_of_the_histograms_reads_labels_in_the_intensities_not_in_t
 def test_the_data_s_intensity_range_leaves_out_a_hundredth_at_each_end():
     reference = torch.linspace(0, 1, 101)[:, None, None, None].expand(101, 3, 2, 2)  # mean intensities 0, 0.01, ...
     images = torch.tensor([0.0, 0.005, 0.011, 0.5, 0.989, 0.995, 1.0])[:, None, None, None].expand(7, 3, 2, 2)
-    assert within_intensity_range(images, reference).tolist() == [False, False, True, True, True, False, False]
+    bounds = intensity_range(reference)
+    assert within_intensity_range(images, bounds).tolist() == [False, False, True, True, True, False, False]

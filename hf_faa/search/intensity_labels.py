@@ -57,9 +57,15 @@ def histogram_accuracy(
         return float((held_out_features @ weights + bias).argmax(1).eq(held_out[1]).float().mean())
 
 
-def within_intensity_range(images: Tensor, reference: Tensor) -> Tensor:
-    """Whether each of ``images`` (floats in [0, 1] ``[N, C, H, W]``) has a mean intensity within the range of those
-    of ``reference`` (``[M, C, H, W]``; between its :data:`INTENSITY_RANGE_QUANTILES`): ``[N]`` bools."""
+def intensity_range(reference: Tensor) -> tuple[float, float]:
+    """The range of the mean intensities of ``reference`` (floats in [0, 1] ``[M, C, H, W]``): their
+    :data:`INTENSITY_RANGE_QUANTILES`."""
     low, high = reference.mean((1, 2, 3)).quantile(torch.tensor(INTENSITY_RANGE_QUANTILES, device=reference.device))
+    return float(low), float(high)
+
+
+def within_intensity_range(images: Tensor, bounds: tuple[float, float]) -> Tensor:
+    """Whether each of ``images`` (floats in [0, 1] ``[N, C, H, W]``) has a mean intensity within ``bounds`` (an
+    :func:`intensity_range`): ``[N]`` bools."""
     means = images.mean((1, 2, 3))
-    return (means >= low) & (means <= high)
+    return (means >= bounds[0]) & (means <= bounds[1])

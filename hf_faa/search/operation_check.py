@@ -62,7 +62,7 @@ from ..policy import FasterAutoAugmentPolicy
 from .base_augmentation import shifted
 from .critic import WideResNetClassifier
 from .diagnostics import augmentation_strength
-from .intensity_labels import histogram_accuracy, within_intensity_range
+from .intensity_labels import histogram_accuracy, intensity_range, within_intensity_range
 from .losses import accuracy, judge_gradient, normalize
 
 FOLDS = 5
@@ -444,13 +444,14 @@ def judge_table(judges: list[FoldJudge], settings: list[OperationSetting]) -> Te
         table[HISTOGRAM_ACCURACY, fold.fold] = fold.histogram_accuracy
         # a classifier that gets none of its held-out images right keeps a ratio, not a division by zero
         held_out_accuracy = max(fold.accuracy, 1 / len(held_out_labels))
+        data_range = intensity_range(fold.train[0])
         for column, setting in enumerate(settings):
             draws = torch.Generator(held_out_images.device).manual_seed(fold.seed)
             augmented = _applied(setting, held_out_images, draws)
             preserved = _accuracy(fold.judge, augmented, held_out_labels, fold.bf16) / held_out_accuracy
             table[PRESERVATION, fold.fold, column] = preserved
             table[STRENGTH, fold.fold, column] = augmentation_strength(held_out_images, augmented).mean()
-            table[IN_RANGE, fold.fold, column] = within_intensity_range(augmented, fold.train[0]).float().mean()
+            table[IN_RANGE, fold.fold, column] = within_intensity_range(augmented, data_range).float().mean()
     return table
 
 
