@@ -27,8 +27,10 @@ Sections:
   dda      (--dda_path PATH) the policy's relaxed forward+backward and eval mode vs the official Faster
            AutoAugment code's, in turns; PATH is a local copy of https://github.com/moskomule/dda (needs kornia).
   dda-step (--dda_path PATH) the full search step with the paper's WRN-40-2 critic, ours in fp32 (contiguous
-           and channels_last) and in bf16 + channels_last, each also with --compile_critic, vs the official
-           AdvTrainer.wgan_loss (fp32), in turns, the same critic backbone under both.
+           and channels_last) and in bf16 + channels_last, each also with --compile_critic, with the penalty on
+           every pair as the official step, then plain fp32 and the compiled ones with it on a quarter of the
+           pairs (the search's default), vs the official AdvTrainer.wgan_loss (fp32), in turns, the same critic
+           backbone under both.
 """
 
 from __future__ import annotations
@@ -194,8 +196,10 @@ def search_step_rate(depth: int, width: int, selection: str, channels_last: bool
 
 
 def search_step_runner(depth: int, width: int, selection: str, channels_last: bool, autocast_dtype: torch.dtype | None,
-                       batch_size: int = 128, compile_critic: bool = False) -> Callable[[], None]:  # fmt: skip
-    """One full search step of :func:`search_step_rate`'s setting per call, on the same synthetic batch."""
+                       batch_size: int = 128, compile_critic: bool = False,
+                       gradient_penalty_share: float | None = None) -> Callable[[], None]:  # fmt: skip
+    """One full search step of :func:`search_step_rate`'s setting per call, on the same synthetic batch, with the
+    penalty on ``gradient_penalty_share`` of the pairs (None: the search's default)."""
     from accelerate import Accelerator
 
     from hf_faa.search.config import SearchConfig
@@ -206,8 +210,10 @@ def search_step_runner(depth: int, width: int, selection: str, channels_last: bo
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     images = synthetic_photos(batch_size, 32, torch.Generator().manual_seed(0)).to(accelerator.device)
     labels = (torch.arange(batch_size) % 10).to(accelerator.device)
+    share = {} if gradient_penalty_share is None else {"gradient_penalty_share": gradient_penalty_share}
     config = SearchConfig(selection=selection, critic_depth=depth, critic_widen_factor=width,
-                          channels_last=channels_last, compile_critic=compile_critic, output_dir="unused")  # fmt: skip
+                          channels_last=channels_last, compile_critic=compile_critic, output_dir="unused",
+                          **share)  # fmt: skip
     policy = FasterAutoAugmentPolicy(selection=selection)
     critic = WideResNetCritic(10, 3, depth, width)
     optimizers = [torch.optim.Adam(module.parameters(), 1e-3, betas=(0.0, 0.999)) for module in (critic, policy)]
@@ -556,10 +562,36 @@ def official_search_step(dda_path: str, depth: int, width: int, images: torch.Te
     return lambda: trainer.wgan_loss(normalized[half:], labels[half:], normalized[:half].clone(), labels[:half])
 
 
+# Our rows of the dda-step section: (channels_last, autocast dtype, --compile_critic, --gradient_penalty_share).
+OUR_STEP_SETTINGS = (
+    (False, None, False, 1.0),
+    (True, None, False, 1.0),
+    (True, torch.bfloat16, False, 1.0),
+    (False, None, True, 1.0),
+    (True, torch.bfloat16, True, 1.0),
+    (False, None, False, 0.25),
+    (False, None, True, 0.25),
+    (True, torch.bfloat16, True, 0.25),
+)
+
+
+def our_step_name(channels_last: bool, autocast_dtype: torch.dtype | None, compile_critic: bool,
+                  gradient_penalty_share: float) -> str:  # fmt: skip
+    """A row name of the dda-step section, e.g. ``ours (bf16 autocast, channels_last, compiled critic, penalty on
+    every pair)``."""
+    parts = ["fp32" if autocast_dtype is None else "bf16 autocast"]
+    parts += ["channels_last"] * channels_last + ["compiled critic"] * compile_critic
+    parts.append("penalty on every pair" if gradient_penalty_share == 1 else
+                 f"penalty on {gradient_penalty_share:g} of the pairs")  # fmt: skip
+    return f"ours ({', '.join(parts)})"
+
+
 def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[int, int] = PAPER_CRITIC,
                        rounds: int = 2) -> str:  # fmt: skip
     """Full search steps, ours (weighted, in fp32 with and without ``--channels_last``, and in bf16 with it; the
-    first and the last also with ``--compile_critic``) vs
+    first and the last also with ``--compile_critic``, all with the penalty on every pair as the official step; then
+    plain fp32 and the compiled ones with it on a quarter of the pairs, the search's default:
+    :data:`OUR_STEP_SETTINGS`) vs
     the official one in fp32 (it has no mixed precision), on the same batch of 64 augmented + 64 real 3x32x32
     images, the same WRN critic backbone under both, taking turns for ``rounds`` rounds (best rate kept)."""
     if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "search.py").is_file():
@@ -571,16 +603,11 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
         official = official_search_step(dda_path, *critic, images, labels)
     except ImportError as error:
         return official_import_failed(error)
-    runs = {
-        "official (fp32)": official,
-        "ours (fp32)": search_step_runner(*critic, "weighted", False, None),
-        "ours (fp32, channels_last)": search_step_runner(*critic, "weighted", True, None),
-        "ours (bf16 autocast, channels_last)": search_step_runner(*critic, "weighted", True, torch.bfloat16),
-        "ours (fp32, compiled critic)": search_step_runner(*critic, "weighted", False, None, compile_critic=True),
-        "ours (bf16 autocast, channels_last, compiled critic)": search_step_runner(
-            *critic, "weighted", True, torch.bfloat16, compile_critic=True
-        ),
-    }
+    runs = {"official (fp32)": official}
+    for channels_last, dtype, compile_critic, share in OUR_STEP_SETTINGS:
+        runs[our_step_name(channels_last, dtype, compile_critic, share)] = search_step_runner(
+            *critic, "weighted", channels_last, dtype, compile_critic=compile_critic, gradient_penalty_share=share
+        )
     rates = rates_in_turns(runs, len(images), min_seconds, rounds)
     rows = []
     for name, rate in rates.items():

@@ -698,6 +698,7 @@ def test_user_mistakes_are_clear_errors(tmp_path, overrides, error, message):
         ({"operation_check_margin": -0.1}, r"--operation_check_margin -0.1 \(must be 0 or more\)"),
         ({"operation_check_steps": 0}, r"--operation_check_steps 0 \(must be at least 1\)"),
         ({"selection_spread": 1.5}, r"--selection_spread 1.5 \(must be between 0 and 1\)"),
+        ({"gradient_penalty_share": 0.0}, r"--gradient_penalty_share 0.0 \(must be in \(0, 1\]\)"),
         ({"operation_check_precision": "fp16"}, "operation_check_precision must be one of"),
         (
             {"saved_magnitude_sampling": "random"},
@@ -796,6 +797,19 @@ def test_channels_last_runs_the_plain_passes_channels_last_and_the_penalty_conti
     run_search(tiny_config(tmp_path, channels_last=True, **settings))
     assert penalty_formats == {(True, False)}
     assert formats == {(False, True), (True, False)}  # the plain passes, and the penalty's
+
+
+@pytest.mark.parametrize(("share", "pairs"), [(1.0, 8), (0.25, 2), (0.01, 1)])
+def test_the_penalty_is_computed_on_its_share_of_the_pairs_and_on_at_least_one(tmp_path, monkeypatch, share, pairs):
+    penalty, penalised = search_step_module.gradient_penalty, []  # pairs of each penalty (8 per step of 16 images)
+
+    def recorded_penalty(critic, real, fake, norm):
+        penalised.append((len(real), len(fake)))
+        return penalty(critic, real, fake, norm)
+
+    monkeypatch.setattr(search_step_module, "gradient_penalty", recorded_penalty)
+    run_search(tiny_config(tmp_path, max_steps=2, gradient_penalty_share=share))
+    assert penalised == [(pairs, pairs)] * 2
 
 
 def test_config_parses_from_cli_and_yaml(tmp_path):
