@@ -112,7 +112,8 @@ def search_step(state: SearchState, images: Tensor, labels: Tensor, update_polic
     with labels ``[B]``, after the ``--base_augmentation`` of the whole batch.
 
     The policy's relaxed forward runs once: its output feeds the critic step detached and the policy
-    step with its graph (the official code runs it twice). With a separate classifier, that classifier
+    step with its graph (the official code runs it twice). The critic's gradient penalty is computed on the first
+    ``--gradient_penalty_share`` of the pairs of real and augmented images. With a separate classifier, that classifier
     learns on the real half only, and judges (in eval mode) whether the augmented half keeps its
     labels; otherwise the critic's class head does. The policy's loss adds
     ``strength_penalty_weight ·`` the shortfall of the mean |augmented − original| below ``strength_floor``
