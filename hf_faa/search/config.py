@@ -142,7 +142,7 @@ class SearchConfig(DatasetArguments):
         **_help(
             "Share of the step's pairs of real and augmented images that the gradient penalty is computed on (at "
             "least one pair): the penalty's pass, with its double backward, costs about three critic passes, and "
-            "fewer interpolates still estimate the same expectation. A quarter made the search step 1.5x faster "
+            "fewer interpolates still estimate the same expectation. A quarter made the search step 1.5-1.8x faster "
             "and the policies as good on the evaluation suite (docs/search-research.md, session 31). 1: every pair "
             "(the paper)."
         ),  # fmt: skip
