@@ -170,8 +170,11 @@ def test_the_operation_check_switches_off_what_it_reports(tmp_path, monkeypatch)
     limit = operation_check.typical_rise(check["trained_loss_rise"]) + operation_check.MAX_TRAINED_LOSS_RISE
     assert check["selection_spread"] == 0.5
     assert check["spread_over"] == [
-        name for name in candidates if name in exempt or check["trained_loss_rise"][name] <= limit
-    ]
+        name for name in candidates if name in exempt or (
+            check["trained_loss_rise"][name] <= limit
+            and preservation[name] >= operation_check.MIN_PRESERVATION_TO_STAY
+        )
+    ]  # fmt: skip
     assert set(exempt) & set(check["spread_over"]) and set(check["trained_loss_rise"]) & set(check["spread_over"])
     start_magnitude = 0.5 * SearchConfig().magnitude_scale  # the uniform start's, scaled as the search saves it
     for name in check["spread_over"]:
@@ -352,8 +355,13 @@ def test_classifiers_that_learned_the_data_poorly_judge_the_spreads_labels_by_tr
     assert clause == (
         "; as the check's classifiers learned the data poorly (median held-out accuracy 50%), they were trained with "
         "each candidate instead, and those that raised their held-out loss by more than 0.05 above the candidates' "
-        "median (+0.050) were left out (ShearX -0.010, Rotate +0.050, HorizontalFlip +0.120)"
+        "median (+0.050), or kept under 60% of their labels, were left out (ShearX -0.010, Rotate +0.050, "
+        "HorizontalFlip +0.120)"
     )
+    # a flip that trains no worse than the others still destroys labels: kept under MIN_PRESERVATION_TO_STAY of them
+    # (0.45), it stays out, where Rotate (0.8) goes in
+    check.judge_by_training({"ShearX": 0.0, "Rotate": 0.05, "HorizontalFlip": 0.05})
+    assert check.spread_over == ["ShearX", "Rotate"]
     without_spread = operation_check.OperationCheck.from_table(tested, [], table, 0.3, 10)
     assert without_spread.needs_training_test() is False
 
