@@ -213,11 +213,12 @@ def test_the_operation_check_switches_off_label_destroying_ops_on_digits():
     assert all(len(values) == 5 for values in check.differences.values())
     assert "ShearX" in check.spread_over
     assert not {"Invert", "HorizontalFlip", "VerticalFlip", "AutoContrast", "Posterize"} & set(check.spread_over)
-    # a digit's label lies in its shape: its intensity histograms carry little of it, so the tone ops that keep the
-    # data's tones are judged by their pixel change alone (here they change nearly nothing); inverted, every digit is
-    # brighter than any of the data, so Invert is judged by the classifiers, which lose the digit under it
-    assert check.tone_label_share < MAX_TONE_LABEL_SHARE
-    assert check.tone_exempt() == ["AutoContrast", "Posterize"] and check.in_range["Invert"] < 0.05
+    # a digit's label lies in its shape, but how much ink it has (a 1 against an 8) shows in its intensity histograms,
+    # which read a fifth to a third of the label on the suite's digits: more than the tone ops' exemption allows, so
+    # the classifiers judge them too (AutoContrast and Posterize, which change nearly nothing, keep the labels);
+    # inverted, every digit is brighter than any of the data
+    assert check.tone_label_share >= MAX_TONE_LABEL_SHARE
+    assert check.tone_exempt() == [] and check.in_range["Invert"] < 0.05
     # the training test (for classifiers that learned the data poorly) tells the same ops apart on these: training
     # with a flip raises the held-out loss (by 0.19 in session 28's probe), training with a shear does not (three of
     # the five folds keep the test short)
