@@ -144,8 +144,9 @@ UNIFORM_MAGNITUDE_VOTE = 0.5
 # 33: on patches labelled by their exposure and by the side of a dark mark together, the histograms read 0.39 of the
 # label on one draw, and the exempt Invert, Brightness and Equalize, under which the classifiers kept 0.13-0.14 of
 # their labels, were spread over: 7.75 points below no augmentation (0.44 on the other draw: not exempt, 3.05 above
-# it). Over 40 saved searches the share was -0.06 to 0.04 on photo-digits and 0.20 or more everywhere else; the
-# digits' exemption had gained nothing measurable (mnist +0.09 [-0.20, +0.38], optdigits +0.07 [-0.22, +0.35]).
+# it). Over the saved searches of sessions 30-33 the share was -0.06 to 0.04 on photo-digits and 0.20 or more on
+# every other dataset; the digits' exemption had gained nothing measurable (mnist +0.09 [-0.20, +0.38], optdigits
+# +0.07 [-0.22, +0.35] over three search seeds; with it gone, -0.05 [-0.25, +0.15] over their six draws' searches).
 MAX_TONE_LABEL_SHARE = 0.15
 MIN_TONE_IN_RANGE = 0.5
 TONE_OPERATIONS = ("Invert", "Brightness", "Contrast", "Saturate", "Solarize", "Posterize", "AutoContrast", "Equalize")
