@@ -22,6 +22,9 @@ datasets whose labels survive different operations:
   copy of the UCI optical digits), which the loader upsamples; flips turn one digit into another.
 - ``"photo-digits"``: the embedded MNIST-5k digits drawn over random crops of the colour photos, as MNIST-M draws
   MNIST over BSDS500 photos; flips destroy the label, and colour says nothing about it.
+- ``"exposure-marker"``: the ``"exposure"`` patches, each with a black mark in its bottom-left or bottom-right corner;
+  the label is the exposure and the mark's side together, so it lies in the tones and in a shape at once: the tone
+  operations destroy its exposure, the horizontal flip and large shifts, shears and rotations move its mark.
 
 The patch datasets are cut from the images that the scikit-image wheel ships (no download), with a
 seeded ``numpy`` Generator: the same seed gives the same PNG bytes (``"photo-digits"`` too); ``"optdigits"`` comes
@@ -85,6 +88,11 @@ _PATCH_DATASETS = {"textures": ("L", _TEXTURE_SOURCES), "photo-patches": ("RGB",
 _EXPOSURE_SOURCES = _TEXTURE_SOURCES[:3]  # brick, grass, gravel
 # One class per (mean grey level, contrast): a patch's pixels p become mean + contrast * (p - source mean).
 EXPOSURES = tuple((mean, contrast) for contrast in (0.5, 1.0) for mean in (90, 128, 166))
+# exposure-marker: a black square of MARK_SIZE pixels, MARK_MARGIN from the bottom edge and from the left or the right
+# one; one class per (exposure, side), the side varying fastest.
+MARK_SIDES = ("left", "right")
+MARK_SIZE = 7
+MARK_MARGIN = 2
 # One class per hue, 60 degrees apart at full saturation (red, yellow, green, cyan, blue, magenta): a patch's grey
 # levels g become g * ((1 - s) + s * hue) per channel, at a strength s drawn per patch from TINT_STRENGTHS. Faint:
 # at strengths of 0.15-0.35 every policy scored 98-99% (probe, session 22).
@@ -137,6 +145,11 @@ SUITE_DATASETS = {
         f"{len(_PHOTO_SOURCES)} scikit-image colour photos as MNIST-M does (RGB, 10 classes); flips destroy labels, "
         "colour carries none."
     ),
+    "exposure-marker": (
+        f"The exposure patches, each with a black {MARK_SIZE}x{MARK_SIZE} mark in its bottom-left or bottom-right "
+        f"corner, label = exposure and side ({len(EXPOSURES) * len(MARK_SIDES)} classes); the tone operations destroy "
+        "the exposure, the horizontal flip and large shifts, shears and rotations move the mark."
+    ),
 }
 
 
@@ -155,7 +168,7 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
         ``"photo-digits"``: the same columns, 32x32 RGB, the 5,000 embedded digits in a seeded random order, each
         over a crop (photo and position drawn per digit).
         Patch datasets: columns ``image`` (``datasets.Image``, PNG bytes, 32x32, mode L or RGB) and
-        ``label`` (``ClassLabel`` named after the source images, the exposures or the hues),
+        ``label`` (``ClassLabel`` named after the source images, the exposures (and the mark's side) or the hues),
         :data:`PATCHES_PER_CLASS` rows per class in a seeded random order; byte-identical for the same seed (with
         the same scikit-image, Pillow and zlib: three photos are JPEG files, and PNG bytes depend on the encoder).
 
@@ -170,6 +183,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
         return _optdigits_dataset(seed)
     if name == "exposure":
         return _exposure_dataset(seed)
+    if name == "exposure-marker":
+        return _exposure_marker_dataset(seed)
     if name == "tinted":
         return _tinted_dataset(seed)
     if name == "photo-digits":
@@ -185,7 +200,10 @@ def suite_sources() -> str:
     """Each suite dataset's source images and their licences, one line per image (Markdown list)."""
     lines = [f"- mnist: {_MNIST_SOURCE}", f"- optdigits: {_OPTDIGITS_SOURCE}", f"- photo-digits: {_MNIST_SOURCE}"]
     sources_by_dataset = {name: sources for name, (_, sources) in _PATCH_DATASETS.items()}
-    sources_by_dataset |= {"exposure": _EXPOSURE_SOURCES, "tinted": _TEXTURE_SOURCES, "photo-digits": _PHOTO_SOURCES}
+    sources_by_dataset |= {
+        "exposure": _EXPOSURE_SOURCES, "tinted": _TEXTURE_SOURCES, "photo-digits": _PHOTO_SOURCES,
+        "exposure-marker": _EXPOSURE_SOURCES,
+    }  # fmt: skip
     for name, sources in sources_by_dataset.items():
         lines.append(f"- {name}: scikit-image's bundled images (licences as skimage/data/_fetchers.py states them)")
         lines.extend(f"  - {source.name}: {_licence_line(source)}" for source in sources)
@@ -215,14 +233,41 @@ def _exposure_dataset(seed: int) -> datasets.Dataset:
     """:data:`PATCHES_PER_CLASS` patches per exposure, as many of each source; no position is cut twice, so
     two classes never share a patch's content."""
     rng = np.random.default_rng(seed)
-
-    def exposed(patch: np.ndarray, source_mean: float, label: int) -> np.ndarray:
-        mean, contrast = EXPOSURES[label]
-        return mean + contrast * (patch - source_mean)
-
-    images, labels = _patches_of_every_class(_EXPOSURE_SOURCES, len(EXPOSURES), exposed, rng)
-    names = [f"mean{mean}-contrast{contrast}" for mean, contrast in EXPOSURES]
+    images, labels = _patches_of_every_class(_EXPOSURE_SOURCES, len(EXPOSURES), _exposed, rng)
+    names = [_exposure_name(exposure) for exposure in range(len(EXPOSURES))]
     return _shuffled_dataset("exposure", seed, images, labels, names, _licences(_EXPOSURE_SOURCES), rng)
+
+
+def _exposure_marker_dataset(seed: int) -> datasets.Dataset:
+    """:data:`PATCHES_PER_CLASS` patches per exposure and side of the mark, as many of each source."""
+    rng = np.random.default_rng(seed)
+    rows = slice(PATCH_SIZE - MARK_MARGIN - MARK_SIZE, PATCH_SIZE - MARK_MARGIN)
+    columns = (
+        slice(MARK_MARGIN, MARK_MARGIN + MARK_SIZE),
+        slice(PATCH_SIZE - MARK_MARGIN - MARK_SIZE, PATCH_SIZE - MARK_MARGIN),
+    )
+
+    def marked(patch: np.ndarray, source_mean: float, label: int) -> np.ndarray:
+        exposure, side = divmod(label, len(MARK_SIDES))
+        pixels = _exposed(patch, source_mean, exposure)
+        pixels[rows, columns[side]] = 0
+        return pixels
+
+    num_classes = len(EXPOSURES) * len(MARK_SIDES)
+    images, labels = _patches_of_every_class(_EXPOSURE_SOURCES, num_classes, marked, rng)
+    names = [f"{_exposure_name(exposure)}-{side}" for exposure in range(len(EXPOSURES)) for side in MARK_SIDES]
+    return _shuffled_dataset("exposure-marker", seed, images, labels, names, _licences(_EXPOSURE_SOURCES), rng)
+
+
+def _exposed(patch: np.ndarray, source_mean: float, exposure: int) -> np.ndarray:
+    """Grey levels ``[32, 32]`` of a source of mean grey level ``source_mean`` shown at ``EXPOSURES[exposure]``."""
+    mean, contrast = EXPOSURES[exposure]
+    return mean + contrast * (patch - source_mean)
+
+
+def _exposure_name(exposure: int) -> str:
+    mean, contrast = EXPOSURES[exposure]
+    return f"mean{mean}-contrast{contrast}"
 
 
 def _tinted_dataset(seed: int) -> datasets.Dataset:
@@ -332,9 +377,9 @@ def _import_skimage_data() -> ModuleType:
         import skimage.data
     except ImportError as error:
         raise ImportError(
-            "the 'textures', 'photo-patches', 'exposure', 'tinted' and 'photo-digits' suite datasets are cut from the "
-            "images that scikit-image bundles; install it with `pip install hf-faa[suite]` (or `pip install "
-            "scikit-image`)."
+            "the 'textures', 'photo-patches', 'exposure', 'tinted', 'photo-digits' and 'exposure-marker' suite "
+            "datasets are cut from the images that scikit-image bundles; install it with `pip install "
+            "hf-faa[suite]` (or `pip install scikit-image`)."
         ) from error
     return skimage.data
 

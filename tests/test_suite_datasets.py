@@ -20,12 +20,14 @@ PHOTO_CLASSES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field"
 EXPOSURE_CLASSES = [f"mean{mean}-contrast{contrast}" for contrast in (0.5, 1.0) for mean in (90, 128, 166)]
 EXPOSURE_SOURCES = ["brick", "grass", "gravel"]
 TINT_CLASSES = ["red", "yellow", "green", "cyan", "blue", "magenta"]
+MARKER_CLASSES = [f"{exposure}-{side}" for exposure in EXPOSURE_CLASSES for side in ("left", "right")]
 # name -> (image mode, class names)
 PATCH_DATASETS = {
     "textures": ("L", TEXTURE_CLASSES),
     "photo-patches": ("RGB", PHOTO_CLASSES),
     "exposure": ("L", EXPOSURE_CLASSES),
     "tinted": ("RGB", TINT_CLASSES),
+    "exposure-marker": ("L", MARKER_CLASSES),
 }
 
 
@@ -50,9 +52,9 @@ def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.nd
     return float((predicted == labels).mean())
 
 
-def test_the_suite_has_seven_described_datasets():
+def test_the_suite_has_eight_described_datasets():
     assert list(suite.SUITE_DATASETS) == [
-        "mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits", "photo-digits"
+        "mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits", "photo-digits", "exposure-marker"
     ]  # fmt: skip
     assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
 
@@ -233,6 +235,32 @@ def test_exposure_classes_share_their_textures(built):
     assert built["exposure"].info.license.startswith("brick: CC0")
 
 
+def mark_regions(images: np.ndarray) -> np.ndarray:
+    """Grayscale images [N, 32, 32] -> the mean grey level where exposure-marker's mark sits on the left and on the
+    right, [N, 2]."""
+    rows = images[:, 32 - suite.MARK_MARGIN - suite.MARK_SIZE : 32 - suite.MARK_MARGIN]
+    left = rows[:, :, suite.MARK_MARGIN : suite.MARK_MARGIN + suite.MARK_SIZE]
+    right = rows[:, :, 32 - suite.MARK_MARGIN - suite.MARK_SIZE : 32 - suite.MARK_MARGIN]
+    return np.stack([left.mean(axis=(1, 2)), right.mean(axis=(1, 2))], axis=1)
+
+
+def test_exposure_marker_labels_are_the_exposure_and_the_side_of_a_black_mark_that_flips_move(built):
+    images, labels = pixels(built["exposure-marker"]), np.array(built["exposure-marker"]["label"])
+    exposures, sides = np.divmod(labels, 2)
+    marks = mark_regions(images)
+    assert (marks[np.arange(len(labels)), sides] == 0).all()  # black on the label's side ...
+    assert (marks[np.arange(len(labels)), 1 - sides] > 0).all()  # ... and texture on the other
+    read_side = np.argmin(marks, axis=1)
+    assert (read_side == sides).all()
+    assert (np.argmin(mark_regions(images[:, :, ::-1]), axis=1) != sides).all()  # a horizontal flip moves the mark
+    unmarked = np.ones((32, 32), dtype=bool)
+    unmarked[32 - suite.MARK_MARGIN - suite.MARK_SIZE : 32 - suite.MARK_MARGIN] = False  # the rows of either mark
+    grey_levels = images[:, unmarked].mean(axis=1)
+    for exposure, (mean, _) in enumerate(suite.EXPOSURES):
+        assert abs(grey_levels[exposures == exposure].mean() - mean) < 4  # elsewhere, exposure's patches
+    assert built["exposure-marker"].info.license == built["exposure"].info.license
+
+
 def chromaticity(images: np.ndarray) -> np.ndarray:
     """RGB images [N, 32, 32, 3] -> each image's channel means over their mean, [N, 3]: the tint, whatever the
     grey level of the texture under it."""
@@ -319,5 +347,5 @@ def test_suite_sources_name_every_image_and_a_licence():
     for name in ["mnist", "optdigits", "photo-digits", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
         assert f"- {name}:" in text
     source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
-    assert len(source_lines) == 2 * len(TEXTURE_CLASSES) + 2 * len(PHOTO_CLASSES) + len(EXPOSURE_SOURCES)
+    assert len(source_lines) == 2 * len(TEXTURE_CLASSES) + 2 * len(PHOTO_CLASSES) + 2 * len(EXPOSURE_SOURCES)
     assert all("public domain" in line or "CC0" in line or "copyright" in line for line in source_lines)
