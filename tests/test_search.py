@@ -324,7 +324,7 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
     # Invert trains away from real images; Equalize trains much like them but loses more than 0.4 of the labels
     assert check.switched_off == ["Invert", "Equalize"] and list(check.differences) == tested
     # the flip (not applied, so not switched off) and Contrast train away from real images, Brightness keeps under
-    # 0.9 of the labels, AutoContrast changes nothing
+    # 0.92 of the labels, AutoContrast changes nothing
     assert check.spread_over == ["ShearX", "TranslateY", "Rotate"]
     assert operation_check.OperationCheck.from_table(tested, checked, table, 0.3, 10).spread_over == []
     assert check.as_dict()["pixel_change"]["Invert"] == pytest.approx(0.9)
@@ -335,7 +335,7 @@ def test_the_verdict_switches_off_applied_ops_and_spreads_over_harmless_ones_tha
 def test_classifiers_that_learned_the_data_poorly_judge_the_spreads_labels_by_training(accuracy):
     tested = ["ShearX", "Rotate", "HorizontalFlip", "Invert"]
     table = torch.zeros(operation_check.TABLE_ROWS, operation_check.FOLDS, 4)
-    table[operation_check.PRESERVATION] = torch.tensor([0.92, 0.8, 0.45, 0.7])  # a flip destroys the label
+    table[operation_check.PRESERVATION] = torch.tensor([0.95, 0.8, 0.45, 0.7])  # a flip destroys the label
     table[operation_check.COSINE] = torch.tensor([0.0, -0.1, -0.05, -0.9])  # Invert trains away from real images
     table[operation_check.STRENGTH], table[operation_check.ACCURACY] = 0.05, accuracy
     check = operation_check.OperationCheck.from_table(tested, [], table, 0.3, 10, spread_share=0.5)
@@ -344,7 +344,7 @@ def test_classifiers_that_learned_the_data_poorly_judge_the_spreads_labels_by_tr
     assert check.spread_candidates() == ["ShearX", "Rotate", "HorizontalFlip"]
     assert check.needs_training_test() is (accuracy < 0.8)
     if accuracy >= 0.8:
-        assert check.spread_over == ["ShearX"] and check.trained_loss_rise == {}  # Rotate keeps under 0.9 of labels
+        assert check.spread_over == ["ShearX"] and check.trained_loss_rise == {}  # Rotate keeps under 0.92 of labels
         assert operation_check.training_test_clause(accuracy, check.trained_loss_rise) == ""
         return
     assert check.spread_over == []  # until the training test decides

@@ -252,7 +252,7 @@ class SearchConfig(DatasetArguments):
         **_help(
             "With the operation check: the share of each stage's op selection given to a uniform choice among the "
             "ops that pass the check, train its classifiers much as real images do (a median gradient cosine at "
-            "most 0.4 below that of unaugmented images), keep most labels (its classifiers keep 0.9 of their held-out "
+            "most 0.4 below that of unaugmented images), keep most labels (its classifiers keep 0.92 of their held-out "
             "accuracy under the op; where they learned the data poorly, training them with the op does not raise "
             "their held-out loss much more than the other ops do; where the images' intensity histograms carry little "
             "of the label, the tone ops that keep the data's tones pass both tests) and change the images (a mean "
