@@ -268,14 +268,17 @@ def seeded_after(policy: FasterAutoAugmentPolicy, batch: torch.Tensor, seed: int
     return generator
 
 
-@pytest.mark.parametrize("size", [16, 64])  # below and above ROW_COPY_MIN_ELEMENTS
-def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size):
+@pytest.mark.parametrize("size", [16, 96])  # below and above the row-copy bounds of uint8 and float images
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size, dtype):
     """On CPU the ops run on chunks of rows; neither the chunk size nor the memory layout matters."""
     import hf_faa.policy.grouping as grouping
 
+    assert grouping.copies_one_row_at_a_time(torch.empty(1, 3, size, size, dtype=dtype)) == (size == 96)
     torch.manual_seed(0)
     policy = FasterAutoAugmentPolicy(operations=["Invert", "Posterize", "Equalize", "AutoContrast"]).eval()
-    batch = (images(32, size=size) * 255).to(torch.uint8)
+    batch = images(32, size=size)
+    batch = (batch * 255).to(dtype) if dtype == torch.uint8 else batch
     whole = policy(batch, generator=seeded(4))
     monkeypatch.setattr(grouping, "CPU_CHUNK_BYTES", 1)  # one image per chunk
     assert torch.equal(policy(batch, generator=seeded(4)), whole)

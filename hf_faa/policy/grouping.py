@@ -9,10 +9,13 @@ from torch import Tensor
 # above glibc's 32 MiB mmap threshold, take fresh zeroed pages from the kernel on every call: a
 # 10-20x slowdown at 224x224). The discrete forward runs each op on chunks of rows this size.
 CPU_CHUNK_BYTES = 4 * 2**20
-# index_copy_'s CPU kernel moves images an element at a time (uint8: ~0.3 ns per byte, ~10x a
-# memcpy); a Python loop of row copies costs ~2 µs per row, so it wins from about this many elements
-# per image, for uint8 and float32 alike (3x32x32 images: index_copy_ is 2x faster on float32).
-ROW_COPY_MIN_ELEMENTS = 8192
+# index_copy_'s CPU kernel moves images an element at a time, ~0.6 ns per element for uint8 and ~0.2 ns for
+# float32 and bfloat16; a Python loop of row copies costs ~2.5 µs per row and more, so it wins from about this
+# many elements per image. Timed as the presets' eval forward at batch 128, 2 threads (session 35): with the float
+# bound at 8192 like uint8's, 3x64x64 and 3x80x80 float32 batches ran 1.09-1.21x slower; uint8 bounds of 4096 or
+# 24576 ran 0.85-1.00x as fast as 8192 at 3x40x40 to 3x80x80.
+ROW_COPY_MIN_ELEMENTS_UINT8 = 8192
+ROW_COPY_MIN_ELEMENTS_FLOAT = 24576
 
 
 def rows_per_chunk(images: Tensor) -> int:
@@ -28,9 +31,16 @@ def row_chunks(rows: Tensor, size: int) -> tuple[Tensor, ...]:
     return (rows,) if len(rows) <= size else rows.split(size)
 
 
+def copies_one_row_at_a_time(images: Tensor) -> bool:
+    """Whether :func:`write_rows` copies into ``images`` ``[B, ...]`` row by row: on CPU, from the size at which that
+    beats ``index_copy_`` (:data:`ROW_COPY_MIN_ELEMENTS_UINT8`, :data:`ROW_COPY_MIN_ELEMENTS_FLOAT`)."""
+    minimum = ROW_COPY_MIN_ELEMENTS_UINT8 if images.dtype == torch.uint8 else ROW_COPY_MIN_ELEMENTS_FLOAT
+    return images.device.type == "cpu" and images[0].numel() >= minimum
+
+
 def write_rows(images: Tensor, rows: Tensor, values: Tensor) -> None:
-    """``images[rows] = values``; on CPU, large images are copied one row at a time (see ROW_COPY_MIN_ELEMENTS)."""
-    if images.device.type != "cpu" or images[0].numel() < ROW_COPY_MIN_ELEMENTS:
+    """``images[rows] = values``; large images one row at a time (:func:`copies_one_row_at_a_time`)."""
+    if not copies_one_row_at_a_time(images):
         images.index_copy_(0, rows, values)
         return
     for row, value in zip(rows.tolist(), values, strict=True):
