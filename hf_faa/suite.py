@@ -241,11 +241,9 @@ def _exposure_dataset(seed: int) -> datasets.Dataset:
 def _exposure_marker_dataset(seed: int) -> datasets.Dataset:
     """:data:`PATCHES_PER_CLASS` patches per exposure and side of the mark, as many of each source."""
     rng = np.random.default_rng(seed)
-    rows = slice(PATCH_SIZE - MARK_MARGIN - MARK_SIZE, PATCH_SIZE - MARK_MARGIN)
-    columns = (
-        slice(MARK_MARGIN, MARK_MARGIN + MARK_SIZE),
-        slice(PATCH_SIZE - MARK_MARGIN - MARK_SIZE, PATCH_SIZE - MARK_MARGIN),
-    )
+    near_edge = slice(MARK_MARGIN, MARK_MARGIN + MARK_SIZE)
+    far_edge = slice(PATCH_SIZE - MARK_MARGIN - MARK_SIZE, PATCH_SIZE - MARK_MARGIN)
+    rows, columns = far_edge, (near_edge, far_edge)  # the bottom rows; the left or the right columns (MARK_SIDES)
 
     def marked(patch: np.ndarray, source_mean: float, label: int) -> np.ndarray:
         exposure, side = divmod(label, len(MARK_SIDES))
