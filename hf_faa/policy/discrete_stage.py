@@ -37,9 +37,11 @@ WARPED, LOOKED_UP, ON_THEIR_OWN = range(3)
 
 @dataclass(frozen=True)
 class Span:
-    """Rows ``start:stop`` of a stage's sorted images, which take ``operations[op]``."""
+    """Rows ``start:stop`` of a stage's sorted images, which take ``operations[op]``, run as ``kind``
+    (:func:`fusion`)."""
 
     op: int
+    kind: int
     start: int
     stop: int
 
@@ -47,7 +49,7 @@ class Span:
         """This span's part of rows ``start:stop``, counted from ``start`` (None: no part)."""
         if self.stop <= start or self.start >= stop:
             return None
-        return Span(self.op, max(self.start, start) - start, min(self.stop, stop) - start)
+        return Span(self.op, self.kind, max(self.start, start) - start, min(self.stop, stop) - start)
 
 
 def fusion(operation: Operation, images: Tensor) -> int:
@@ -65,10 +67,11 @@ def stage_layout(
 ) -> tuple[Tensor, list[Span]]:
     """The rows a stage transforms ``[N]``, sorted by :func:`fusion` and then by op (``groups``: :func:`rows_by_value`
     of its op indices), and each op's span of that order."""
-    ordered = sorted(groups, key=lambda group: fusion(operations[group[0]][0], images))
+    kinds = {op: fusion(operations[op][0], images) for op, _ in groups}
+    ordered = sorted(groups, key=lambda group: kinds[group[0]])
     spans, start = [], 0
     for op, rows in ordered:
-        spans.append(Span(op, start, start + len(rows)))
+        spans.append(Span(op, kinds[op], start, start + len(rows)))
         start += len(rows)
     return torch.cat([rows for _, rows in ordered]), spans
 
@@ -116,6 +119,13 @@ def native_values(
     return values
 
 
+def channel_tables(operation: Operation, images: Tensor, values: list[Tensor]) -> Tensor:
+    """``operation``'s lookup tables for uint8 ``images`` ``[N, C, H, W]`` at ``values`` (:meth:`Operation.apply`'s),
+    as uint8 levels ``[N, C, 1, 256]``, one table per channel, ready to be concatenated with other ops' tables."""
+    levels = table_levels(operation.lookup_tables(images, values))
+    return levels.expand(len(images), images.shape[1], 1, LEVELS)
+
+
 def op_values(operation: Operation, values: Tensor, span: Span) -> list[Tensor]:
     """The values ``operation`` takes after its images (:meth:`Operation.apply`): those of its ``span``, or none."""
     return [values[span.start : span.stop]] if operation.has_magnitude else []
@@ -135,9 +145,8 @@ def look_up(batch: Tensor, values: Tensor, spans: list[Span], operations: Operat
     image's op's tables, in one gather."""
     tables = []
     for span in spans:
-        operation, images = operations[span.op][0], batch[span.start : span.stop]
-        levels = table_levels(operation.lookup_tables(images, op_values(operation, values, span)))
-        tables.append(levels.expand(len(images), batch.shape[1], 1, LEVELS))
+        operation = operations[span.op][0]
+        tables.append(channel_tables(operation, batch[span.start : span.stop], op_values(operation, values, span)))
     rows = slice(spans[0].start, spans[-1].stop)
     batch[rows] = apply_lookup_tables(batch[rows], torch.cat(tables))
 
@@ -160,9 +169,8 @@ def chunk_jobs(
     """The jobs that transform a chunk of a stage's sorted images ``batch`` in place (its ``spans`` and ``values``
     counted from the chunk's first row), and whether each draws random numbers (:func:`run_on_two_threads` keeps
     those on the calling thread)."""
-    kinds = [fusion(operations[span.op][0], batch) for span in spans]
-    warped = [span for span, kind in zip(spans, kinds, strict=True) if kind == WARPED]
-    looked_up = [span for span, kind in zip(spans, kinds, strict=True) if kind == LOOKED_UP]
+    warped = [span for span in spans if span.kind == WARPED]
+    looked_up = [span for span in spans if span.kind == LOOKED_UP]
     jobs, draws = [], []
     if warped:
         jobs.append(partial(warp, batch, values, warped, operations))
@@ -170,8 +178,8 @@ def chunk_jobs(
     if looked_up:
         jobs.append(partial(look_up, batch, values, looked_up, operations))
         draws.append(False)
-    for span, kind in zip(spans, kinds, strict=True):
-        if kind == ON_THEIR_OWN:
+    for span in spans:
+        if span.kind == ON_THEIR_OWN:
             operation = operations[span.op][0]
             jobs.append(partial(run_on_its_own, batch, values, span, operation, generator))
             draws.append(operation.random)
@@ -246,8 +254,7 @@ def apply_by_op(
             chunk = images.index_select(0, rows)
             chunk_values = [values[rows]] if operation.has_magnitude else []
             if fusion(operation, images) == LOOKED_UP:
-                tables = operation.lookup_tables(chunk, chunk_values)
-                lookups.add(rows, table_levels(tables).expand(len(rows), images.shape[1], 1, LEVELS))
+                lookups.add(rows, channel_tables(operation, chunk, chunk_values))
             else:
                 write_rows(images, rows, operation.apply(chunk, chunk_values, generator))
     for rows, matrices in warps.chunks(chunk_size):
