@@ -586,7 +586,10 @@ def test_the_operation_check_is_skipped_when_its_classifiers_are_near_chance(tmp
 
     monkeypatch.setattr(search_loop, "judge_table", tables_near_chance)
     with caplog.at_level(logging.WARNING, logger="hf_faa"):
-        policy = run_search(tiny_config(tmp_path, max_steps=2, operation_check=True, calibration="none"))
+        # the judges' training does not matter: their table is replaced
+        policy = run_search(
+            tiny_config(tmp_path, max_steps=2, operation_check=True, operation_check_steps=2, calibration="none")
+        )
     reason = operation_check.near_chance(tables_near_chance(None, ["ShearX"]), 10)
     assert f"Operation check skipped: {reason}." in caplog.text
     assert policy.search_info["operation_check"]["skipped"] == reason
