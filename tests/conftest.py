@@ -10,7 +10,6 @@ from pathlib import Path
 import datasets
 import huggingface_hub
 import pytest
-import torch
 from huggingface_hub import HfApi, RepoUrl, constants
 
 
@@ -84,13 +83,3 @@ def hub(monkeypatch, offline_hub_cache) -> HubDouble:
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     assert huggingface_hub.HfApi is HfApi
     return double
-
-
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def torch_threads(request) -> int:
-    """torch's thread count for the test (restored after it): the discrete forward runs its ops on small CPU images
-    on two threads of its own from 2 (``hf_faa.policy.second_thread``)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)

@@ -12,7 +12,6 @@ from helpers import seeded
 
 from hf_faa import OPERATIONS, FasterAutoAugmentPolicy
 from hf_faa import preset_tables as tables
-from hf_faa.policy.second_thread import runs_on_two_threads
 
 
 def images(batch: int = 16, channels: int = 3, size: int = 12, dtype=torch.float32) -> torch.Tensor:
@@ -209,7 +208,7 @@ def test_eval_choices_are_per_image(policy):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
-def test_eval_forward_applies_the_sampled_choices(dtype, torch_threads):
+def test_eval_forward_applies_the_sampled_choices(dtype):
     """With one stage, each image equals its sampled op applied alone (or is unchanged); uint8
     images go through the ops' 8-bit path."""
     torch.manual_seed(0)
@@ -230,10 +229,9 @@ def test_eval_forward_applies_the_sampled_choices(dtype, torch_threads):
 
 @pytest.mark.parametrize("chunk_bytes", [None, 1])  # one chunk, one image per chunk
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
-def test_fused_eval_stages_equal_each_op_run_on_its_own_images(monkeypatch, dtype, chunk_bytes, torch_threads):
+def test_fused_eval_stages_equal_each_op_run_on_its_own_images(monkeypatch, dtype, chunk_bytes):
     """The eval forward warps all of a stage's affine ops at once and (uint8) gathers all its table ops at
-    once, with two torch threads on two threads of its own; the images, random draws included, equal those of
-    running each chosen op on its images in turn."""
+    once; the images, random draws included, equal those of running each chosen op on its images in turn."""
     import hf_faa.policy.grouping as grouping
 
     if chunk_bytes is not None:
@@ -242,7 +240,6 @@ def test_fused_eval_stages_equal_each_op_run_on_its_own_images(monkeypatch, dtyp
     policy = FasterAutoAugmentPolicy(temperature=1.0, magnitude_ranges={"Rotate": [0.0, 45.0]}).eval()
     batch = images(96, size=10)
     batch = (batch * 255).to(dtype) if dtype == torch.uint8 else batch
-    assert runs_on_two_threads(batch) == (torch_threads == 2)
     out = policy(batch, generator=seeded(3))
 
     generator = seeded(3)
@@ -273,7 +270,7 @@ def seeded_after(policy: FasterAutoAugmentPolicy, batch: torch.Tensor, seed: int
 
 @pytest.mark.parametrize("size", [16, 96])  # below and above the row-copy bounds of uint8 and float images
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
-def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size, dtype, torch_threads):
+def test_eval_forward_gives_the_same_images_in_chunks_and_channels_last(monkeypatch, size, dtype):
     """On CPU the ops run on chunks of rows; neither the chunk size nor the memory layout matters."""
     import hf_faa.policy.grouping as grouping
 
