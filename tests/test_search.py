@@ -225,6 +225,18 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     torch.testing.assert_close(halves[0] + halves[1], whole)
 
 
+def test_the_check_tests_an_op_whose_searched_magnitude_collapsed_at_the_start_s():
+    policy = FasterAutoAugmentPolicy(["ShearX", "TranslateX", "Rotate", "Invert"], num_sub_policies=2)
+    policy.reset_parameters("uniform")
+    with torch.no_grad():
+        policy.magnitudes[..., 0], policy.magnitudes[..., 1], policy.magnitudes[..., 2] = 0.01, 0.06, 0.3
+    start = 0.25  # collapsed: under a fifth of it, 0.05
+    settings = operation_check.checked_settings(policy, policy.operations, start)
+    # ShearX at the start's magnitude, TranslateX and Rotate at theirs; Invert has no magnitude to raise
+    assert [setting[1] for setting in settings] == [start, pytest.approx(0.06), pytest.approx(0.3), 0.0]
+    assert [setting[2] for setting in settings] == [policy.value_range(name) for name in policy.operations]
+
+
 def test_the_cosine_change_at_twice_the_magnitude_is_paired_per_fold_and_split_across_processes():
     policy = FasterAutoAugmentPolicy(["ShearX", "Cutout", "Rotate"], num_sub_policies=2)
     policy.reset_parameters("uniform")

@@ -37,6 +37,7 @@ from .operation_check import (
     TRAINING_TEST_STEPS,
     OperationCheck,
     checked_operations,
+    checked_settings,
     doubled_cosine_changes,
     fold_judges,
     judge_table,
@@ -424,7 +425,7 @@ def _check_operations(
     judges = fold_judges(images, labels, data.num_classes, config.seed, config.operation_check_steps,
                          config.critic_depth, config.critic_widen_factor, accelerator.process_index,
                          accelerator.num_processes, bf16=precision == "bf16")  # fmt: skip
-    table = _all_folds(accelerator, judge_table(judges, operation_settings(policy, tested)))
+    table = _all_folds(accelerator, judge_table(judges, checked_settings(policy, tested, start_magnitude)))
     reason = near_chance(table, data.num_classes)
     if reason:
         return _skipped_check(reason)
