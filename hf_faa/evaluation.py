@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 SEARCH_NOW = "search"
 SEARCH_INIT = "search-init"
+BEST_OTHER = "best other"  # per draw: the policy other than the search and its start that scored highest
 # Two-sided 95% quantiles of Student's t distribution for 1..30 degrees of freedom (beyond: normal).
 T_QUANTILES_95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
                   2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
@@ -86,6 +87,14 @@ class EvaluationArguments(DatasetArguments):
             "cuts and their order): another seed gives other images of the same kind, data no setting was tuned on."
         },  # fmt: skip
     )
+    split_seeds: list[int] = field(
+        default_factory=list,
+        metadata={
+            "help": "Several draws instead of --split_seed's one: the whole evaluation once per seed, into "
+            "output_dir/split-<seed>/, then draws.md/.json: the searched policy against each other one, the mean "
+            "over the draws with its t-interval over the draws (one draw's few images are one sample of many)."
+        },  # fmt: skip
+    )
     max_train_samples: int | None = field(
         default=500, metadata={"help": "Training images (data-scarce regime).", "aliases": ["--train_samples"]}
     )
@@ -103,6 +112,9 @@ class EvaluationArguments(DatasetArguments):
     quick: bool = field(default=False, metadata={"help": "Tiny sizes for a smoke test (seconds, not minutes)."})
 
     def __post_init__(self) -> None:
+        if len(self.split_seeds) == 1 or len(set(self.split_seeds)) < len(self.split_seeds):
+            raise ValueError(f"--split_seeds {' '.join(map(str, self.split_seeds))}: give two or more different seeds "
+                             "(one draw: --split_seed N).")  # fmt: skip
         if self.quick:
             self.max_train_samples, self.max_eval_samples, self.seeds = 64, 128, [0]
             self.num_train_epochs, self.search_steps, self.search_batch_size = 1, 4, 16
@@ -164,7 +176,10 @@ def _training_arguments(args: EvaluationArguments, seed: int, run_dir: Path) -> 
 
 def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     """Train one classifier per (policy, seed), write results.md/.json, a chart and sample grids
-    (with ``args.suite``: one folder of those per dataset, and suite.md/.json over all of them)."""
+    (with ``args.suite``: one folder of those per dataset, and suite.md/.json over all of them; with
+    ``args.split_seeds``: one folder per draw, and draws.md/.json over them)."""
+    if args.split_seeds:
+        return run_draws(args)
     if args.suite:
         return run_suite(args)
     output_dir = Path(args.output_dir)
@@ -245,6 +260,80 @@ def run_suite(args: EvaluationArguments) -> dict[str, Any]:
     _write_json(output_dir / "suite.json", suite)
     (output_dir / "suite.md").write_text(_suite_markdown(results), encoding="utf-8")
     return suite
+
+
+def run_draws(args: EvaluationArguments) -> dict[str, Any]:
+    """:func:`run_evaluation` once per seed of ``args.split_seeds`` (into ``output_dir/split-<seed>``), then
+    ``draws.md`` and ``draws.json``: per dataset, the searched policy against each other policy and against the best
+    other one of each draw, as the mean over the draws of each draw's mean paired difference, with its t-interval
+    over the draws."""
+    output_dir = Path(args.output_dir)
+    by_draw = {}
+    for seed in args.split_seeds:
+        draw = replace(args, split_seeds=[], split_seed=seed, output_dir=str(output_dir / f"split-{seed}"))
+        result = run_evaluation(draw)
+        by_draw[seed] = result["datasets"] if args.suite else {args.dataset_name or "embedded MNIST-5k": result}
+    names = next(iter(by_draw.values()))
+    datasets = {name: _over_draws([results[name] for results in by_draw.values()]) for name in names}
+    document = {"date": date.today().isoformat(), "settings": asdict(args), "split_seeds": args.split_seeds,
+                "datasets": datasets}  # fmt: skip
+    _write_json(output_dir / "draws.json", document)
+    (output_dir / "draws.md").write_text(_draws_markdown(document), encoding="utf-8")
+    return document
+
+
+def _over_draws(draws: list[dict]) -> dict[str, Any]:
+    """One dataset's draws (each a :func:`run_evaluation` result): each policy's mean accuracy per draw, and, where a
+    search ran, its mean paired difference with every other policy (and with each draw's best other one) per draw and
+    over the draws."""
+    policies = [row["policy"] for row in draws[0]["summary"]]
+    accuracies = {spec: [next(row["mean_accuracy"] for row in draw["summary"] if row["policy"] == spec)
+                         for draw in draws] for spec in policies}  # fmt: skip
+    if not draws[0]["comparisons"]:
+        return {"accuracies": accuracies, "differences": {}}
+    per_draw = {BEST_OTHER: [], **{row["baseline"]: [] for row in draws[0]["comparisons"]}}
+    for index, draw in enumerate(draws):
+        comparisons = {row["baseline"]: row["mean"] for row in draw["comparisons"]}
+        for baseline in comparisons:
+            per_draw[baseline].append(comparisons[baseline])
+        best = _best_other({spec: values[index] for spec, values in accuracies.items()})
+        if best in comparisons:
+            per_draw[BEST_OTHER].append(comparisons[best])
+    differences = {baseline: _mean_over_draws(values) for baseline, values in per_draw.items() if values}
+    return {"accuracies": accuracies, "differences": differences}
+
+
+def _mean_over_draws(values: list[float]) -> dict[str, Any]:
+    """The mean of one difference per draw with its 95% t-interval over the draws, and the draws' values."""
+    interval = paired_difference(values, [0.0] * len(values))
+    return {"mean": interval["mean"], "low": interval["low"], "high": interval["high"], "per_draw": values}
+
+
+def _draws_markdown(document: dict) -> str:
+    """Mean accuracy per policy over the draws, then the searched policy against each other one over the draws."""
+    first = next(iter(document["datasets"].values()))
+    policies = list(first["accuracies"])
+    lines = ["| dataset | " + " | ".join(policies) + " |", "|---|" + "---:|" * len(policies)]
+    for name, dataset in document["datasets"].items():
+        cells = [f"{100 * statistics.fmean(values):.2f}" for values in dataset["accuracies"].values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    baselines = list(first["differences"])
+    if baselines:
+        lines += ["", "Search − each policy in accuracy points: the mean over the draws of each draw's mean paired "
+                  "difference, [95% t-interval over the draws], and the draws on which the search was at or above "
+                  "it:", "", "| dataset | " + " | ".join(f"search − {spec}" for spec in baselines) + " |",
+                  "|---|" + "---:|" * len(baselines)]  # fmt: skip
+        for name, dataset in document["datasets"].items():
+            cells = [f"{_interval(row)} ({sum(value >= 0 for value in row['per_draw'])} of {len(row['per_draw'])})"
+                     for row in dataset["differences"].values()]  # fmt: skip
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    seeds = ", ".join(map(str, document["split_seeds"]))
+    caption = (
+        f"Draws (--split_seed): {seeds}; each draw's training seeds: {document['settings']['seeds']}. Test "
+        f"accuracy (%), the mean over the draws of each policy's mean; '{BEST_OTHER}' is, on each draw, the "
+        "policy other than the search and its start with the highest mean accuracy."
+    )
+    return f"# Evaluation over draws\n\n{caption}\n\n" + "\n".join(lines) + "\n"
 
 
 def _strengths(policies: dict[str, str], data) -> dict[str, float]:
@@ -352,13 +441,18 @@ def _suite_markdown(results: dict[str, dict]) -> str:
         means = {row["policy"]: row["mean_accuracy"] for row in result["summary"]}
         cells = [f"{100 * means[spec]:.2f}" for spec in policies]
         comparisons = {row["baseline"]: row for row in result["comparisons"]}
-        others = [spec for spec in policies if spec not in (SEARCH_NOW, SEARCH_INIT)]
-        best = max(others, key=means.__getitem__, default=None)
+        best = _best_other(means)
         versus_best = f"{_interval(comparisons[best])} ({best})" if best in comparisons else "–"
         versus_init = _interval(comparisons[SEARCH_INIT]) if SEARCH_INIT in comparisons else "–"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {versus_best} | {versus_init} |")
     caption = "Test accuracy (%), mean over seeds; differences in points, mean [95% t-interval]."
     return f"# Evaluation suite\n\n{caption}\n\n" + "\n".join(lines) + "\n"
+
+
+def _best_other(mean_accuracies: dict[str, float]) -> str | None:
+    """The policy other than the search and its start with the highest mean accuracy (None if there is none)."""
+    others = [spec for spec in mean_accuracies if spec not in (SEARCH_NOW, SEARCH_INIT)]
+    return max(others, key=mean_accuracies.__getitem__, default=None)
 
 
 def _write_json(path: Path, document: dict) -> None:

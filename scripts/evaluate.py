@@ -8,10 +8,12 @@
     python scripts/evaluate.py --suite mnist textures photo-patches exposure tinted optdigits photo-digits \\
         exposure-marker                               # the suite (pip install hf-faa[suite])
     python scripts/evaluate.py --suite tinted optdigits --split_seed 1   # other images of the same kinds
+    python scripts/evaluate.py --split_seeds 0 1 2 3 4   # five draws of training images, a mean over them
 
 Writes results.md (with paired differences per seed against the searched policy), results.json,
 results.png (with matplotlib: pip install hf-faa[plot]) and one sample grid per policy to
---output_dir; with --suite, one such folder per dataset and suite.md/suite.json over all of them.
+--output_dir; with --suite, one such folder per dataset and suite.md/suite.json over all of them; with
+--split_seeds, one folder per draw (split-<seed>/) and draws.md/draws.json over them.
 Flags: hf_faa.evaluation.EvaluationArguments and --log_level (--help).
 """
 
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> None:
     arguments, logging_args = cli.parse_arguments((EvaluationArguments, cli.LoggingArguments), argv, __doc__)
     cli.configure_logging(logging_args.log_level)
     run_evaluation(arguments)
-    table = "suite.md" if arguments.suite else "results.md"
+    table = "draws.md" if arguments.split_seeds else "suite.md" if arguments.suite else "results.md"
     print((Path(arguments.output_dir) / table).read_text(encoding="utf-8"))
 
 

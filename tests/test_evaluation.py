@@ -111,3 +111,29 @@ def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path, monkeypatch
     table = (tmp_path / "suite.md").read_text()
     assert table.count("\n| textures |") == 1 and table.count("\n| photo-patches |") == 1
     assert "search − best other" in table and "(none)" in table  # the only other policy is none
+
+
+def test_several_draws_run_one_evaluation_each_and_average_over_them(tmp_path):
+    arguments = EvaluationArguments(output_dir=str(tmp_path), quick=True, policies=["none", "search", "search-init"],
+                                    split_seeds=[3, 5])  # fmt: skip
+    document = run_evaluation(arguments)
+    draws = [json.loads((tmp_path / f"split-{seed}" / "results.json").read_text()) for seed in (3, 5)]
+    assert [draw["settings"]["split_seed"] for draw in draws] == [3, 5]
+    (dataset,) = document["datasets"].values()
+    for baseline in ("none", "search-init"):
+        per_draw = [next(row["mean"] for row in draw["comparisons"] if row["baseline"] == baseline) for draw in draws]
+        row = dataset["differences"][baseline]
+        assert row["per_draw"] == per_draw and row["mean"] == pytest.approx(sum(per_draw) / 2)
+        assert row["high"] - row["mean"] == pytest.approx(12.706 * abs(per_draw[0] - per_draw[1]) / 2)
+    # none is the only other policy, so it is every draw's best other one
+    assert dataset["differences"]["best other"]["per_draw"] == dataset["differences"]["none"]["per_draw"]
+    accuracies = [next(row["mean_accuracy"] for row in draw["summary"] if row["policy"] == "search") for draw in draws]
+    assert dataset["accuracies"]["search"] == accuracies
+    table = (tmp_path / "draws.md").read_text()
+    assert "Draws (--split_seed): 3, 5" in table and "| search − best other |" in table and " of 2) |" in table
+
+
+@pytest.mark.parametrize("seeds", [[1], [2, 2]])
+def test_split_seeds_needs_two_different_draws(seeds):
+    with pytest.raises(ValueError, match="give two or more different seeds"):
+        EvaluationArguments(split_seeds=seeds)
