@@ -154,9 +154,15 @@ def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any
     label2id = {label: index for index, label in id2label.items()}
     config = ResNetConfig(num_channels=3, embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1],
                           layer_type="basic", num_labels=len(labels), id2label=id2label, label2id=label2id)  # fmt: skip
+    return ResNetForImageClassification(config), build_processor(model_args)
+
+
+def build_processor(model_args: ModelArguments) -> Any:
+    """The image processor of ``model_args``' model: the checkpoint's, or the small offline ResNet's."""
+    if model_args.model_name_or_path is not None:
+        return AutoImageProcessor.from_pretrained(model_args.model_name_or_path)
     size = model_args.image_size
-    processor = ViTImageProcessorPil(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
-    return ResNetForImageClassification(config), processor
+    return ViTImageProcessorPil(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
 
 
 def pretrained_classifier(model_name_or_path: str, labels: list[str]) -> tuple[Any, Any]:
@@ -170,6 +176,16 @@ def pretrained_classifier(model_name_or_path: str, labels: list[str]) -> tuple[A
         model_name_or_path, id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True
     )
     return model, processor
+
+
+def decode_once_for_training(splits: Splits, model_args: ModelArguments) -> Splits:
+    """``splits`` with their images decoded once as :func:`train_classifier` decodes them for the model of
+    ``model_args`` (:meth:`PolicyTransform.decode_once`): the same pixels in every run, without decoding and
+    resizing each source image again in every epoch of every run (``scripts/evaluate.py``)."""
+    processor = build_processor(model_args)
+    transform = PolicyTransform(None, splits.image_column, splits.label_column, image_processor=processor)
+    train, evaluation = (transform.decode_once(split) for split in (splits.train, splits.evaluation))
+    return splits._replace(train=train, evaluation=evaluation)
 
 
 def train_classifier(

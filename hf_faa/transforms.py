@@ -19,7 +19,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data import IMAGE_MODES, LABEL_COLUMN_NAMES, VALID_COLUMN, decode_images, resolve_columns, tensor_to_pil
+from .data import (
+    IMAGE_MODES,
+    LABEL_COLUMN_NAMES,
+    VALID_COLUMN,
+    decode_images,
+    decode_once,
+    resolve_columns,
+    tensor_to_pil,
+)
 from .policy import FasterAutoAugmentPolicy, load_policy
 
 logger = logging.getLogger(__name__)
@@ -129,6 +137,13 @@ class PolicyTransform:
         if label_column is not None:
             output["labels"] = [batch[label_column][i] for i in kept]
         return output
+
+    def decode_once(self, dataset: datasets.Dataset) -> datasets.Dataset:
+        """``dataset`` with its images decoded, converted to :attr:`mode` and resized to :attr:`size` once
+        (:func:`hf_faa.data.decode_once`), for many epochs or runs over the same images: this transform then
+        finds nothing left to convert or resize and gives the same pixels as on ``dataset`` itself."""
+        image_column, _ = resolve_columns(dataset, self.image_column, self.label_column, require_label=False)
+        return decode_once(dataset, image_column, self.mode, self.size)
 
     def _pixel_values(self, images: list[Tensor]) -> Tensor | list[Tensor]:
         if self.image_processor is not None:

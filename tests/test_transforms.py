@@ -13,7 +13,7 @@ from PIL import Image
 from transformers import Trainer, TrainingArguments, ViTConfig, ViTForImageClassification, ViTImageProcessorPil
 
 from hf_faa import FasterAutoAugmentPolicy, PolicyCollator, PolicyTransform, augment_dataset
-from hf_faa.data import load_image_dataset
+from hf_faa.data import decode_once, load_image_dataset, prepare_dataset
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,60 @@ def test_unknown_policy_name_is_a_clear_error(hub):
         PolicyTransform("nobody/no-policy")
     with pytest.raises(ValueError, match="Unknown preset"):
         PolicyTransform("preset:autoaugment-mnist")
+
+
+def assorted_images() -> datasets.Dataset:
+    """Images that each take another decoding step: a large JPEG, transparency, a palette, 16 bits, EXIF
+    orientation, gray and already-small ones, and a missing image."""
+
+    def encoded(image: Image.Image, image_format: str = "PNG", **options) -> dict:
+        buffer = io.BytesIO()
+        image.save(buffer, format=image_format, **options)
+        return {"bytes": buffer.getvalue(), "path": None}
+
+    rotated = Image.Exif()
+    rotated[Image.ExifTags.Base.Orientation] = 6
+    translucent = Image.effect_noise((40, 24), 50).convert("RGBA")
+    translucent.putalpha(96)
+    images = [
+        encoded(Image.effect_noise((300, 200), 60).convert("RGB"), "JPEG", quality=90),
+        encoded(translucent),
+        encoded(Image.effect_noise((33, 47), 40).convert("P")),
+        encoded(Image.fromarray(np.arange(48 * 48, dtype=np.uint16).reshape(48, 48) * 20), "TIFF"),
+        encoded(Image.effect_noise((64, 36), 30).convert("RGB"), "JPEG", exif=rotated),
+        encoded(Image.effect_noise((28, 28), 70)),
+        encoded(Image.effect_noise((32, 32), 70).convert("RGB")),
+        None,
+    ]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+    return datasets.Dataset.from_dict({"image": images, "label": list(range(len(images)))}, features=features)
+
+
+@pytest.mark.parametrize("with_policy", [False, True])
+def test_decode_once_gives_the_pixels_and_augmentations_of_decoding_each_time(policy, with_policy):
+    source = assorted_images()
+
+    def transform() -> PolicyTransform:
+        return PolicyTransform(policy if with_policy else None, image_processor=processor(), seed=4)
+
+    decoded = transform().decode_once(source)
+    assert decoded.features == source.features and decoded["label"] == source["label"]
+    assert all(image.size == (32, 32) and image.mode == "RGB" for image in decoded["image"][:-1])
+    assert decoded[len(source) - 1]["image"] is None
+    each_time, once = transform(), transform()
+    expected, actual = source.with_transform(each_time)[:], decoded.with_transform(once)[:]
+    assert torch.equal(actual["pixel_values"], expected["pixel_values"]) and actual["labels"] == expected["labels"]
+    assert once.skipped == each_time.skipped == 1
+
+
+def test_decode_once_from_encoded_images_gives_the_pixels_of_the_search_data():
+    """The search decodes the encoded images (Image(decode=False)) in the mode it infers: scripts/evaluate.py
+    decodes its training images once that way."""
+    source = assorted_images().select([0, 4, 5]).cast_column("image", datasets.Image(decode=False))
+    for dataset, mode in ((source, "RGB"), (source.select([2]), "L")):  # row 5 of assorted_images is gray
+        decoded = decode_once(dataset, "image", mode, 16)
+        expected = prepare_dataset(dataset=dataset, image_size=16)
+        actual = prepare_dataset(dataset=decoded, image_size=16)
+        assert expected.mode == actual.mode == mode
+        for row in range(len(dataset)):
+            assert torch.equal(actual.dataset[row]["pixel_values"], expected.dataset[row]["pixel_values"])

@@ -93,6 +93,28 @@ def decode_images(images: list[ImageInput], mode: str | None, size: int | None) 
     return [decoded[index] for index in kept], kept
 
 
+def decode_once(dataset: datasets.Dataset, image_column: str, mode: str, size: int | None) -> datasets.Dataset:
+    """``dataset`` with each image of ``image_column`` decoded by :func:`decode_image` once and kept in memory
+    as a lossless PNG in ``mode`` at ``size``: for many passes over images larger than ``size`` (training
+    epochs, runs over seeds), which would otherwise decode and resize every source image on each pass.
+
+    Decoding the result with the same ``mode`` and ``size`` gives the same pixels as decoding the source
+    (nothing is left to convert or resize), so lazy decoders (:class:`~hf_faa.data.DecodeTransform`,
+    :class:`hf_faa.PolicyTransform`) run on it unchanged. Images reach :func:`decode_image` as the dataset
+    hands them over: decoded by ``datasets`` as ``set_transform`` sees them, or encoded when the column is
+    cast to ``datasets.Image(decode=False)`` first. Undecodable and missing images become missing (None).
+    """
+
+    def decode(batch: dict[str, list]) -> dict[str, list]:
+        images = [decode_image(image, mode, size) for image in batch[image_column]]
+        return {image_column: [None if image is None else tensor_to_pil(image) for image in images]}
+
+    features = dataset.features.copy()
+    features[image_column] = datasets.Image()
+    return dataset.map(decode, batched=True, features=features, keep_in_memory=True,
+                       desc=f"Decoding {len(dataset)} images once")  # fmt: skip
+
+
 def _natural_mode(image: ImageInput) -> str:
     return "L" if isinstance(image, Image.Image) and image.mode in SINGLE_CHANNEL_MODES else "RGB"
 
