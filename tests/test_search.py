@@ -678,6 +678,31 @@ def test_batches_with_too_few_decodable_images_are_skipped_not_fatal(tmp_path):
     assert saved.search_info["skipped_steps"] == info["skipped_steps"]
 
 
+@pytest.mark.parametrize(
+    ("max_steps", "num_train_epochs", "max_bytes", "once"),
+    [(10, 1, 2**30, True), (2, 1, 2**30, False), (-1, 2, 2**30, True), (-1, 1, 2**30, False), (10, 1, 1000, False)],
+)
+def test_the_search_decodes_its_images_once_when_it_draws_each_more_than_once_and_they_fit(
+    tmp_path, monkeypatch, max_steps, num_train_epochs, max_bytes, once
+):
+    """24 images, 8 per batch: 10 steps or 2 epochs draw each image more than once, 2 steps or 1 epoch do not; the
+    decoded images must fit in DECODE_ONCE_MAX_BYTES (24 images of 3x16x16 take 18,432). Either way the rows are
+    the same."""
+    monkeypatch.setattr(search_loop, "DECODE_ONCE_MAX_BYTES", max_bytes)
+    dataset = datasets.Dataset.from_dict({"image": mixed_mode_images(24), "label": [row % 3 for row in range(24)]})
+    dataset = dataset.cast_column("image", datasets.Image())
+    config = tiny_config(tmp_path, max_train_samples=None, per_device_train_batch_size=8, max_steps=max_steps,
+                         num_train_epochs=num_train_epochs)  # fmt: skip
+    data = search_loop.load_search_data(config, search_loop.build_accelerator(config), dataset)
+    stored = {Image.open(io.BytesIO(image["bytes"])).size for image in data.dataset.with_format(None)["image"]}
+    assert (stored == {(16, 16)}) == once
+    lazy = prepare_dataset(dataset=dataset, image_size=16)
+    assert data.mode == lazy.mode == "RGB"
+    for row in range(len(dataset)):
+        assert torch.equal(data.dataset[row]["pixel_values"], lazy.dataset[row]["pixel_values"])
+        assert data.dataset[row]["labels"] == lazy.dataset[row]["labels"]
+
+
 def test_image_folder_dataset(tmp_path):
     for label in ("cat", "dog"):
         (tmp_path / "folder" / label).mkdir(parents=True)

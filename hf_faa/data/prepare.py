@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .columns import class_names, column_values, encode_labels, resolve_columns
-from .images import IMAGE_MODES, decode_image, infer_image_mode
+from .images import IMAGE_MODES, decode_image, decode_once, infer_image_mode
 from .loading import describe_source, load_image_dataset
 
 # DecodeTransform's flag per row: False for an image that could not be decoded (its pixels are zeros).
@@ -171,11 +171,8 @@ def prepare_dataset(
             "(one full batch); use a smaller batch size, a larger max_samples or a larger dataset."
         )
     mode = infer_image_mode(dataset, image_column)
-    dataset = dataset.cast_column(image_column, datasets.Image(decode=False))
-    columns = [column for column in (image_column, label_column) if column is not None]
-    dataset.set_transform(DecodeTransform(image_column, label_column, mode, image_size), columns=columns)
     return PreparedDataset(
-        dataset=dataset,
+        dataset=_decoded_lazily(dataset, image_column, label_column, mode, image_size),
         image_column=image_column,
         label_column=label_column,
         mode=mode,
@@ -185,6 +182,26 @@ def prepare_dataset(
         description=description,
         unlabelled_rows=unlabelled,
     )
+
+
+def _decoded_lazily(
+    dataset: datasets.Dataset, image_column: str, label_column: str | None, mode: str, image_size: int
+) -> datasets.Dataset:
+    """``dataset`` with a :class:`DecodeTransform` set on its encoded images."""
+    dataset = dataset.cast_column(image_column, datasets.Image(decode=False))
+    columns = [column for column in (image_column, label_column) if column is not None]
+    dataset.set_transform(DecodeTransform(image_column, label_column, mode, image_size), columns=columns)
+    return dataset
+
+
+def decode_prepared_once(prepared: PreparedDataset, image_size: int) -> PreparedDataset:
+    """``prepared`` (prepared at ``image_size``) with each image decoded once now, into memory
+    (:func:`~hf_faa.data.decode_once`): the same rows, without decoding a source image again on every access.
+    """
+    encoded = prepared.dataset.with_format(None)  # without the DecodeTransform: the encoded images
+    decoded = decode_once(encoded, prepared.image_column, prepared.mode, image_size)
+    dataset = _decoded_lazily(decoded, prepared.image_column, prepared.label_column, prepared.mode, image_size)
+    return dataclasses.replace(prepared, dataset=dataset)
 
 
 def labelled_rows(

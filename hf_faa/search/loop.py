@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..data import PreparedDataset, collate_valid, prepare_dataset
+from ..data import PreparedDataset, collate_valid, decode_prepared_once, prepare_dataset
 from ..ops import OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
 from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
@@ -58,6 +58,10 @@ from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
 
 logger = get_logger(__name__)
+
+# The most decoded pixels (bytes) a process keeps in memory to skip decoding its search images on every draw.
+DECODE_ONCE_MAX_BYTES = 2**30
+
 Stage = TypeVar("Stage", Calibration, OperationCheck)  # what a post-search stage returns (it has as_dict())
 
 
@@ -102,9 +106,10 @@ def build_accelerator(config: SearchConfig) -> Accelerator:
 def load_search_data(
     config: SearchConfig, accelerator: Accelerator, dataset: datasets.Dataset | None = None
 ) -> PreparedDataset:
-    """The search images: ``dataset`` if given, else the dataset ``config`` names, loaded now."""
+    """The search images: ``dataset`` if given, else the dataset ``config`` names, loaded now; decoded once
+    into memory where :func:`_decodes_once` says so, else on each access."""
     with accelerator.main_process_first():  # one process downloads and caches, the others reuse it
-        return prepare_dataset(
+        data = prepare_dataset(
             config.dataset_name,
             config.dataset_config_name,
             split=config.train_split,
@@ -117,6 +122,20 @@ def load_search_data(
             min_samples=config.per_device_train_batch_size * accelerator.num_processes,
             dataset=dataset,
         )
+    if _decodes_once(config, len(data.dataset), data.num_channels, accelerator.num_processes):
+        data = decode_prepared_once(data, config.image_size)
+    return data
+
+
+def _decodes_once(config: SearchConfig, rows: int, channels: int, processes: int) -> bool:
+    """Whether to decode the search images once, up front: when each process will draw more images than there
+    are (so decoding them on every draw costs more) and their pixels take at most ``DECODE_ONCE_MAX_BYTES``."""
+    if config.max_steps > 0:
+        draws = config.max_steps * config.per_device_train_batch_size
+    else:
+        draws = config.num_train_epochs * rows // processes
+    pixels = rows * channels * config.image_size**2
+    return draws * config.ensemble_size > rows and pixels <= DECODE_ONCE_MAX_BYTES
 
 
 def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) -> FasterAutoAugmentPolicy:
