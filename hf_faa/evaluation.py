@@ -22,12 +22,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import datasets
 import torch
 from accelerate.utils import set_seed
 from transformers import HfArgumentParser, TrainingArguments
 
-from .data import DatasetArguments, decode_once, infer_image_mode, prepare_dataset
+from .data import DatasetArguments, prepare_dataset
 from .policy import PRESET_PREFIX, load_policy
 from .sample_grid import render_sample_grid
 from .search import SearchConfig, initial_policy, run_search
@@ -200,17 +199,16 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     splits = load_splits(data_args)  # once: every run trains on these same images
     columns = (splits.image_column, splits.label_column)
     search_config = _search_config(args, columns, len(splits.train), output_dir)
-    search_images = _decoded_for_search(splits.train, columns[0], search_config.image_size)
     train_images = prepare_dataset(args.dataset_name, split=args.train_split, image_column=columns[0],
                                    label_column=columns[1], image_size=search_config.image_size,
-                                   dataset=search_images)  # fmt: skip
+                                   dataset=splits.train)  # fmt: skip
 
     policies, search_costs, search_infos = {}, {}, {}
     for spec in args.policies:
         if spec == SEARCH_NOW:
             start = time.perf_counter()
             policies[spec] = search_config.output_dir
-            search_infos[spec] = run_search(search_config, search_images).search_info
+            search_infos[spec] = run_search(search_config, splits.train).search_info
             search_costs[spec] = f"{time.perf_counter() - start:.0f} s on this machine"
         elif spec == SEARCH_INIT:
             set_seed(search_config.seed)  # as the search does before it draws a random initial policy
@@ -251,14 +249,6 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
         if spec != NO_POLICY:
             render_sample_grid(load_policy(policy), samples).save(output_dir / f"samples-{_slug(spec)}.png")
     return results
-
-
-def _decoded_for_search(train: datasets.Dataset, image_column: str, image_size: int) -> datasets.Dataset:
-    """``train`` decoded once as the search decodes it (from the encoded images, in the mode it infers), so that
-    its epochs and the diagnostics skip decoding and resizing large source images again: the same pixels."""
-    mode = infer_image_mode(train, image_column)
-    encoded = train.cast_column(image_column, datasets.Image(decode=False))
-    return decode_once(encoded, image_column, mode, image_size)
 
 
 def run_suite(args: EvaluationArguments) -> dict[str, Any]:

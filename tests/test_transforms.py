@@ -225,8 +225,8 @@ def test_decode_once_gives_the_pixels_and_augmentations_of_decoding_each_time(po
 
 
 def test_decode_once_from_encoded_images_gives_the_pixels_of_the_search_data():
-    """The search decodes the encoded images (Image(decode=False)) in the mode it infers: scripts/evaluate.py
-    decodes its training images once that way."""
+    """The search decodes the encoded images (Image(decode=False)) in the mode it infers, and so does
+    decode_once on them (what the search decodes once when it draws each image more than once)."""
     source = assorted_images().select([0, 4, 5]).cast_column("image", datasets.Image(decode=False))
     for dataset, mode in ((source, "RGB"), (source.select([2]), "L")):  # row 5 of assorted_images is gray
         decoded = decode_once(dataset, "image", mode, 16)
