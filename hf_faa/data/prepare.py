@@ -118,6 +118,7 @@ class PreparedDataset:
     label_column: str | None
     mode: str  # "L" or "RGB"
     num_channels: int
+    image_size: int  # the side images are decoded to
     num_classes: int
     class_names: list[str]
     description: str  # e.g. "hf-faa embedded MNIST-5k (train, 4000 rows)", for model cards
@@ -177,6 +178,7 @@ def prepare_dataset(
         label_column=label_column,
         mode=mode,
         num_channels=IMAGE_MODES[mode],
+        image_size=image_size,
         num_classes=len(classes),
         class_names=classes,
         description=description,
@@ -194,13 +196,12 @@ def _decoded_lazily(
     return dataset
 
 
-def decode_prepared_once(prepared: PreparedDataset, image_size: int) -> PreparedDataset:
-    """``prepared`` (prepared at ``image_size``) with each image decoded once now, into memory
-    (:func:`~hf_faa.data.decode_once`): the same rows, without decoding a source image again on every access.
-    """
+def decode_prepared_once(prepared: PreparedDataset) -> PreparedDataset:
+    """``prepared`` with each image decoded once now, into memory (:func:`~hf_faa.data.decode_once`): the same
+    rows, without decoding a source image again on every access."""
     encoded = prepared.dataset.with_format(None)  # without the DecodeTransform: the encoded images
-    decoded = decode_once(encoded, prepared.image_column, prepared.mode, image_size)
-    dataset = _decoded_lazily(decoded, prepared.image_column, prepared.label_column, prepared.mode, image_size)
+    decoded = decode_once(encoded, prepared.image_column, prepared.mode, prepared.image_size)
+    dataset = _decoded_lazily(decoded, prepared.image_column, prepared.label_column, prepared.mode, prepared.image_size)
     return dataclasses.replace(prepared, dataset=dataset)
 
 

@@ -123,7 +123,7 @@ def load_search_data(
             dataset=dataset,
         )
     if _decodes_once(config, len(data.dataset), data.num_channels, accelerator.num_processes):
-        data = decode_prepared_once(data, config.image_size)
+        data = decode_prepared_once(data)
     return data
 
 
