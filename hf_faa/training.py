@@ -53,6 +53,14 @@ class DataArguments(DatasetArguments):
     eval_fraction: float = field(default=0.2, metadata={"help": "Held-out share when there is no --eval_split."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Evaluate on at most this many images."})
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/eval split and of the subsets."})
+    decode_once: bool = field(
+        default=False,
+        metadata={
+            "help": "Decode, convert and resize every image once, into memory (a lossless PNG at the model's "
+            "input size), instead of in every epoch: faster over many epochs of images larger than the "
+            "model's input, at the memory of the decoded images (every process holds its own copy)."
+        },  # fmt: skip
+    )
 
 
 @dataclass
@@ -196,14 +204,18 @@ def train_classifier(
 ) -> dict[str, Any]:
     """Train with the policy on the training split only, evaluate without augmentation.
 
-    ``splits`` is the data :func:`load_splits` gives for ``data_args`` (default: loaded now); pass it to
-    train several times on the same data without reloading it. Returns the final evaluation metrics plus
-    ``train_seconds`` (Trainer's ``train_runtime``), ``train_images`` and ``eval_images``. The run uses
-    ``remove_unused_columns=False`` (``set_transform`` needs the raw image column); ``training_args`` and
-    the datasets are left unchanged.
+    ``splits`` is the data :func:`load_splits` gives for ``data_args`` (default: loaded now, and decoded once
+    with ``data_args.decode_once``); pass it to train several times on the same data without reloading it.
+    Returns the final evaluation metrics plus ``train_seconds`` (Trainer's ``train_runtime``),
+    ``train_images`` and ``eval_images``. The run uses ``remove_unused_columns=False`` (``set_transform``
+    needs the raw image column); ``training_args`` and the datasets are left unchanged.
     """
     training_args = replace(training_args, remove_unused_columns=False)
-    train, evaluation, image_column, label_column = splits if splits is not None else load_splits(data_args)
+    if splits is None:
+        splits = load_splits(data_args)
+        if data_args.decode_once:
+            splits = decode_once_for_training(splits, model_args)
+    train, evaluation, image_column, label_column = splits
     set_seed(training_args.seed)  # the same initial model for every policy trained with this seed
     model, processor = build_model(model_args, class_names(train, label_column))
     policy = None if model_args.policy == NO_POLICY else model_args.policy

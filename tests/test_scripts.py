@@ -14,6 +14,7 @@ import pytest
 import torch
 from helpers import REPO, load_script
 
+from hf_faa import training
 from hf_faa.training import train_classifier
 
 
@@ -32,6 +33,34 @@ def test_train_script_trains_with_a_policy_and_evaluates_without(tmp_path):
     metrics = train_classifier(model_args, data_args, training_args)
     assert 0 <= metrics["eval_accuracy"] <= 1 and metrics["eval_images"] == 40 and metrics["train_images"] == 64
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "eval_results.json").is_file()
+
+
+def test_train_script_decoding_once_trains_the_same_model(tmp_path, monkeypatch):
+    """--decode_once decodes the 28x28 digits once at the model's 32x32; with the same seeds, the run sees the same
+    pixels and augmentations, so its loss and accuracy are those of decoding in every epoch."""
+    decoded_splits, decode_once_for_training = [], training.decode_once_for_training
+
+    def decode_and_keep(splits, model_args):
+        decoded_splits.append(decode_once_for_training(splits, model_args))
+        return decoded_splits[-1]
+
+    monkeypatch.setattr(training, "decode_once_for_training", decode_and_keep)
+
+    def train(*flags: str) -> dict:
+        model_args, data_args, training_args = load_script("train").parse_arguments([
+            "--output_dir", str(tmp_path), "--policy", "preset:randaugment", "--max_train_samples", "48",
+            "--max_eval_samples", "32", "--num_train_epochs", "2", "--per_device_train_batch_size", "16",
+            "--report_to", "none", "--save_strategy", "no", "--augmentation_seed", "0", *flags,
+        ])  # fmt: skip
+        return training.train_classifier(model_args, data_args, training_args)
+
+    lazy, decoded = train(), train("--decode_once")
+    (splits,) = decoded_splits
+    assert {image.size for split in (splits.train, splits.evaluation) for image in split[splits.image_column]} == {
+        (32, 32)
+    }
+    assert decoded["eval_loss"] == lazy["eval_loss"] and decoded["eval_accuracy"] == lazy["eval_accuracy"]
+    assert (decoded["train_images"], decoded["eval_images"]) == (lazy["train_images"], lazy["eval_images"]) == (48, 32)
 
 
 def test_train_script_runs_from_the_command_line(tmp_path):
