@@ -30,6 +30,7 @@ from .data import (
     DatasetArguments,
     class_names,
     describe_source,
+    encode_images,
     encode_labels,
     labelled_rows,
     load_image_dataset,
@@ -109,12 +110,12 @@ def load_splits(data_args: DataArguments) -> Splits:
     def load(split: str) -> datasets.Dataset:
         return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir)
 
-    train = encode_labels(load(data_args.train_split), data_args.label_column)
+    train = encode_images(encode_labels(load(data_args.train_split), data_args.label_column), data_args.image_column)
     image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
     num_classes = len(class_names(train, label_column))
     train = _labelled(train, label_column, num_classes, data_args, data_args.train_split)
     if data_args.eval_split is not None:
-        evaluation = encode_labels(load(data_args.eval_split), label_column, like=train)
+        evaluation = encode_images(encode_labels(load(data_args.eval_split), label_column, like=train), image_column)
         evaluation = _labelled(evaluation, label_column, num_classes, data_args, data_args.eval_split)
     else:
         stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None

@@ -25,6 +25,7 @@ from .data import (
     VALID_COLUMN,
     decode_images,
     decode_once,
+    encode_images,
     resolve_columns,
     tensor_to_pil,
 )
@@ -247,12 +248,14 @@ def augment_dataset(
     and ``num_proc``, which decide how rows are batched) gives byte-identical images: each batch
     draws from a generator seeded by seed, copy and first row. The seed and the policy's parameters
     are part of the ``map`` fingerprint, so the cache never returns another seed's copy.
-    Undecodable images are dropped and counted in a warning. ``mode`` defaults to L for grayscale
-    images and RGB otherwise (per image); ``size`` resizes before augmenting.
+    Undecodable images are dropped and counted in a warning. A column of pixel arrays, or of paths or bytes named
+    by ``image_column``, is read as images first (:func:`hf_faa.data.encode_images`). ``mode`` defaults to L for
+    grayscale images and RGB otherwise (per image); ``size`` resizes before augmenting.
     """
     if num_copies < 1:
         raise ValueError(f"num_copies must be at least 1, got {num_copies}.")
     policy = load_policy(policy).eval()
+    dataset = encode_images(dataset, image_column)
     image_column = resolve_columns(dataset, image_column, require_label=False)[0]
     policy_state = b"".join(parameter.detach().cpu().numpy().tobytes() for parameter in policy.parameters())
     copies = []

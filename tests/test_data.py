@@ -233,6 +233,80 @@ def test_search_and_training_data_take_a_label_column_of_class_names(tmp_path):
     assert prepared.unlabelled_rows == 1 and [row["labels"] for row in prepared.dataset] == [0, 1, 0]
 
 
+PIXEL_ARRAY_LAYOUTS = ["nested lists, uint8 [H, W]", "Array2D", "nested lists, floats [C, H, W]", "Array3D, [H, W, C]"]
+
+
+def pixel_arrays(layout: str) -> tuple[datasets.Dataset, torch.Tensor]:
+    """A dataset of four 6x6 pixel arrays in ``layout``, and the uint8 pixels ``[4, C, 6, 6]`` they hold."""
+    rng = np.random.default_rng(0)
+    labels = [0, 1, 0, 1]
+    if layout == "nested lists, floats [C, H, W]":
+        floats = rng.random((4, 3, 6, 6))  # in [0, 1]
+        expected = torch.from_numpy(np.rint(floats * 255).astype(np.uint8))
+        return datasets.Dataset.from_dict({"pixels": floats, "label": labels}), expected
+    if layout == "Array3D, [H, W, C]":
+        integers = rng.integers(0, 256, (4, 6, 6, 3))
+        features = datasets.Features({"pixels": datasets.Array3D((6, 6, 3), "int64"), "label": datasets.Value("int64")})
+        expected = torch.from_numpy(integers.astype(np.uint8)).permute(0, 3, 1, 2)
+        return datasets.Dataset.from_dict({"pixels": integers, "label": labels}, features=features), expected
+    gray = rng.integers(0, 256, (4, 6, 6), dtype=np.uint8)
+    features = None
+    if layout == "Array2D":
+        features = datasets.Features({"pixels": datasets.Array2D((6, 6), "uint8"), "label": datasets.Value("int64")})
+    dataset = datasets.Dataset.from_dict({"pixels": gray, "label": labels}, features=features)
+    return dataset, torch.from_numpy(gray)[:, None]
+
+
+@pytest.mark.parametrize("layout", PIXEL_ARRAY_LAYOUTS)
+def test_a_column_of_pixel_arrays_is_read_as_images_with_their_pixels(layout):
+    dataset, expected = pixel_arrays(layout)
+    encoded = data.encode_images(dataset)
+    assert isinstance(encoded.features["pixels"], datasets.Image) and data.resolve_columns(encoded)[0] == "pixels"
+    prepared = data.prepare_dataset(dataset=dataset, image_size=6)
+    assert prepared.image_column == "pixels" and prepared.num_channels == expected.shape[1]
+    assert torch.equal(torch.stack([row["pixel_values"] for row in prepared.dataset]), expected)
+
+
+def test_pixel_arrays_of_other_shapes_and_several_array_columns_are_clear_errors():
+    odd = datasets.Dataset.from_dict({"pixels": np.zeros((2, 5, 7, 7), dtype=np.uint8), "label": [0, 1]})
+    with pytest.raises(ValueError, match=r"shape \[5, 7, 7\] is not an image.*\[H, W\], \[H, W, C\] or \[C, H, W\]"):
+        data.encode_images(odd)
+    two = datasets.Dataset.from_dict({"a": np.zeros((2, 4, 4)), "b": np.ones((2, 4, 4)), "label": [0, 1]})
+    assert data.encode_images(two) is two  # which one holds the images is the user's to say
+    with pytest.raises(
+        ValueError, match=r"no one column holds pixel arrays.*a \(List of 2-D number arrays\).*--image_column"
+    ):
+        data.resolve_columns(two)
+    assert (
+        np.asarray(data.prepare_dataset(dataset=two, image_column="b", image_size=4).dataset[0]["pixel_values"]).min()
+        == 255
+    )
+
+
+def test_a_named_column_of_image_paths_or_bytes_is_read_as_images(tmp_path):
+    paths = []
+    for value in (10, 200):
+        paths.append(str(tmp_path / f"{value}.png"))
+        Image.new("L", (5, 5), value).save(paths[-1])
+    by_path = datasets.Dataset.from_dict({"file": paths, "label": [0, 1]})
+    by_bytes = datasets.Dataset.from_dict({"file": [gray_png(10, (5, 5)), gray_png(200, (5, 5))], "label": [0, 1]})
+    for dataset in (by_path, by_bytes):
+        assert data.encode_images(dataset) is dataset  # strings or bytes are images only when named
+        prepared = data.prepare_dataset(dataset=dataset, image_column="file", image_size=5)
+        assert [int(row["pixel_values"].float().mean()) for row in prepared.dataset] == [10, 200]
+
+
+def test_training_splits_read_pixel_arrays_as_images(tmp_path):
+    gray = np.random.default_rng(1).integers(0, 256, (8, 6, 6), dtype=np.uint8)
+    train, test = (datasets.Dataset.from_dict({"pixels": part, "label": [0, 1] * 2}) for part in (gray[:4], gray[4:]))
+    datasets.DatasetDict({"train": train, "test": test}).save_to_disk(str(tmp_path / "arrays"))
+    splits = load_splits(DataArguments(dataset_name=str(tmp_path / "arrays"), eval_split="test"))
+    assert splits.image_column == "pixels"
+    for split, pixels in ((splits.train, gray[:4]), (splits.evaluation, gray[4:])):
+        assert isinstance(split.features["pixels"], datasets.Image)
+        assert np.array_equal(np.stack([np.asarray(image) for image in split["pixels"]]), pixels)
+
+
 # ---------------------------------------------------------------------------------------------
 # Subsets
 

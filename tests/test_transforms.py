@@ -132,6 +132,19 @@ def test_augment_dataset_cache_is_keyed_by_seed(digits, policy, tmp_path):
     assert encoded_images(augment_dataset(on_disk, policy, seed=5)) == five
 
 
+def test_augment_dataset_reads_pixel_arrays_as_images(digits, policy):
+    """A column of pixel arrays (as Dataset.from_dict stores numpy arrays) augments as the same images would."""
+    small = digits.select(range(6))
+    arrays = datasets.Dataset.from_dict({"image": np.stack([np.asarray(image) for image in small["image"]]),
+                                         "label": small["label"]})  # fmt: skip
+    augmented = augment_dataset(arrays, policy, seed=2)
+    assert isinstance(augmented.features["image"], datasets.Image) and list(augmented["label"]) == list(small["label"])
+    from_images = augment_dataset(small.cast_column("label", datasets.Value("int64")), policy, seed=2)
+    assert [np.asarray(image).tolist() for image in augmented["image"]] == [
+        np.asarray(image).tolist() for image in from_images["image"]
+    ]
+
+
 def test_streaming_dataset_with_map(digits, policy):
     streaming = digits.to_iterable_dataset(num_shards=2)
     augmented = streaming.map(PolicyTransform(policy, size=32), batched=True, batch_size=8,

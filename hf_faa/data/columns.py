@@ -15,18 +15,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
 
+from .images import array_to_image
+
 logger = logging.getLogger(__name__)
 
 # Integer columns taken as the label when no ClassLabel column exists, in order of preference.
 LABEL_COLUMN_NAMES = ("label", "labels", "target", "targets", "fine_label", "class")
 
-IMAGE, CLASS_LABEL, INTEGER, NAMES, FLOAT, OTHER = "image", "class_label", "integer", "names", "float", "other"
+IMAGE, ARRAY, CLASS_LABEL, INTEGER, NAMES, FLOAT, OTHER = (
+    "image", "pixel_arrays", "class_label", "integer", "names", "float", "other"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Column:
-    """What a column holds: ``kind`` (image, class_label, integer, names (strings or booleans), float or other) and
-    how to show it in errors."""
+    """What a column holds: ``kind`` (image, pixel_arrays (2-D or 3-D arrays of numbers), class_label, integer, names
+    (strings or booleans), float or other) and how to show it in errors."""
 
     kind: str
     description: str
@@ -46,7 +50,22 @@ def _feature_column(feature: Any) -> Column:
         return Column(CLASS_LABEL, f"ClassLabel with {feature.num_classes} classes")
     if isinstance(feature, datasets.Value):
         return Column(_value_kind(feature.pa_type), f"Value({feature.dtype!r})")
+    dimensions = _array_dimensions(feature)
+    if dimensions in (2, 3):
+        return Column(ARRAY, f"{type(feature).__name__} of {dimensions}-D number arrays")
     return Column(OTHER, type(feature).__name__)
+
+
+def _array_dimensions(feature: Any) -> int:
+    """The number of dimensions of an ``Array2D``/``Array3D`` or of nested ``List`` features of numbers; 0 for any
+    other feature."""
+    if isinstance(feature, datasets.Array2D | datasets.Array3D):
+        return len(feature.shape)
+    dimensions = 0
+    while isinstance(feature, datasets.List):
+        feature, dimensions = feature.feature, dimensions + 1
+    is_number = isinstance(feature, datasets.Value) and _value_kind(feature.pa_type) in (INTEGER, FLOAT)
+    return dimensions if is_number else 0
 
 
 def _value_kind(arrow_type: pa.DataType) -> str:
@@ -111,6 +130,44 @@ def resolve_columns(
             "pass label_column (--label_column) with the column that holds the class ids",
         )
     return image_column, label_column
+
+
+def encode_images(dataset: datasets.Dataset, image_column: str | None = None) -> datasets.Dataset:
+    """``dataset`` with a column of pixel arrays, or a named column of image paths or encoded bytes, made into a
+    ``datasets.Image`` column; any other dataset as it is.
+
+    That column is ``image_column`` unless it is an image column already, else (no ``image_column``, and no image
+    column in the dataset) the one column of 2-D or 3-D number arrays. Each array becomes a lossless PNG
+    (:func:`~hf_faa.data.images.array_to_image`: ``[H, W]``, ``[H, W, C]`` or ``[C, H, W]``; uint8 kept, other
+    number types scaled to 8 bits); paths and bytes are cast to ``datasets.Image()`` as they are.
+
+    Raises:
+        ValueError: an array that does not have an image's shape.
+    """
+    columns = describe_columns(dataset)
+    if image_column is None and not any(column.kind == IMAGE for column in columns.values()):
+        arrays = [name for name, column in columns.items() if column.kind == ARRAY]
+        image_column = arrays[0] if len(arrays) == 1 else None
+    if image_column is None or image_column not in columns:
+        return dataset
+    column, feature = columns[image_column], dataset.features[image_column]
+    if column.kind == ARRAY:
+        logger.info(f"Read the pixel arrays of column {image_column!r} ({column.description}) as images.")
+        features = dataset.features.copy()
+        features[image_column] = datasets.Image()
+        return dataset.map(
+            lambda batch: {image_column: [array_to_image(values) for values in batch]},
+            batched=True, input_columns=[image_column], features=features, desc=f"Reading {image_column!r} as images",
+        )  # fmt: skip
+    if isinstance(feature, datasets.Value) and _holds_paths_or_bytes(feature.pa_type):
+        logger.info(f"Read column {image_column!r} ({column.description}) as image paths or bytes.")
+        return dataset.cast_column(image_column, datasets.Image())
+    return dataset
+
+
+def _holds_paths_or_bytes(arrow_type: pa.DataType) -> bool:
+    return any(is_type(arrow_type) for is_type in (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+                                                   pa.types.is_large_binary))  # fmt: skip
 
 
 def encode_labels(
@@ -203,7 +260,8 @@ def _detect_image_column(columns: dict[str, Column]) -> str:
         )
     raise _column_error(
         columns,
-        "found no image column (no column has a datasets.Image feature or holds images)",
+        "found no image column (no column has a datasets.Image feature or holds images, and no one column holds "
+        "pixel arrays)",
         "cast the column that holds the images with dataset.cast_column(name, datasets.Image()), "
         "or pass image_column (--image_column)",
     )

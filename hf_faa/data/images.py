@@ -19,6 +19,7 @@ SINGLE_CHANNEL_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 # Full-scale values tried, smallest first, when mapping 32-bit integer or float pixels to 8 bit.
 _NOMINAL_RANGES = (1.0, 255.0, 65535.0)
+_ARRAY_CHANNELS = (1, 3, 4)  # of a pixel array: gray, RGB, RGBA
 
 ImageInput = Image.Image | dict[str, Any] | str | Path | bytes
 
@@ -115,6 +116,29 @@ def decode_once(dataset: datasets.Dataset, image_column: str, mode: str, size: i
                        desc=f"Decoding {len(dataset)} images once")  # fmt: skip
 
 
+def array_to_image(values: Any) -> Image.Image | None:
+    """Pixel values ``[H, W]``, ``[H, W, C]`` or ``[C, H, W]`` (C = 1, 3 or 4; nested lists or an array of any
+    number type) -> an ``"L"``, ``"RGB"`` or ``"RGBA"`` PIL image; None (a missing image) stays None. uint8 values
+    are kept; any other number type is scaled to 8 bits as 32-bit images decode (:func:`decode_image`).
+
+    Raises:
+        ValueError: values of another shape, naming it.
+    """
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.ndim == 3 and array.shape[-1] not in _ARRAY_CHANNELS and array.shape[0] in _ARRAY_CHANNELS:
+        array = array.transpose(1, 2, 0)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in _ARRAY_CHANNELS)):
+        raise ValueError(
+            f"An array of shape {list(np.shape(values))} is not an image: pixel arrays must be [H, W], [H, W, C] or "
+            "[C, H, W] with C = 1, 3 or 4 channels."
+        )
+    return Image.fromarray(array if array.dtype == np.uint8 else _rescale_to_uint8(array))
+
+
 def _natural_mode(image: ImageInput) -> str:
     return "L" if isinstance(image, Image.Image) and image.mode in SINGLE_CHANNEL_MODES else "RGB"
 
@@ -159,7 +183,7 @@ def _convert(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _rescale_to_uint8(values: np.ndarray) -> np.ndarray:
-    """32-bit integer or float pixels [H, W] -> uint8 [H, W] (see :func:`decode_image`)."""
+    """32-bit integer or float pixels [H, W] (or [H, W, C]) -> uint8 of the same shape (see :func:`decode_image`)."""
     values = np.nan_to_num(values.astype(np.float64))
     low, high = float(values.min()), float(values.max())
     if low >= 0:

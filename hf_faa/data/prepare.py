@@ -11,7 +11,7 @@ import datasets
 import numpy as np
 import torch
 
-from .columns import class_names, column_values, encode_labels, resolve_columns
+from .columns import class_names, column_values, encode_images, encode_labels, resolve_columns
 from .images import IMAGE_MODES, decode_image, decode_once, infer_image_mode
 from .loading import describe_source, load_image_dataset
 
@@ -139,7 +139,8 @@ def prepare_dataset(
     require_label: bool = True,
     dataset: datasets.Dataset | None = None,
 ) -> PreparedDataset:
-    """Load, find the columns (class names become ids: :func:`encode_labels`), take a stratified subset,
+    """Load, find the columns (class names become ids: :func:`encode_labels`; pixel arrays, and a named column of
+    paths or bytes, become images: :func:`encode_images`), take a stratified subset,
     infer the mode and set the decode transform.
 
     Rows of ``prepared.dataset`` are ``{"pixel_values": uint8 [C, image_size, image_size],
@@ -156,7 +157,7 @@ def prepare_dataset(
         dataset = load_image_dataset(dataset_name, dataset_config_name, split, cache_dir)
     else:
         dataset_name = dataset_name or dataset.info.dataset_name or IN_MEMORY_DATASET_NAME
-    dataset = encode_labels(dataset, label_column)
+    dataset = encode_images(encode_labels(dataset, label_column), image_column)
     image_column, label_column = resolve_columns(dataset, image_column, label_column, require_label)
     classes = class_names(dataset, label_column)
     unlabelled = 0
