@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
+import zipfile
 from collections import Counter
 
 import datasets
@@ -13,6 +16,7 @@ from PIL import Image
 
 from hf_faa import cli, data
 from hf_faa.resources import DEFAULT_DATASET_FILE
+from hf_faa.search import SearchConfig
 from hf_faa.training import DataArguments, load_splits
 
 
@@ -546,6 +550,69 @@ def test_load_parquet_file(tmp_path):
     dataset = data.load_image_dataset(str(tmp_path / "digits.parquet"), cache_dir=str(tmp_path / "cache"))
     assert data.resolve_columns(dataset) == ("img", "target")
     assert len(dataset) == 2
+
+
+def forty_digits_parquet(path) -> tuple[str, list[bytes]]:
+    """A parquet file of 40 gray PNGs (row i: value 5 i, class i // 10 of 4, so sorted by class) and their bytes."""
+    images = [gray_png(5 * row, (6, 6)) for row in range(40)]
+    image_dataset(images, [row // 10 for row in range(40)], datasets.ClassLabel(num_classes=4)).to_parquet(str(path))
+    return str(path), images
+
+
+def encoded_bytes(dataset: datasets.Dataset, column: str = "img") -> list[bytes]:
+    return [image["bytes"] for image in dataset.cast_column(column, datasets.Image(decode=False))[column]]
+
+
+def test_streaming_takes_a_seeded_sample_of_the_rows_without_preparing_the_split(tmp_path):
+    path, images = forty_digits_parquet(tmp_path / "digits.parquet")
+    cache = tmp_path / "cache"
+    sample = data.load_image_dataset(path, cache_dir=str(cache), streamed_rows=12, seed=0)
+    assert len(sample) == 12 and sample.features["target"] == datasets.ClassLabel(num_classes=4)
+    assert isinstance(sample.features["img"], datasets.Image)
+    streamed = encoded_bytes(sample)
+    assert set(streamed) <= set(images) and len(set(streamed)) == 12  # the stored bytes, no re-encoding
+    rows = [images.index(image) for image in streamed]
+    assert list(sample["target"]) == [row // 10 for row in rows]
+    assert rows != sorted(rows)  # shuffled, not the file's first rows
+    assert encoded_bytes(data.load_image_dataset(path, streamed_rows=12, seed=0)) == streamed  # every process alike
+    assert not list(cache.rglob("*.arrow"))  # nothing prepared: the whole split was never written out
+
+
+def test_a_stream_of_archived_files_keeps_their_images(tmp_path):
+    """Images a stream gives as paths into an archive (or on the Hub) are read while sampling, so the sample
+    holds their pixels and needs no access to the source later."""
+    with zipfile.ZipFile(tmp_path / "images.zip", "w") as archive:
+        for row in range(6):
+            archive.writestr(f"{row}.png", gray_png(40 * row, (5, 5)))
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+
+    def rows():
+        for row in range(6):
+            yield {"image": {"path": f"zip://{row}.png::{tmp_path / 'images.zip'}", "bytes": None}, "label": row}
+
+    stream = datasets.IterableDataset.from_generator(rows, features=features)
+    sample = data.sample_stream(stream, 4, seed=0)
+    (tmp_path / "images.zip").unlink()
+    assert len(sample) == 4 and all(image["path"] is None for image in sample.cast_column(
+        "image", datasets.Image(decode=False))["image"])  # fmt: skip
+    assert [np.asarray(image)[0, 0] for image in sample["image"]] == [40 * label for label in sample["label"]]
+
+
+def test_a_streamed_search_sample_warns_when_it_misses_classes_and_needs_a_size(tmp_path, caplog):
+    path, _ = forty_digits_parquet(tmp_path / "digits.parquet")
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        prepared = data.prepare_dataset(path, image_size=6, max_samples=3, streaming=True)
+    assert len(prepared.dataset) == 3 and prepared.num_classes == 4
+    assert re.search(r"hold [123] of its 4 classes", caplog.text)
+    assert "shuffled only within 1000 rows" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        data.prepare_dataset(path, image_size=6, max_samples=40, streaming=True)
+    assert not caplog.text
+    with pytest.raises(ValueError, match="streaming keeps max_samples rows"):
+        data.prepare_dataset(path, streaming=True)
+    with pytest.raises(ValueError, match="--streaming searches on --max_train_samples rows"):
+        SearchConfig(dataset_name=path, streaming=True)
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,14 @@ from .images import (
     pil_to_tensor,
     tensor_to_pil,
 )
-from .loading import DEFAULT_DATASET_NAME, DEFAULT_DATASET_SPLIT, describe_source, load_image_dataset
+from .loading import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_DATASET_SPLIT,
+    STREAM_SHUFFLE_BUFFER_ROWS,
+    describe_source,
+    load_image_dataset,
+    sample_stream,
+)
 from .prepare import (
     VALID_COLUMN,
     DecodeTransform,
@@ -51,6 +58,7 @@ __all__ = [
     "IMAGE_MODES",
     "LABEL_COLUMN_NAMES",
     "SINGLE_CHANNEL_MODES",
+    "STREAM_SHUFFLE_BUFFER_ROWS",
     "VALID_COLUMN",
     "DatasetArguments",
     "DecodeTransform",
@@ -74,6 +82,7 @@ __all__ = [
     "pil_to_tensor",
     "prepare_dataset",
     "resolve_columns",
+    "sample_stream",
     "stratified_subset",
     "tensor_to_pil",
 ]

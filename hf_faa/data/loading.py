@@ -3,8 +3,10 @@ image folder or a parquet/arrow file."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import datasets
 import pyarrow.parquet as pq
@@ -15,6 +17,9 @@ DEFAULT_DATASET_NAME = "hf-faa embedded MNIST-5k"
 DEFAULT_DATASET_SPLIT = "train"
 
 _FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
+# Rows a stream shuffles among (datasets' default); the shards are shuffled as a whole besides.
+STREAM_SHUFFLE_BUFFER_ROWS = 1000
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})  # PIL modes a PNG holds losslessly
 
 
 def load_image_dataset(
@@ -22,6 +27,8 @@ def load_image_dataset(
     dataset_config_name: str | None = None,
     split: str = "train",
     cache_dir: str | None = None,
+    streamed_rows: int | None = None,
+    seed: int = 0,
 ) -> datasets.Dataset:
     """Load one split of an image dataset.
 
@@ -34,6 +41,11 @@ def load_image_dataset(
         split: the split to load; datasets' slicing syntax (``"train[:10%]"``) works for Hub
             datasets, image folders and files.
         cache_dir: the ``datasets`` cache folder for Hub datasets, image folders and files.
+        streamed_rows: stream a Hub dataset, image folder or file (``datasets.load_dataset(...,
+            streaming=True)``) instead of downloading and preparing the whole split, and keep this many rows of
+            it in memory (:func:`sample_stream`). The embedded dataset and ``save_to_disk`` folders, local
+            already, are loaded whole.
+        seed: the seed of that shuffle.
 
     Raises:
         FileNotFoundError: ``dataset_name`` looks like a local path but nothing is there.
@@ -46,25 +58,60 @@ def load_image_dataset(
     path = Path(dataset_name).expanduser()
     if path.exists():
         _reject_config(dataset_config_name, dataset_name)
-        return _load_local_dataset(path, split, cache_dir)
+        return _load_local_dataset(path, split, cache_dir, streamed_rows, seed)
     if _looks_like_a_path(dataset_name):
         raise FileNotFoundError(
             f"dataset {dataset_name!r} looks like a local path, but {path.absolute()} does not exist. "
             "Give an existing save_to_disk folder, image folder or .parquet/.arrow file, "
             "or a Hub dataset name such as 'uoft-cs/cifar10'."
         )
-    return _load_split(split, dataset_name, dataset_config_name, cache_dir=cache_dir)
+    return _load_split(split, streamed_rows, seed, dataset_name, dataset_config_name, cache_dir=cache_dir)
 
 
-def _load_split(split: str, *args: str | None, **kwargs: str | None) -> datasets.Dataset:
-    """``datasets.load_dataset(*args, split=split, **kwargs)``; a split the dataset lacks is a user mistake whose
-    message says which splits there are, not a traceback."""
+def _load_split(split: str, streamed_rows: int | None, seed: int, *args: str | None, **kwargs: Any) -> datasets.Dataset:
+    """``datasets.load_dataset(*args, split=split, **kwargs)``, or ``streamed_rows`` rows of its stream
+    (:func:`load_image_dataset`); a split the dataset lacks is a user mistake whose message says which splits there
+    are, not a traceback."""
     try:
-        return datasets.load_dataset(*args, split=split, **kwargs)
+        if streamed_rows is None:
+            return datasets.load_dataset(*args, split=split, **kwargs)
+        return sample_stream(datasets.load_dataset(*args, split=split, streaming=True, **kwargs), streamed_rows, seed)
     except ValueError as error:
         if not str(error).startswith("Unknown split"):
             raise
         raise ValueError(f"{error} Choose one of them as the split (--train_split, --eval_split).") from None
+
+
+def sample_stream(stream: datasets.IterableDataset, num_rows: int, seed: int = 0) -> datasets.Dataset:
+    """The first ``num_rows`` rows of ``stream`` shuffled by ``seed`` (the shards in a shuffled order, the rows
+    through a buffer of :data:`STREAM_SHUFFLE_BUFFER_ROWS`), as an in-memory ``Dataset`` to search or train on.
+
+    Images keep the bytes they are stored as (no decoding and re-encoding); one stored as a path that is not a local
+    file (a file inside an archive, or on the Hub) is read now, through ``datasets``, and kept as a lossless PNG
+    (TIFF for modes PNG cannot hold), so the sample needs no access to the source later.
+    """
+    image_columns = [name for name, feature in (stream.features or {}).items() if isinstance(feature, datasets.Image)]
+    for name in image_columns:
+        stream = stream.cast_column(name, datasets.Image(decode=False))
+    rows = list(stream.shuffle(seed=seed, buffer_size=STREAM_SHUFFLE_BUFFER_ROWS).take(num_rows))
+    for row in rows:
+        for name in image_columns:
+            row[name] = _held_in_bytes(row[name])
+    sample = datasets.Dataset.from_list(rows, features=stream.features)
+    for name in image_columns:
+        sample = sample.cast_column(name, datasets.Image())
+    return sample
+
+
+def _held_in_bytes(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An encoded image ``{"bytes", "path"}`` as it is when it holds its bytes or names a local file, else read now
+    (``datasets.Image().decode_example`` opens remote and archived paths) and encoded losslessly."""
+    if image is None or image["bytes"] is not None or Path(image["path"] or "").is_file():
+        return image
+    decoded = datasets.Image().decode_example(image)
+    buffer = io.BytesIO()
+    decoded.save(buffer, format="PNG" if decoded.mode in _PNG_MODES else "TIFF")
+    return {"bytes": buffer.getvalue(), "path": None}
 
 
 def _load_embedded_dataset(split: str) -> datasets.Dataset:
@@ -79,19 +126,21 @@ def _load_embedded_dataset(split: str) -> datasets.Dataset:
     return datasets.Dataset(table, info=info, split=datasets.NamedSplit(split))
 
 
-def _load_local_dataset(path: Path, split: str, cache_dir: str | None) -> datasets.Dataset:
+def _load_local_dataset(
+    path: Path, split: str, cache_dir: str | None, streamed_rows: int | None, seed: int
+) -> datasets.Dataset:
     """A save_to_disk folder, an image folder or a single data file."""
     if path.is_dir():
         if _is_saved_dataset(path):
             return _load_saved_dataset(path, split)
-        return _load_split(split, "imagefolder", data_dir=str(path), cache_dir=cache_dir)
+        return _load_split(split, streamed_rows, seed, "imagefolder", data_dir=str(path), cache_dir=cache_dir)
     builder = _FILE_BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ValueError(
             f"cannot load {path}: hf-faa reads {' and '.join(_FILE_BUILDERS)} files, folders written by "
             "save_to_disk, image folders and Hub datasets. Convert the data to one of these."
         )
-    return _load_split(split, builder, data_files=str(path), cache_dir=cache_dir)
+    return _load_split(split, streamed_rows, seed, builder, data_files=str(path), cache_dir=cache_dir)
 
 
 def _is_saved_dataset(folder: Path) -> bool:

@@ -5,6 +5,7 @@ flagged by :class:`DecodeTransform` and left out (and counted) by :func:`collate
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import datasets
@@ -13,7 +14,9 @@ import torch
 
 from .columns import class_names, column_values, encode_images, encode_labels, resolve_columns
 from .images import IMAGE_MODES, decode_image, decode_once, infer_image_mode
-from .loading import describe_source, load_image_dataset
+from .loading import STREAM_SHUFFLE_BUFFER_ROWS, describe_source, load_image_dataset
+
+logger = logging.getLogger(__name__)
 
 # DecodeTransform's flag per row: False for an image that could not be decoded (its pixels are zeros).
 VALID_COLUMN = "valid"
@@ -138,6 +141,7 @@ def prepare_dataset(
     min_samples: int = 1,
     require_label: bool = True,
     dataset: datasets.Dataset | None = None,
+    streaming: bool = False,
 ) -> PreparedDataset:
     """Load, find the columns (class names become ids: :func:`encode_labels`; pixel arrays, and a named column of
     paths or bytes, become images: :func:`encode_images`), take a stratified subset,
@@ -147,14 +151,21 @@ def prepare_dataset(
     "labels": int, "valid": bool}``. ``num_classes`` and ``class_names`` describe the whole split,
     before ``max_samples``. Arguments are those of :func:`load_image_dataset`,
     :func:`resolve_columns`, :func:`stratified_subset` and :func:`decode_image`; an in-memory
-    ``dataset`` is used as it is instead of loading one (``dataset_name`` then only names it).
+    ``dataset`` is used as it is instead of loading one (``dataset_name`` then only names it). ``streaming``
+    takes ``max_samples`` rows of the split's stream instead of loading the whole split
+    (:func:`load_image_dataset`'s ``streamed_rows``); then ``num_classes`` and ``class_names`` describe the
+    whole split only where its features name the classes (a ``ClassLabel``), and a warning says when the rows
+    miss some of them.
 
     Raises:
-        ValueError: fewer than ``min_samples`` rows (the search passes its batch size), or any
-            error of the functions above.
+        ValueError: fewer than ``min_samples`` rows (the search passes its batch size), ``streaming``
+            without ``max_samples``, or any error of the functions above.
     """
     if dataset is None:
-        dataset = load_image_dataset(dataset_name, dataset_config_name, split, cache_dir)
+        if streaming and max_samples is None:
+            raise ValueError("streaming keeps max_samples rows of the stream (--max_train_samples); set it.")
+        streamed_rows = max_samples if streaming else None
+        dataset = load_image_dataset(dataset_name, dataset_config_name, split, cache_dir, streamed_rows, seed)
     else:
         dataset_name = dataset_name or dataset.info.dataset_name or IN_MEMORY_DATASET_NAME
     dataset = encode_images(encode_labels(dataset, label_column), image_column)
@@ -167,6 +178,8 @@ def prepare_dataset(
     if max_samples is not None:
         dataset = stratified_subset(dataset, label_column, max_samples, seed)
     description = describe_source(dataset_name, dataset_config_name, split, len(dataset))
+    if streaming and require_label:
+        _warn_of_missing_classes(dataset, label_column, classes, description)
     if len(dataset) < min_samples:
         raise ValueError(
             f"the dataset {description} has {len(dataset)} rows, but at least {min_samples} are needed "
@@ -185,6 +198,16 @@ def prepare_dataset(
         description=description,
         unlabelled_rows=unlabelled,
     )
+
+
+def _warn_of_missing_classes(dataset: datasets.Dataset, label_column: str, classes: list[str], source: str) -> None:
+    present = np.unique(column_values(dataset, label_column)).size
+    if present < len(classes):
+        logger.warning(
+            f"The rows streamed from {source} hold {present} of its {len(classes)} classes: a stream gives rows in the "
+            f"order the dataset's files store them, shuffled only within {STREAM_SHUFFLE_BUFFER_ROWS} rows. A larger "
+            "--max_train_samples, or the whole dataset (without --streaming), gives a sample of every class."
+        )
 
 
 def _decoded_lazily(

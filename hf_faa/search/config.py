@@ -38,6 +38,14 @@ class SearchConfig(DatasetArguments):
     # data (and the fields of hf_faa.data.DatasetArguments)
     image_size: int = field(default=32, **_help("Images are resized (shorter side) and centre-cropped to this."))
     dataloader_num_workers: int = field(default=0, **_help("DataLoader worker processes that decode images."))
+    streaming: bool = field(
+        default=False,
+        **_help(
+            "Stream the split (a Hub dataset, image folder or file) and search on --max_train_samples rows of it, "
+            "shuffled, instead of downloading and preparing the whole split first: for datasets too large to "
+            "download for a search. Each process streams the same rows."
+        ),  # fmt: skip
+    )
 
     # policy
     operations: list[str] | None = field(
@@ -413,6 +421,10 @@ class SearchConfig(DatasetArguments):
         bad = [f"--{name} {getattr(self, name)!r} (must be {rule})" for name, (ok, rule) in checks.items() if not ok]
         if bad:
             raise ValueError(f"Invalid search setting(s): {'; '.join(bad)}.")
+        if self.streaming and self.max_train_samples is None:
+            raise ValueError(
+                "--streaming searches on --max_train_samples rows of the stream; set it (the paper searched on 4000)."
+            )
         if self.classifier_model_name_or_path is not None and self.classifier != "separate":
             raise ValueError("--classifier_model_name_or_path is a separate label judge: use --classifier separate.")
         if self.validation_weight > 0 and self.classifier != "separate":

@@ -108,7 +108,7 @@ def load_search_data(
 ) -> PreparedDataset:
     """The search images: ``dataset`` if given, else the dataset ``config`` names, loaded now; decoded once
     into memory where :func:`_decodes_once` says so, else on each access."""
-    with accelerator.main_process_first():  # one process downloads and caches, the others reuse it
+    with accelerator.main_process_first():  # one process downloads and caches, the others reuse it (not a stream)
         data = prepare_dataset(
             config.dataset_name,
             config.dataset_config_name,
@@ -121,6 +121,7 @@ def load_search_data(
             cache_dir=config.cache_dir,
             min_samples=config.per_device_train_batch_size * accelerator.num_processes,
             dataset=dataset,
+            streaming=config.streaming,
         )
     if _decodes_once(config, len(data.dataset), data.num_channels, accelerator.num_processes):
         data = decode_prepared_once(data)
