@@ -278,7 +278,7 @@ def test_pixel_arrays_of_other_shapes_and_several_array_columns_are_clear_errors
     two = datasets.Dataset.from_dict({"a": np.zeros((2, 4, 4)), "b": np.ones((2, 4, 4)), "label": [0, 1]})
     assert data.encode_images(two) is two  # which one holds the images is the user's to say
     with pytest.raises(
-        ValueError, match=r"no one column holds pixel arrays.*a \(List of 2-D number arrays\).*--image_column"
+        ValueError, match=r"only pixel arrays \(a, b\).*a \(List of 2-D number arrays\).*encode_images.*--image_column"
     ):
         data.resolve_columns(two)
     assert (

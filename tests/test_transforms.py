@@ -13,7 +13,7 @@ from PIL import Image
 from transformers import Trainer, TrainingArguments, ViTConfig, ViTForImageClassification, ViTImageProcessorPil
 
 from hf_faa import FasterAutoAugmentPolicy, PolicyCollator, PolicyTransform, augment_dataset
-from hf_faa.data import decode_once, load_image_dataset, prepare_dataset
+from hf_faa.data import decode_once, encode_images, load_image_dataset, prepare_dataset
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,19 @@ def test_augment_dataset_reads_pixel_arrays_as_images(digits, policy):
     assert [np.asarray(image).tolist() for image in augmented["image"]] == [
         np.asarray(image).tolist() for image in from_images["image"]
     ]
+
+
+def test_policy_transform_on_pixel_arrays_says_to_read_them_as_images_first(digits, policy):
+    """set_transform hands rows, not features, so the transform cannot tell pixel arrays from other lists: it names
+    the fix, and after it the transform gives the images' augmentations."""
+    pixels = np.stack([np.asarray(image) for image in digits.select(range(4))["image"]])
+    arrays = datasets.Dataset.from_dict({"image": pixels, "label": [0, 1, 2, 3]})
+    for image_column, problem in ((None, "only pixel arrays \\(image\\)"), ("image", "'image' holds pixel arrays")):
+        with pytest.raises(ValueError, match=f"{problem}.*hf_faa.data.encode_images\\(dataset, 'image'\\)"):
+            arrays.with_transform(PolicyTransform(policy, image_column, size=32))[:2]
+    read = encode_images(arrays).with_transform(PolicyTransform(policy, size=32, seed=0))
+    images = digits.select(range(4)).with_transform(PolicyTransform(policy, size=32, seed=0))
+    torch.testing.assert_close(read[:4]["pixel_values"], images[:4]["pixel_values"])
 
 
 def test_streaming_dataset_with_map(digits, policy):

@@ -68,6 +68,17 @@ def _array_dimensions(feature: Any) -> int:
     return dimensions if is_number else 0
 
 
+def _value_dimensions(value: Any) -> int:
+    """The number of dimensions of a list or array of numbers (nested lists included); 0 for any other value."""
+    if not isinstance(value, list | np.ndarray):
+        return 0
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged lists
+        return 0
+    return array.ndim if np.issubdtype(array.dtype, np.number) else 0
+
+
 def _value_kind(arrow_type: pa.DataType) -> str:
     if pa.types.is_integer(arrow_type):
         return INTEGER
@@ -81,6 +92,9 @@ def _value_kind(arrow_type: pa.DataType) -> str:
 def _value_column(value: Any) -> Column:
     if isinstance(value, Image.Image) or (isinstance(value, dict) and ("bytes" in value or "path" in value)):
         return Column(IMAGE, "images")
+    dimensions = _value_dimensions(value)
+    if dimensions in (2, 3):
+        return Column(ARRAY, f"{dimensions}-D number arrays")
     is_integer = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
     return Column(INTEGER if is_integer else OTHER, f"{type(value).__name__} values")
 
@@ -258,10 +272,17 @@ def _detect_image_column(columns: dict[str, Column]) -> str:
             f"found several image columns ({', '.join(image_columns)})",
             "pass image_column (--image_column) to choose one",
         )
+    arrays = [name for name, column in columns.items() if column.kind == ARRAY]
+    if arrays:
+        raise _column_error(
+            columns,
+            f"found no image column, only pixel arrays ({', '.join(arrays)})",
+            f"read one as images first, dataset = hf_faa.data.encode_images(dataset, {arrays[0]!r}) (the scripts "
+            "do this themselves where one column holds pixel arrays; with several, pass --image_column)",
+        )
     raise _column_error(
         columns,
-        "found no image column (no column has a datasets.Image feature or holds images, and no one column holds "
-        "pixel arrays)",
+        "found no image column (no column has a datasets.Image feature or holds images or pixel arrays)",
         "cast the column that holds the images with dataset.cast_column(name, datasets.Image()), "
         "or pass image_column (--image_column)",
     )
@@ -290,6 +311,13 @@ def _check_column(columns: dict[str, Column], name: str, role: str, kinds: tuple
     if columns[name].kind in kinds:
         return
     holds = columns[name].description
+    if role == "image" and columns[name].kind == ARRAY:
+        raise _column_error(
+            columns,
+            f"column {name!r} holds pixel arrays ({holds}), not images",
+            f"read it as images first, dataset = hf_faa.data.encode_images(dataset, {name!r}) (the scripts do this "
+            "themselves)",
+        )
     if role == "image":
         raise _column_error(
             columns,
