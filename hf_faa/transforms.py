@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -223,11 +222,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) or (isinstance(value, Tensor) and value.ndim == 0)
 
 
-def _fingerprint(*parts: Any) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part if isinstance(part, bytes) else repr(part).encode())
-    return digest.hexdigest()[:32]
+def _generator_seed(*parts: Any) -> int:
+    """A 60-bit seed from the parts' reprs, the same in every process (``hash`` is salted per process)."""
+    return int(hashlib.sha256("".join(map(repr, parts)).encode()).hexdigest()[:15], 16)
 
 
 def augment_dataset(
@@ -257,20 +254,17 @@ def augment_dataset(
     policy = load_policy(policy).eval()
     dataset = encode_images(dataset, image_column)
     image_column = resolve_columns(dataset, image_column, require_label=False)[0]
-    policy_state = b"".join(parameter.detach().cpu().numpy().tobytes() for parameter in policy.parameters())
+    one_thread = num_proc is not None and num_proc > 1
     copies = []
     for copy in range(num_copies):
-        augment = _BatchAugmenter(policy, image_column, mode, size, seed, copy)
-        fingerprint = _fingerprint(dataset._fingerprint, policy_state, policy.config, seed, copy, mode, size)
         copies.append(
             dataset.map(
-                augment,
+                _BatchAugmenter(policy, image_column, mode, size, seed, copy, one_thread),
                 batched=True,
                 batch_size=batch_size,
                 with_indices=True,
                 num_proc=num_proc,
                 features=dataset.features.copy(),
-                new_fingerprint=fingerprint,
                 desc=f"Augmenting (copy {copy + 1}/{num_copies})",
             )
         )
@@ -278,19 +272,32 @@ def augment_dataset(
 
 
 class _BatchAugmenter:
-    """The ``map`` function of :func:`augment_dataset` (a class so that it pickles for ``num_proc``)."""
+    """The ``map`` function of :func:`augment_dataset` (a class so that it pickles for ``num_proc``).
 
-    def __init__(self, policy, image_column: str, mode: str | None, size: int | None, seed: int, copy: int) -> None:
+    ``datasets`` fingerprints the ``map`` by hashing this object, the policy's parameters included, so its
+    attributes must be the same in every process for the same call: the cache then never returns another
+    seed's or another policy's copy, and does return this one's.
+    """
+
+    def __init__(
+        self, policy, image_column: str, mode: str | None, size: int | None, seed: int, copy: int, one_thread: bool
+    ) -> None:
         self.policy, self.image_column, self.mode, self.size = policy, image_column, mode, size
-        self.seed, self.copy = seed, copy
-        self.parent_pid = os.getpid()
+        self.seed, self.copy, self.one_thread = seed, copy, one_thread
 
     def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
-        if os.getpid() != self.parent_pid:
-            # a forked map worker: torch's OpenMP pool does not survive fork, so run single-threaded
-            # (what DataLoader workers do too)
+        threads = torch.get_num_threads()
+        if self.one_thread:
+            # map workers are forked, and torch's OpenMP pool does not survive fork (DataLoader workers run
+            # single-threaded too); restored after, for the batches datasets runs in this process itself
             torch.set_num_threads(1)
-        generator = torch.Generator().manual_seed(int(_fingerprint(self.seed, self.copy, indices[0])[:15], 16))
+        try:
+            return self._augment(batch, indices)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _augment(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        generator = torch.Generator().manual_seed(_generator_seed(self.seed, self.copy, indices[0]))
         images = batch[self.image_column]
         decoded, kept = decode_images(images, self.mode, self.size)
         if len(kept) < len(images):

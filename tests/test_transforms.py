@@ -123,13 +123,21 @@ def test_augment_dataset_with_several_processes_is_reproducible(digits, policy):
     assert list(first["label"]) == list(small["label"])
 
 
-def test_augment_dataset_cache_is_keyed_by_seed(digits, policy, tmp_path):
+def test_augment_dataset_cache_is_keyed_by_seed_and_policy(digits, policy, tmp_path):
+    """datasets fingerprints the map by hashing the augmenter: the same call reads the same cache file back, another
+    seed or another policy's parameters write another."""
     digits.select(range(8)).save_to_disk(str(tmp_path / "saved"))
     on_disk = datasets.load_from_disk(str(tmp_path / "saved"))  # has cache files, so map results are cached
-    five = encoded_images(augment_dataset(on_disk, policy, seed=5))
-    six = encoded_images(augment_dataset(on_disk, policy, seed=6))
-    assert five != six
-    assert encoded_images(augment_dataset(on_disk, policy, seed=5)) == five
+    five, six = augment_dataset(on_disk, policy, seed=5), augment_dataset(on_disk, policy, seed=6)
+    again = augment_dataset(on_disk, policy, seed=5)
+    with torch.no_grad():
+        next(policy.parameters()).add_(0.01)
+    changed = augment_dataset(on_disk, policy, seed=5)
+    cache_file = {name: augmented.cache_files[0]["filename"] for name, augmented in
+                  [("five", five), ("six", six), ("again", again), ("changed", changed)]}  # fmt: skip
+    assert cache_file["again"] == cache_file["five"] and encoded_images(again) == encoded_images(five)
+    assert len({cache_file["five"], cache_file["six"], cache_file["changed"]}) == 3
+    assert encoded_images(five) != encoded_images(six)
 
 
 def test_augment_dataset_reads_pixel_arrays_as_images(digits, policy):
