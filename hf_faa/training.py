@@ -36,6 +36,7 @@ from .data import (
     load_image_dataset,
     resolve_columns,
     stratified_subset,
+    warn_of_missing_classes,
 )
 from .transforms import PolicyTransform
 
@@ -62,6 +63,13 @@ class DataArguments(DatasetArguments):
             "model's input, at the memory of the decoded images (every process holds its own copy)."
         },  # fmt: skip
     )
+
+    def __post_init__(self) -> None:
+        if self.streaming and (self.max_train_samples is None or self.max_eval_samples is None):
+            raise ValueError(
+                "--streaming keeps --max_train_samples training rows and --max_eval_samples evaluation rows of the "
+                "stream; set both (without --eval_split, both come out of the training split's stream)."
+            )
 
 
 @dataclass
@@ -105,24 +113,41 @@ class Splits(NamedTuple):
 
 def load_splits(data_args: DataArguments) -> Splits:
     """The training split and the eval split, or a stratified hold-out of train, with their columns; unlabelled
-    rows (label -1) are left out, as the search leaves them out."""
+    rows (label -1) are left out, as the search leaves them out.
 
-    def load(split: str) -> datasets.Dataset:
-        return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir)
+    With ``data_args.streaming``, ``max_train_samples`` shuffled rows of the training split's stream and
+    ``max_eval_samples`` of the eval split's (:func:`hf_faa.data.sample_stream`); without an eval split, both
+    numbers of rows from the training split's stream, the eval rows held out of them.
+    """
 
-    train = encode_images(encode_labels(load(data_args.train_split), data_args.label_column), data_args.image_column)
+    def load(split: str, streamed_rows: int | None) -> datasets.Dataset:
+        return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir,
+                                  streamed_rows=streamed_rows if data_args.streaming else None,
+                                  seed=data_args.split_seed)  # fmt: skip
+
+    train_rows = data_args.max_train_samples
+    if data_args.streaming and data_args.eval_split is None:
+        train_rows += data_args.max_eval_samples
+    train = load(data_args.train_split, train_rows)
+    train = encode_images(encode_labels(train, data_args.label_column), data_args.image_column)
     image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
-    num_classes = len(class_names(train, label_column))
-    train = _labelled(train, label_column, num_classes, data_args, data_args.train_split)
+    classes = class_names(train, label_column)
+    train = _labelled(train, label_column, len(classes), data_args, data_args.train_split)
+    if data_args.streaming:
+        source = describe_source(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split,
+                                 len(train))  # fmt: skip
+        warn_of_missing_classes(train, label_column, classes, source)
     if data_args.eval_split is not None:
-        evaluation = encode_images(encode_labels(load(data_args.eval_split), label_column, like=train), image_column)
-        evaluation = _labelled(evaluation, label_column, num_classes, data_args, data_args.eval_split)
+        evaluation = load(data_args.eval_split, data_args.max_eval_samples)
+        evaluation = encode_images(encode_labels(evaluation, label_column, like=train), image_column)
+        evaluation = _labelled(evaluation, label_column, len(classes), data_args, data_args.eval_split)
     else:
+        # a stream's sample holds out the eval rows it was read with, by number; a whole split, by share
+        test_size = data_args.max_eval_samples if data_args.streaming else data_args.eval_fraction
         stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
         if stratify is not None:
-            _check_stratified_hold_out(len(train), train.features[label_column].num_classes, data_args.eval_fraction)
-        parts = train.train_test_split(test_size=data_args.eval_fraction, stratify_by_column=stratify,
-                                       seed=data_args.split_seed)  # fmt: skip
+            _check_stratified_hold_out(len(train), train.features[label_column].num_classes, test_size)
+        parts = train.train_test_split(test_size=test_size, stratify_by_column=stratify, seed=data_args.split_seed)
         train, evaluation = parts["train"], parts["test"]
     if data_args.max_train_samples is not None:
         train = stratified_subset(train, label_column, data_args.max_train_samples, seed=data_args.split_seed)
@@ -142,14 +167,15 @@ def _labelled(
     return dataset
 
 
-def _check_stratified_hold_out(rows: int, num_classes: int, eval_fraction: float) -> None:
-    """A stratified split needs a row of every class on each side (as ``datasets`` rounds: ``ceil`` for the test
-    side); say which side is short and how to fix it, instead of ``datasets``' traceback."""
-    test_rows = math.ceil(eval_fraction * rows)
+def _check_stratified_hold_out(rows: int, num_classes: int, test_size: float | int) -> None:
+    """A stratified split needs a row of every class on each side (``test_size`` a share, rounded as ``datasets``
+    rounds it: ``ceil`` for the test side, or a number of rows); say which side is short and how to fix it, instead
+    of ``datasets``' traceback."""
+    test_rows = test_size if isinstance(test_size, int) else math.ceil(test_size * rows)
     for side, count in (("training", rows - test_rows), ("test", test_rows)):
         if count < num_classes:
             raise ValueError(
-                f"Holding out {eval_fraction:g} of the {rows} rows for testing leaves {count} {side} rows for "
+                f"Holding out {test_size:g} of the {rows} rows for testing leaves {count} {side} rows for "
                 f"{num_classes} classes, and a stratified split needs at least one per class; pass --eval_split "
                 "with a test split of the dataset, or use a dataset with more rows per class."
             )

@@ -9,6 +9,8 @@
         exposure-marker                               # the suite (pip install hf-faa[suite])
     python scripts/evaluate.py --suite tinted optdigits --split_seed 1   # other images of the same kinds
     python scripts/evaluate.py --split_seeds 0 1 2 3 4   # five draws of training images, a mean over them
+    python scripts/evaluate.py --dataset_name uoft-cs/cifar10 --eval_split test --streaming \\
+        --max_train_samples 500 --max_eval_samples 2000   # rows read from the splits' streams, nothing prepared
 
 Writes results.md (with paired differences per seed against the searched policy), results.json,
 results.png (with matplotlib: pip install hf-faa[plot]) and one sample grid per policy to

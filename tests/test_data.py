@@ -615,6 +615,38 @@ def test_a_streamed_search_sample_warns_when_it_misses_classes_and_needs_a_size(
         SearchConfig(dataset_name=path, streaming=True)
 
 
+def test_training_streams_its_rows_from_the_training_split_or_from_each_split(tmp_path):
+    """scripts/train.py and evaluate.py --streaming: without an eval split, the training split's stream gives both
+    numbers of rows and the eval rows are held out of them; with one, each split's own stream gives its rows."""
+    path, images = forty_digits_parquet(tmp_path / "digits.parquet")
+    cache = tmp_path / "cache"
+    streamed = DataArguments(dataset_name=path, cache_dir=str(cache), streaming=True, max_train_samples=16,
+                             max_eval_samples=8)  # fmt: skip
+    splits = load_splits(streamed)
+    train, evaluation = encoded_bytes(splits.train), encoded_bytes(splits.evaluation)
+    assert len(train) == 16 and len(evaluation) == 8 and not set(train) & set(evaluation)
+    assert set(train + evaluation) == set(encoded_bytes(data.load_image_dataset(path, streamed_rows=24, seed=0)))
+    assert set(splits.evaluation["target"]) == {0, 1, 2, 3}  # a stratified hold-out
+    assert not list(cache.rglob("*.arrow"))  # nothing prepared
+
+    for split, values in (("train", range(0, 60, 10)), ("test", range(150, 250, 20))):
+        for value in values:
+            folder = tmp_path / "folder" / split / f"class{value // 10 % 2}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.new("L", (6, 6), value).save(folder / f"{value}.png")
+    splits = load_splits(DataArguments(dataset_name=str(tmp_path / "folder"), eval_split="test", streaming=True,
+                                       max_train_samples=4, max_eval_samples=3))  # fmt: skip
+    assert len(splits.train) == 4 and len(splits.evaluation) == 3
+    assert {np.asarray(image)[0, 0] for image in splits.train["image"]} < set(range(0, 60, 10))
+    assert {np.asarray(image)[0, 0] for image in splits.evaluation["image"]} < set(range(150, 250, 20))
+
+
+@pytest.mark.parametrize("eval_split", [None, "test"])
+def test_training_on_a_stream_needs_both_numbers_of_rows(eval_split):
+    with pytest.raises(ValueError, match="--streaming keeps --max_train_samples training rows and --max_eval_samples"):
+        DataArguments(dataset_name="data.parquet", streaming=True, max_train_samples=16, eval_split=eval_split)
+
+
 @pytest.mark.parametrize(
     "name", ["./no/such/folder", "/no/such/folder", "~/no-such-folder-hf-faa", "data.parquet", "a/b/c"]
 )

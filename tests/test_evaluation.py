@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import datasets
 import numpy as np
@@ -87,6 +88,19 @@ def test_a_dataset_smaller_than_one_search_batch_searches_on_every_training_imag
     info = results["search_info"]["search"]
     assert info["config"]["per_device_train_batch_size"] == 10 and info["steps"] == 4
     assert [row["policy"] for row in results["summary"]] == ["none", "search"]
+
+
+def test_an_evaluation_on_a_stream_trains_and_tests_on_the_rows_it_read(tmp_path):
+    load_image_dataset().select(range(200)).to_parquet(str(tmp_path / "digits.parquet"))
+    arguments = EvaluationArguments(dataset_name=str(tmp_path / "digits.parquet"), streaming=True,
+                                    max_train_samples=40, max_eval_samples=20, policies=["none"], seeds=[0],
+                                    num_train_epochs=1, cache_dir=str(tmp_path / "cache"),
+                                    output_dir=str(tmp_path / "out"))  # fmt: skip
+    (run,) = run_evaluation(arguments)["runs"]
+    assert (run["train_images"], run["eval_images"]) == (40, 20)
+    assert not list((tmp_path / "cache").rglob("*.arrow"))  # the split was never prepared
+    with pytest.raises(ValueError, match="set both"):
+        run_evaluation(replace(arguments, max_eval_samples=None))
 
 
 def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path, monkeypatch):

@@ -50,6 +50,7 @@ from .prepare import (
     labelled_rows,
     prepare_dataset,
     stratified_subset,
+    warn_of_missing_classes,
 )
 
 __all__ = [
@@ -85,4 +86,5 @@ __all__ = [
     "sample_stream",
     "stratified_subset",
     "tensor_to_pil",
+    "warn_of_missing_classes",
 ]

@@ -29,4 +29,12 @@ class DatasetArguments:
             "help": "Use a stratified subset of this many training images (the paper searches on 4000 of CIFAR-10)."
         },
     )
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Stream the splits (a Hub dataset, image folder or file) instead of downloading and preparing "
+            "them whole, and keep --max_train_samples shuffled rows (and, where the script evaluates, "
+            "--max_eval_samples more): for datasets too large to download. Each process streams the same rows."
+        },  # fmt: skip
+    )
     cache_dir: str | None = field(default=None, metadata={"help": "Where datasets caches downloads."})

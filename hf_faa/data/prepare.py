@@ -179,7 +179,7 @@ def prepare_dataset(
         dataset = stratified_subset(dataset, label_column, max_samples, seed)
     description = describe_source(dataset_name, dataset_config_name, split, len(dataset))
     if streaming and require_label:
-        _warn_of_missing_classes(dataset, label_column, classes, description)
+        warn_of_missing_classes(dataset, label_column, classes, description)
     if len(dataset) < min_samples:
         raise ValueError(
             f"the dataset {description} has {len(dataset)} rows, but at least {min_samples} are needed "
@@ -200,7 +200,8 @@ def prepare_dataset(
     )
 
 
-def _warn_of_missing_classes(dataset: datasets.Dataset, label_column: str, classes: list[str], source: str) -> None:
+def warn_of_missing_classes(dataset: datasets.Dataset, label_column: str, classes: list[str], source: str) -> None:
+    """Warn when the rows of ``dataset``, streamed from ``source``, hold fewer of ``classes`` than it names."""
     present = np.unique(column_values(dataset, label_column)).size
     if present < len(classes):
         logger.warning(

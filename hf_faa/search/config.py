@@ -38,14 +38,6 @@ class SearchConfig(DatasetArguments):
     # data (and the fields of hf_faa.data.DatasetArguments)
     image_size: int = field(default=32, **_help("Images are resized (shorter side) and centre-cropped to this."))
     dataloader_num_workers: int = field(default=0, **_help("DataLoader worker processes that decode images."))
-    streaming: bool = field(
-        default=False,
-        **_help(
-            "Stream the split (a Hub dataset, image folder or file) and search on --max_train_samples rows of it, "
-            "shuffled, instead of downloading and preparing the whole split first: for datasets too large to "
-            "download for a search. Each process streams the same rows."
-        ),  # fmt: skip
-    )
 
     # policy
     operations: list[str] | None = field(
