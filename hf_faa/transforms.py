@@ -286,11 +286,12 @@ class _BatchAugmenter:
         self.seed, self.copy, self.one_thread = seed, copy, one_thread
 
     def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        if not self.one_thread:
+            return self._augment(batch, indices)
+        # map workers are forked, and torch's OpenMP pool does not survive fork (DataLoader workers run
+        # single-threaded too); restored after, for the batches datasets runs in this process itself
         threads = torch.get_num_threads()
-        if self.one_thread:
-            # map workers are forked, and torch's OpenMP pool does not survive fork (DataLoader workers run
-            # single-threaded too); restored after, for the batches datasets runs in this process itself
-            torch.set_num_threads(1)
+        torch.set_num_threads(1)
         try:
             return self._augment(batch, indices)
         finally:
