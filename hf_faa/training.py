@@ -29,6 +29,7 @@ from transformers import (
 from .data import (
     DatasetArguments,
     class_names,
+    column_values,
     describe_source,
     encode_images,
     encode_labels,
@@ -144,11 +145,7 @@ def load_splits(data_args: DataArguments) -> Splits:
     else:
         # a stream's sample holds out the eval rows it was read with, by number; a whole split, by share
         test_size = data_args.max_eval_samples if data_args.streaming else data_args.eval_fraction
-        stratify = label_column if isinstance(train.features[label_column], datasets.ClassLabel) else None
-        if stratify is not None:
-            _check_stratified_hold_out(len(train), train.features[label_column].num_classes, test_size)
-        parts = train.train_test_split(test_size=test_size, stratify_by_column=stratify, seed=data_args.split_seed)
-        train, evaluation = parts["train"], parts["test"]
+        train, evaluation = _hold_out(train, label_column, test_size, data_args.split_seed)
     if data_args.max_train_samples is not None:
         train = stratified_subset(train, label_column, data_args.max_train_samples, seed=data_args.split_seed)
     if data_args.max_eval_samples is not None:
@@ -165,6 +162,30 @@ def _labelled(
     if unlabelled:
         logger.warning(f"{source}: left out {unlabelled} unlabelled row(s) (label -1).")
     return dataset
+
+
+def _hold_out(
+    dataset: datasets.Dataset, label_column: str, test_size: float | int, seed: int
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(train, test): ``test_size`` of ``dataset`` held out, stratified by a ClassLabel column. A class with a
+    single row cannot be on both sides, so its row trains and is not tested (with a warning); ``datasets`` would
+    refuse the whole split."""
+    if not isinstance(dataset.features[label_column], datasets.ClassLabel):
+        parts = dataset.train_test_split(test_size=test_size, seed=seed)
+        return parts["train"], parts["test"]
+    labels = column_values(dataset, label_column)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    single = counts[inverse] < 2
+    splittable = dataset.select(np.flatnonzero(~single)) if single.any() else dataset
+    _check_stratified_hold_out(len(splittable), int((counts >= 2).sum()), test_size)
+    parts = splittable.train_test_split(test_size=test_size, stratify_by_column=label_column, seed=seed)
+    if not single.any():
+        return parts["train"], parts["test"]
+    names = dataset.features[label_column].int2str([int(label) for label in classes[counts < 2]])
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    logger.warning(f"{len(names)} class(es) with a single row ({shown}) train but are not tested: a held-out test "
+                   "needs two rows of a class; --eval_split tests them.")  # fmt: skip
+    return datasets.concatenate_datasets([parts["train"], dataset.select(np.flatnonzero(single))]), parts["test"]
 
 
 def _check_stratified_hold_out(rows: int, num_classes: int, test_size: float | int) -> None:

@@ -4,6 +4,7 @@ inside torch, never a silent wrong label."""
 from __future__ import annotations
 
 import io
+import logging
 
 import datasets
 import numpy as np
@@ -130,6 +131,23 @@ def test_a_dataset_smaller_than_one_batch_per_process_is_a_clear_error(tmp_path)
     images = [encode(Image.new("L", (8, 8))) for _ in range(6)]
     with pytest.raises(ValueError, match="has 6 rows, but at least 16 are needed"):
         prepare_dataset(saved_dataset(tmp_path, images, [0, 1] * 3), image_size=8, min_samples=16)
+
+
+def test_a_class_with_a_single_row_trains_untested_in_a_hold_out(tmp_path, caplog):
+    """A long-tailed dataset's one-row class cannot be on both sides of a stratified hold-out (datasets refuses
+    the split); its row trains, the others split as they would without it, and a warning names the class."""
+    images = [encode(Image.new("L", (8, 8), value)) for value in range(21)]
+    labels = [0, 1] * 10 + [2]
+    folder = saved_dataset(tmp_path, images, labels, ["a", "b", "rare"])
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        splits = load_splits(DataArguments(dataset_name=folder, eval_fraction=0.5))
+    assert "1 class(es) with a single row (rare) train but are not tested" in caplog.text
+    pixel = [np.asarray(image)[0, 0] for image in splits.train["image"]]
+    assert len(splits.train) == 11 and len(splits.evaluation) == 10 and 20 in pixel
+    assert sorted(splits.evaluation["label"]) == [0] * 5 + [1] * 5
+    common = saved_dataset(tmp_path / "common", images[:20], labels[:20], ["a", "b"])  # the same rows but the rare one
+    without = load_splits(DataArguments(dataset_name=common, eval_fraction=0.5))
+    assert list(splits.evaluation["image"]) == list(without.evaluation["image"])
 
 
 @pytest.mark.parametrize(("eval_fraction", "message"), [(0.85, "leaves 3 training rows for 4 classes"),
