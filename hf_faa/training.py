@@ -134,6 +134,10 @@ def load_splits(data_args: DataArguments) -> Splits:
     image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
     classes = class_names(train, label_column)
     train = _labelled(train, label_column, len(classes), data_args, data_args.train_split)
+    if not isinstance(train.features[label_column], datasets.ClassLabel):
+        # class ids as a ClassLabel of the whole split's classes: a held-out or subset side whose largest id is
+        # smaller still gets a model head for every class, and the hold-out is stratified
+        train = train.cast_column(label_column, datasets.ClassLabel(names=classes))
     if data_args.streaming:
         source = describe_source(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split,
                                  len(train))  # fmt: skip

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hf_faa.data import collate_valid, decode_image, prepare_dataset
+from hf_faa.data import class_names, collate_valid, decode_image, prepare_dataset
 from hf_faa.training import DataArguments, load_splits
 
 
@@ -148,6 +148,17 @@ def test_a_class_with_a_single_row_trains_untested_in_a_hold_out(tmp_path, caplo
     common = saved_dataset(tmp_path / "common", images[:20], labels[:20], ["a", "b"])  # the same rows but the rare one
     without = load_splits(DataArguments(dataset_name=common, eval_fraction=0.5))
     assert list(splits.evaluation["image"]) == list(without.evaluation["image"])
+
+
+def test_integer_labels_give_every_side_every_class(tmp_path):
+    """An integer label column becomes a ClassLabel of the whole split's classes: a training side whose largest id
+    is smaller than the test side's still gets a model head for every class (evaluate.py stopped with 'Target 6 is
+    out of bounds' in the test loss), and the hold-out is stratified."""
+    images = [encode(Image.new("L", (8, 8), value)) for value in range(40)]
+    folder = saved_dataset(tmp_path, images, [index % 4 for index in range(40)])  # an int64 label column
+    splits = load_splits(DataArguments(dataset_name=folder, eval_fraction=0.5, max_train_samples=3))
+    assert len(set(splits.train["label"])) == 3 and class_names(splits.train, "label") == ["0", "1", "2", "3"]
+    assert sorted(splits.evaluation["label"]) == [0] * 5 + [1] * 5 + [2] * 5 + [3] * 5
 
 
 @pytest.mark.parametrize(("eval_fraction", "message"), [(0.85, "leaves 3 training rows for 4 classes"),
