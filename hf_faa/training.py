@@ -171,12 +171,9 @@ def _labelled(
 def _hold_out(
     dataset: datasets.Dataset, label_column: str, test_size: float | int, seed: int
 ) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(train, test): ``test_size`` of ``dataset`` held out, stratified by a ClassLabel column. A class with a
+    """(train, test): ``test_size`` of ``dataset`` held out, stratified by its ClassLabel column. A class with a
     single row cannot be on both sides, so its row trains and is not tested (with a warning); ``datasets`` would
     refuse the whole split."""
-    if not isinstance(dataset.features[label_column], datasets.ClassLabel):
-        parts = dataset.train_test_split(test_size=test_size, seed=seed)
-        return parts["train"], parts["test"]
     labels = column_values(dataset, label_column)
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     single = counts[inverse] < 2
