@@ -26,19 +26,7 @@ from transformers import (
     set_seed,
 )
 
-from .data import (
-    DatasetArguments,
-    class_names,
-    column_values,
-    describe_source,
-    encode_images,
-    encode_labels,
-    labelled_rows,
-    load_image_dataset,
-    resolve_columns,
-    stratified_subset,
-    warn_of_missing_classes,
-)
+from .data import DatasetArguments, LabelledSplit, class_names, column_values, load_labelled_split, stratified_subset
 from .transforms import PolicyTransform
 
 logger = logging.getLogger(__name__)
@@ -121,31 +109,28 @@ def load_splits(data_args: DataArguments) -> Splits:
     numbers of rows from the training split's stream, the eval rows held out of them.
     """
 
-    def load(split: str, streamed_rows: int | None) -> datasets.Dataset:
-        return load_image_dataset(data_args.dataset_name, data_args.dataset_config_name, split, data_args.cache_dir,
-                                  streamed_rows=streamed_rows if data_args.streaming else None,
-                                  seed=data_args.split_seed)  # fmt: skip
+    def load(split: str, streamed_rows: int | None, like: LabelledSplit | None = None) -> LabelledSplit:
+        labelled = load_labelled_split(
+            data_args.dataset_name, data_args.dataset_config_name, split, data_args.image_column,
+            data_args.label_column, data_args.cache_dir, streamed_rows if data_args.streaming else None,
+            seed=data_args.split_seed, like=like,
+        )  # fmt: skip
+        if labelled.unlabelled_rows:
+            logger.warning(f"{labelled.describe(len(labelled.dataset) + labelled.unlabelled_rows)}: left out "
+                           f"{labelled.unlabelled_rows} unlabelled row(s) (label -1).")  # fmt: skip
+        return labelled
 
     train_rows = data_args.max_train_samples
     if data_args.streaming and data_args.eval_split is None:
         train_rows += data_args.max_eval_samples
-    train = load(data_args.train_split, train_rows)
-    train = encode_images(encode_labels(train, data_args.label_column), data_args.image_column)
-    image_column, label_column = resolve_columns(train, data_args.image_column, data_args.label_column)
-    classes = class_names(train, label_column)
-    train = _labelled(train, label_column, len(classes), data_args, data_args.train_split)
+    labelled = load(data_args.train_split, train_rows)
+    train, image_column, label_column = labelled.dataset, labelled.image_column, labelled.label_column
     if not isinstance(train.features[label_column], datasets.ClassLabel):
         # class ids as a ClassLabel of the whole split's classes: a held-out or subset side whose largest id is
         # smaller still gets a model head for every class, and the hold-out is stratified
-        train = train.cast_column(label_column, datasets.ClassLabel(names=classes))
-    if data_args.streaming:
-        source = describe_source(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split,
-                                 len(train))  # fmt: skip
-        warn_of_missing_classes(train, label_column, classes, source)
+        labelled.dataset = train = train.cast_column(label_column, datasets.ClassLabel(names=labelled.class_names))
     if data_args.eval_split is not None:
-        evaluation = load(data_args.eval_split, data_args.max_eval_samples)
-        evaluation = encode_images(encode_labels(evaluation, label_column, like=train), image_column)
-        evaluation = _labelled(evaluation, label_column, len(classes), data_args, data_args.eval_split)
+        evaluation = load(data_args.eval_split, data_args.max_eval_samples, like=labelled).dataset
     else:
         # a stream's sample holds out the eval rows it was read with, by number; a whole split, by share
         test_size = data_args.max_eval_samples if data_args.streaming else data_args.eval_fraction
@@ -155,17 +140,6 @@ def load_splits(data_args: DataArguments) -> Splits:
     if data_args.max_eval_samples is not None:
         evaluation = stratified_subset(evaluation, label_column, data_args.max_eval_samples, seed=data_args.split_seed)
     return Splits(train, evaluation, image_column, label_column)
-
-
-def _labelled(
-    dataset: datasets.Dataset, label_column: str, num_classes: int, data_args: DataArguments, split: str
-) -> datasets.Dataset:
-    """``dataset`` without its unlabelled rows (:func:`~hf_faa.data.labelled_rows`), with a warning that counts them."""
-    source = describe_source(data_args.dataset_name, data_args.dataset_config_name, split, len(dataset))
-    dataset, unlabelled = labelled_rows(dataset, label_column, num_classes, source)
-    if unlabelled:
-        logger.warning(f"{source}: left out {unlabelled} unlabelled row(s) (label -1).")
-    return dataset
 
 
 def _hold_out(

@@ -311,6 +311,14 @@ def test_training_splits_read_pixel_arrays_as_images(tmp_path):
         assert np.array_equal(np.stack([np.asarray(image) for image in split["pixels"]]), pixels)
 
 
+def test_an_eval_split_without_the_training_split_s_label_column_is_named_in_the_error(tmp_path):
+    train = image_dataset([gray_png(0), gray_png(255)], [0, 1], label_column="label")
+    test = image_dataset([gray_png(0), gray_png(255)], [0, 1], label_column="target")
+    datasets.DatasetDict({"train": train, "test": test}).save_to_disk(str(tmp_path / "data"))
+    with pytest.raises(ValueError, match=r"Label column 'label' is not in the dataset.* target \(Value"):
+        load_splits(DataArguments(dataset_name=str(tmp_path / "data"), eval_split="test"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Subsets
 

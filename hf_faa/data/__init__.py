@@ -33,6 +33,7 @@ from .images import (
     pil_to_tensor,
     tensor_to_pil,
 )
+from .labelled import LabelledSplit, labelled_rows, load_labelled_split, warn_of_missing_classes
 from .loading import (
     DEFAULT_DATASET_NAME,
     DEFAULT_DATASET_SPLIT,
@@ -47,10 +48,8 @@ from .prepare import (
     PreparedDataset,
     collate_valid,
     decode_prepared_once,
-    labelled_rows,
     prepare_dataset,
     stratified_subset,
-    warn_of_missing_classes,
 )
 
 __all__ = [
@@ -63,6 +62,7 @@ __all__ = [
     "VALID_COLUMN",
     "DatasetArguments",
     "DecodeTransform",
+    "LabelledSplit",
     "PreparedDataset",
     "array_to_image",
     "class_names",
@@ -79,6 +79,7 @@ __all__ = [
     "infer_image_mode",
     "labelled_rows",
     "load_image_dataset",
+    "load_labelled_split",
     "num_classes",
     "pil_to_tensor",
     "prepare_dataset",

@@ -1,26 +1,22 @@
-"""A dataset ready for a ``DataLoader``: loaded, its columns found, unlabelled rows left out, a stratified
-subset taken and images decoded lazily through ``Dataset.set_transform``; undecodable images are
+"""A dataset ready for a ``DataLoader``: a labelled split (:func:`~hf_faa.data.load_labelled_split`), a stratified
+subset of it taken and its images decoded lazily through ``Dataset.set_transform``; undecodable images are
 flagged by :class:`DecodeTransform` and left out (and counted) by :func:`collate_valid`."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 import datasets
 import numpy as np
 import torch
 
-from .columns import class_names, column_values, encode_images, encode_labels, resolve_columns
+from .columns import column_values
 from .images import IMAGE_MODES, decode_image, decode_once, infer_image_mode
-from .loading import STREAM_SHUFFLE_BUFFER_ROWS, describe_source, load_image_dataset
-
-logger = logging.getLogger(__name__)
+from .labelled import load_labelled_split
 
 # DecodeTransform's flag per row: False for an image that could not be decoded (its pixels are zeros).
 VALID_COLUMN = "valid"
-IN_MEMORY_DATASET_NAME = "an in-memory dataset"
 
 
 def stratified_subset(
@@ -143,17 +139,15 @@ def prepare_dataset(
     dataset: datasets.Dataset | None = None,
     streaming: bool = False,
 ) -> PreparedDataset:
-    """Load, find the columns (class names become ids: :func:`encode_labels`; pixel arrays, and a named column of
-    paths or bytes, become images: :func:`encode_images`), take a stratified subset,
-    infer the mode and set the decode transform.
+    """Load the split, labelled (:func:`load_labelled_split`: class names become ids, pixel arrays images, the
+    columns found, unlabelled rows left out), take a stratified subset, infer the mode and set the decode transform.
 
     Rows of ``prepared.dataset`` are ``{"pixel_values": uint8 [C, image_size, image_size],
     "labels": int, "valid": bool}``. ``num_classes`` and ``class_names`` describe the whole split,
-    before ``max_samples``. Arguments are those of :func:`load_image_dataset`,
-    :func:`resolve_columns`, :func:`stratified_subset` and :func:`decode_image`; an in-memory
-    ``dataset`` is used as it is instead of loading one (``dataset_name`` then only names it). ``streaming``
-    takes ``max_samples`` rows of the split's stream instead of loading the whole split
-    (:func:`load_image_dataset`'s ``streamed_rows``); then ``num_classes`` and ``class_names`` describe the
+    before ``max_samples``. Arguments are those of :func:`load_labelled_split`, :func:`stratified_subset` and
+    :func:`decode_image`; an in-memory ``dataset`` is used as it is instead of loading one (``dataset_name`` then
+    only names it). ``streaming`` takes ``max_samples`` rows of the split's stream instead of loading the whole
+    split (:func:`load_labelled_split`'s ``streamed_rows``); then ``num_classes`` and ``class_names`` describe the
     whole split only where its features name the classes (a ``ClassLabel``), and a warning says when the rows
     miss some of them.
 
@@ -161,25 +155,15 @@ def prepare_dataset(
         ValueError: fewer than ``min_samples`` rows (the search passes its batch size), ``streaming``
             without ``max_samples``, or any error of the functions above.
     """
-    if dataset is None:
-        if streaming and max_samples is None:
-            raise ValueError("streaming keeps max_samples rows of the stream (--max_train_samples); set it.")
-        streamed_rows = max_samples if streaming else None
-        dataset = load_image_dataset(dataset_name, dataset_config_name, split, cache_dir, streamed_rows, seed)
-    else:
-        dataset_name = dataset_name or dataset.info.dataset_name or IN_MEMORY_DATASET_NAME
-    dataset = encode_images(encode_labels(dataset, label_column), image_column)
-    image_column, label_column = resolve_columns(dataset, image_column, label_column, require_label)
-    classes = class_names(dataset, label_column)
-    unlabelled = 0
-    if require_label:
-        source = describe_source(dataset_name, dataset_config_name, split, len(dataset))
-        dataset, unlabelled = labelled_rows(dataset, label_column, len(classes), source)
+    if dataset is None and streaming and max_samples is None:
+        raise ValueError("streaming keeps max_samples rows of the stream (--max_train_samples); set it.")
+    labelled = load_labelled_split(dataset_name, dataset_config_name, split, image_column, label_column, cache_dir,
+                                   streamed_rows=max_samples if streaming else None, seed=seed,
+                                   require_label=require_label, dataset=dataset)  # fmt: skip
+    dataset, image_column, label_column = labelled.dataset, labelled.image_column, labelled.label_column
     if max_samples is not None:
         dataset = stratified_subset(dataset, label_column, max_samples, seed)
-    description = describe_source(dataset_name, dataset_config_name, split, len(dataset))
-    if streaming and require_label:
-        warn_of_missing_classes(dataset, label_column, classes, description)
+    description = labelled.describe(len(dataset))
     if len(dataset) < min_samples:
         raise ValueError(
             f"the dataset {description} has {len(dataset)} rows, but at least {min_samples} are needed "
@@ -193,22 +177,11 @@ def prepare_dataset(
         mode=mode,
         num_channels=IMAGE_MODES[mode],
         image_size=image_size,
-        num_classes=len(classes),
-        class_names=classes,
+        num_classes=len(labelled.class_names),
+        class_names=labelled.class_names,
         description=description,
-        unlabelled_rows=unlabelled,
+        unlabelled_rows=labelled.unlabelled_rows,
     )
-
-
-def warn_of_missing_classes(dataset: datasets.Dataset, label_column: str, classes: list[str], source: str) -> None:
-    """Warn when the rows of ``dataset``, streamed from ``source``, hold fewer of ``classes`` than it names."""
-    present = np.unique(column_values(dataset, label_column)).size
-    if present < len(classes):
-        logger.warning(
-            f"The rows streamed from {source} hold {present} of its {len(classes)} classes: a stream gives rows in the "
-            f"order the dataset's files store them, shuffled only within {STREAM_SHUFFLE_BUFFER_ROWS} rows. A larger "
-            "--max_train_samples, or the whole dataset (without --streaming), gives a sample of every class."
-        )
 
 
 def _decoded_lazily(
@@ -228,37 +201,3 @@ def decode_prepared_once(prepared: PreparedDataset) -> PreparedDataset:
     decoded = decode_once(encoded, prepared.image_column, prepared.mode, prepared.image_size)
     dataset = _decoded_lazily(decoded, prepared.image_column, prepared.label_column, prepared.mode, prepared.image_size)
     return dataclasses.replace(prepared, dataset=dataset)
-
-
-def labelled_rows(
-    dataset: datasets.Dataset, label_column: str, num_classes: int, source: str
-) -> tuple[datasets.Dataset, int]:
-    """``dataset`` without its unlabelled rows (label -1, the ``datasets`` convention, e.g. of unlabelled
-    test splits), and how many were left out.
-
-    Raises:
-        ValueError: a label outside ``[0, num_classes)`` other than -1, or fewer than 2 classes.
-    """
-    labels = column_values(dataset, label_column)
-    outside = (labels < -1) | (labels >= num_classes)
-    if outside.any():
-        examples = sorted({int(label) for label in labels[outside][:100]})[:5]
-        raise ValueError(
-            f"{source}: {int(outside.sum())} label(s) in column {label_column!r} are outside the {num_classes} "
-            f"classes 0..{num_classes - 1} (e.g. {examples}). Fix those labels, or pass --label_column with the "
-            "column that holds the class ids."
-        )
-    if num_classes < 2:
-        raise ValueError(
-            f"{source} has {num_classes} class(es) in column {label_column!r}; classifying needs at least 2 (the "
-            "search learns which augmentations keep images of different classes apart)."
-        )
-    unlabelled = labels == -1
-    if unlabelled.all():
-        raise ValueError(
-            f"{source}: every label in column {label_column!r} is -1 (unlabelled); the search and the training "
-            "need labels."
-        )
-    if unlabelled.any():
-        dataset = dataset.select(np.flatnonzero(~unlabelled))
-    return dataset, int(unlabelled.sum())
