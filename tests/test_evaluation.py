@@ -103,6 +103,23 @@ def test_an_evaluation_on_a_stream_trains_and_tests_on_the_rows_it_read(tmp_path
         run_evaluation(replace(arguments, max_eval_samples=None))
 
 
+def test_a_default_evaluation_tests_on_at_most_ten_thousand_images(tmp_path, monkeypatch):
+    """A large dataset's hold-out (90% of it) is capped, so its 30 runs do not each test tens of thousands."""
+    loaded = []
+
+    class Loaded(Exception):
+        pass
+
+    def recording_load_splits(data_args):
+        loaded.append(data_args)
+        raise Loaded
+
+    monkeypatch.setattr(evaluation, "load_splits", recording_load_splits)
+    with pytest.raises(Loaded):
+        run_evaluation(EvaluationArguments(output_dir=str(tmp_path)))
+    assert loaded[0].max_eval_samples == 10_000 and loaded[0].eval_fraction == 0.9
+
+
 def test_suite_writes_one_folder_per_dataset_and_one_table(tmp_path, monkeypatch):
     pytest.importorskip("skimage")
     split_seeds = []
