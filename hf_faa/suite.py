@@ -339,7 +339,7 @@ def _photo_digits_dataset(seed: int) -> datasets.Dataset:
         images.append(_png(np.rint(np.abs(crop - 255 * ink)).astype(np.uint8)))
     names = digits.features["label"].names
     licence = f"digits: {_MNIST_SOURCE}; photos: {_licences(_PHOTO_SOURCES)}"
-    return _shuffled_dataset("photo-digits", seed, images, digits["label"], names, licence, rng)
+    return _shuffled_dataset("photo-digits", seed, images, list(digits["label"]), names, licence, rng)
 
 
 def _licences(sources: tuple[_Source, ...]) -> str:

@@ -396,11 +396,23 @@ def palette_with_transparency() -> Image.Image:
     ids=lambda value: value.mode if isinstance(value, Image.Image) else None,
 )
 def test_decode_converts_every_mode(image, mode, expected):
-    for source in (image, {"bytes": encode(image, "TIFF"), "path": None}):
+    encoded = encode(image, "TIFF")
+    for source in (image, {"bytes": encoded, "path": None}):
         pixels = data.decode_image(source, mode, 8)
+        if source is not image and not pil_reads(encoded):  # Pillow before 13 cannot read its own YCbCr TIFFs
+            assert pixels is None  # undecodable: left out and counted, like any image Pillow cannot read
+            continue
         assert pixels.shape == (len(expected), 8, 8)
         assert pixels.dtype == torch.uint8
         assert pixels[:, 4, 4].tolist() == expected
+
+
+def pil_reads(encoded: bytes) -> bool:
+    try:
+        Image.open(io.BytesIO(encoded)).load()
+    except OSError:
+        return False
+    return True
 
 
 def test_decode_palette_transparency_becomes_white():
