@@ -127,7 +127,8 @@ def load_splits(data_args: DataArguments) -> Splits:
     train, image_column, label_column = labelled.dataset, labelled.image_column, labelled.label_column
     if not isinstance(train.features[label_column], datasets.ClassLabel):
         # class ids as a ClassLabel of the whole split's classes: a held-out or subset side whose largest id is
-        # smaller still gets a model head for every class, and the hold-out is stratified
+        # smaller still gets a model head for every class, the hold-out is stratified, and an eval split is loaded
+        # like it
         labelled.dataset = train = train.cast_column(label_column, datasets.ClassLabel(names=labelled.class_names))
     if data_args.eval_split is not None:
         evaluation = load(data_args.eval_split, data_args.max_eval_samples, like=labelled).dataset
