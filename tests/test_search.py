@@ -875,7 +875,7 @@ def test_config_parses_from_cli_and_yaml(tmp_path):
 
 
 @pytest.mark.parametrize("ensemble_size", [1, 2])
-def test_resumed_search_equals_the_uninterrupted_one(tmp_path, ensemble_size):
+def test_resumed_search_equals_the_uninterrupted_one(tmp_path, caplog, ensemble_size):
     uninterrupted = run_search(tiny_config(tmp_path / "full", max_steps=8, checkpointing_steps=3,
                                            ensemble_size=ensemble_size))  # fmt: skip
     # "killed" after step 4: the run stops there, with checkpoints at steps 3 (periodic) and 4 (end of epoch? no:
@@ -883,12 +883,25 @@ def test_resumed_search_equals_the_uninterrupted_one(tmp_path, ensemble_size):
     run_search(tiny_config(tmp_path / "resumed", max_steps=4, checkpointing_steps=3, ensemble_size=ensemble_size))
     assert latest_checkpoint(tmp_path / "resumed").name == "step_3"
     (tmp_path / "resumed" / "checkpoints" / "step_6.tmp").mkdir()  # an interrupted save is ignored
-    resumed = run_search(tiny_config(tmp_path / "resumed", max_steps=8, checkpointing_steps=3,
-                                     resume_from_checkpoint="latest", ensemble_size=ensemble_size))  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        resumed = run_search(tiny_config(tmp_path / "resumed", max_steps=8, checkpointing_steps=3,
+                                         resume_from_checkpoint="latest", ensemble_size=ensemble_size))  # fmt: skip
+    assert "random states" not in caplog.text
     for name, parameter in uninterrupted.named_parameters():
         torch.testing.assert_close(getattr(resumed, name), parameter, rtol=0, atol=1e-6)
     steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "search_log.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]
+
+
+def test_a_resume_whose_random_states_cannot_be_read_says_it_will_draw_otherwise(tmp_path, caplog):
+    """accelerate goes on without a checkpoint's random states it cannot read (it says so at INFO level only):
+    accelerate 1.3 with numpy 1.24 could not read any. The resumed search is valid but takes other draws."""
+    run_search(tiny_config(tmp_path, max_steps=3, checkpointing_steps=3))
+    (latest_checkpoint(tmp_path) / "random_states_0.pkl").write_bytes(b"not a pickle")
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        run_search(tiny_config(tmp_path, max_steps=4, resume_from_checkpoint="latest"))
+    assert "accelerate could not restore the random states in" in caplog.text
+    assert "will not end exactly as an uninterrupted search would" in caplog.text
 
 
 def test_an_ensemble_search_saves_the_sub_policies_of_every_search(tmp_path):

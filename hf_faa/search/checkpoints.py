@@ -4,12 +4,16 @@ temporary folder and renamed into place, so a checkpoint folder is always comple
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import shutil
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINTS_FOLDER = "checkpoints"
 _STEP_FOLDER = re.compile(r"^step_(\d+)$")
@@ -105,3 +109,18 @@ def save_checkpoint(
                 shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return final
+
+
+def load_checkpoint(accelerator: Accelerator, checkpoint: Path) -> None:
+    """``accelerator.load_state(checkpoint)``, with a warning on a process whose random states did not come back.
+    accelerate then goes on with the states it has and says so only at INFO level, so the resumed search draws other
+    augmentations than the uninterrupted one would have: a valid search, not the same one. (accelerate 1.3 could not
+    read them with numpy 1.24, for one.) Restored states replace the torch generator's, so an unchanged one was not
+    restored."""
+    before = torch.get_rng_state()
+    accelerator.load_state(str(checkpoint))
+    if torch.equal(torch.get_rng_state(), before):
+        logger.warning(
+            f"accelerate could not restore the random states in {checkpoint} on process {accelerator.process_index}: "
+            "the search resumes with other random draws, so it will not end exactly as an uninterrupted search would."
+        )

@@ -25,7 +25,14 @@ from ..data import PreparedDataset, collate_valid, decode_prepared_once, prepare
 from ..ops import OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
 from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
-from .checkpoints import SearchProgress, latest_checkpoint, remove_checkpoints, resolve_checkpoint, save_checkpoint
+from .checkpoints import (
+    SearchProgress,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_checkpoints,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from .config import MAX_VALIDATION_IMAGES, SearchConfig
 from .critic import WideResNetClassifier, WideResNetCritic
 from .diagnostics import augmentation_strength, search_verdict, window_diagnostics
@@ -166,7 +173,7 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
     total_steps = config.max_steps if config.max_steps > 0 else config.num_train_epochs * steps_per_epoch
     if config.resume_from_checkpoint:
         checkpoint = resolve_checkpoint(output_dir, config.resume_from_checkpoint)
-        accelerator.load_state(str(checkpoint))  # models, optimisers, RNG states, progress
+        load_checkpoint(accelerator, checkpoint)  # models, optimisers, RNG states, progress
         logger.info(f"Resumed from {checkpoint} at step {progress.global_step}.", main_process_only=True)
     else:
         set_seed(config.seed, device_specific=True)  # different augmentation draws on each process
