@@ -1,5 +1,6 @@
 """Search checkpoints: ``accelerator.save_state`` into ``output_dir/checkpoints/step_N``, written to a
-temporary folder and renamed into place, so a checkpoint folder is always complete."""
+temporary folder and renamed into place, so a checkpoint folder is always complete; loaded back with a check that
+the random states came back too."""
 
 from __future__ import annotations
 
