@@ -339,11 +339,53 @@ def test_photo_digit_colours_say_nothing_about_the_label_and_flips_destroy_it(ph
     assert nearest_mean_accuracy(flipped, labels, edge_means) < 0.35  # 0.28: 0, 1 and 8 survive a flip
 
 
+@pytest.fixture(scope="module")
+def letters() -> datasets.Dataset:
+    return suite.build_suite_dataset("letters")
+
+
+def test_letters_are_26_balanced_classes_of_32x32_grayscale_pngs_in_a_seeded_order(letters):
+    assert letters.features == datasets.Features(
+        {"image": datasets.Image(), "label": datasets.ClassLabel(names=list("abcdefghijklmnopqrstuvwxyz"))}
+    )
+    assert Counter(letters["label"]) == {label: suite.PATCHES_PER_CLASS for label in range(26)}
+    assert len(set(letters["label"][:260])) == 26  # rows are shuffled, not by class
+    opened = [Image.open(io.BytesIO(data)) for data in image_bytes(letters)[:100]]
+    assert {(image.format, image.size, image.mode) for image in opened} == {("PNG", (32, 32), "L")}
+    again, other = (suite.build_suite_dataset("letters", seed=seed) for seed in (0, 1))
+    assert image_bytes(again) == image_bytes(letters) and again["label"] == letters["label"]
+    assert not set(image_bytes(other)) & set(image_bytes(letters))  # other drawings of every letter
+    assert "Bitstream Vera" in letters.info.license and "SIL Open Font License" in letters.info.license
+
+
+def test_letters_are_light_strokes_on_black_that_a_horizontal_flip_turns_into_their_mirror_letters(letters):
+    images, labels = pixels(letters), np.array(letters["label"])
+    assert np.median(images) < 10 and 0.03 < (images > 100).mean() < 0.15  # a little ink on a black ground
+    flat = images.reshape(len(labels), -1)
+    means = np.stack([flat[labels == label].mean(axis=0) for label in range(26)])
+    assert nearest_mean_accuracy(flat, labels, means) > 0.25  # 0.33 on seed 0; chance is 1/26
+    mirrors = {"b": "d", "d": "b", "p": "q", "q": "p"}
+    index = {letter: suite.LETTERS.index(letter) for letter in mirrors}
+    rows = np.isin(labels, list(index.values()))
+    flipped = images[rows, :, ::-1].reshape(rows.sum(), -1)
+    nearest = np.argmin(((flipped[:, None] - means[None]) ** 2).sum(-1), axis=1)
+    mirrored = np.array([index[mirrors[suite.LETTERS[label]]] for label in labels[rows]])
+    assert (nearest == mirrored).mean() > 0.25  # 0.38: b reads as d, p as q ...
+    assert (nearest == labels[rows]).mean() < 0.05  # 0.02: ... and hardly ever as itself
+
+
+def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        suite.build_suite_dataset("letters")
+
+
 def test_suite_sources_name_every_image_and_a_licence():
     text = suite.suite_sources()
     assert "CC BY-SA 3.0" in text
     assert "CC BY 4.0" in text
-    for name in ["mnist", "optdigits", "photo-digits", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
+    assert "SIL Open Font License" in text
+    for name in ["mnist", "optdigits", "photo-digits", "letters", *PATCH_DATASETS, *TEXTURE_CLASSES, *PHOTO_CLASSES]:
         assert f"- {name}:" in text
     source_lines = [line for line in text.splitlines() if line.startswith("  - ")]
     assert len(source_lines) == 2 * len(TEXTURE_CLASSES) + 2 * len(PHOTO_CLASSES) + 2 * len(EXPOSURE_SOURCES)
