@@ -6,7 +6,7 @@
     python scripts/evaluate.py --quick                # seconds: a smoke test of the whole pipeline
     python scripts/evaluate.py --policies none preset:randaugment your-name/your-policy --seeds 0 1 2 3 4
     python scripts/evaluate.py --suite mnist textures photo-patches exposure tinted optdigits photo-digits \\
-        exposure-marker                               # the suite (pip install hf-faa[suite])
+        exposure-marker letters                       # the suite (pip install hf-faa[suite])
     python scripts/evaluate.py --suite tinted optdigits --split_seed 1   # other images of the same kinds
     python scripts/evaluate.py --split_seeds 0 1 2 3 4   # five draws of training images, a mean over them
     python scripts/evaluate.py --dataset_name uoft-cs/cifar10 --eval_split test --streaming \\
