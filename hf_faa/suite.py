@@ -122,7 +122,8 @@ _MNIST_SOURCE = (
 )
 
 # letters: each letter drawn in grey ink on black (as MNIST draws digits) on a canvas larger than the patch, turned and
-# cut to its centre (so no corner is left empty), with faint Gaussian noise. Every draw is uniform within these.
+# cut to its centre (so no corner is left empty), with faint Gaussian noise. Typeface, size, shift, angle and ink level
+# are drawn uniformly within these bounds.
 LETTERS = string.ascii_lowercase
 _LETTER_TYPEFACES = tuple(
     f"DejaVu{family}{style}.ttf"
