@@ -116,8 +116,9 @@ def benchmark_ops(sizes: Sequence[int], batch_size: int, min_seconds: float) -> 
         for name in OPERATIONS:
             rates = measure_op(name, photos, min_seconds, generator)
             batched_float, batched_uint8, pil_converted, pil_only = rates
-            rows.append([name, f"{size}x{size}", *map(format_rate, rates), f"{batched_float / pil_converted:.1f}x",
-                         f"{batched_uint8 / pil_only:.1f}x"])  # fmt: skip
+            ratios = [f"{batched_float / pil_converted:.1f}x", f"{batched_uint8 / pil_only:.1f}x"] if pil_only else []
+            rows.append([name, f"{size}x{size}", *(format_rate(rate) if rate else "–" for rate in rates),
+                         *(ratios or ["–", "–"])])  # fmt: skip
             print(" | ".join(rows[-1]), flush=True)
     header = ["op", "size", "batched float32 (img/s)", "batched uint8 (img/s)", "PIL + conversion (img/s)",
               "PIL only (img/s)", "float32 vs PIL + conversion", "uint8 vs PIL only"]  # fmt: skip
@@ -126,16 +127,22 @@ def benchmark_ops(sizes: Sequence[int], batch_size: int, min_seconds: float) -> 
 
 def measure_op(name: str, photos: torch.Tensor, min_seconds: float, generator: torch.Generator):
     """Images/s of op ``name`` at magnitude 0.5: batched on float32 and on uint8 images (the policy's
-    path for decoded images), then a per-image PIL loop with and without tensor<->PIL conversion."""
-    op, pil_op = OPERATIONS[name], PIL_OPERATIONS[name]
+    path for decoded images), then a per-image PIL loop with and without tensor<->PIL conversion (None for
+    Elastic, which PIL lacks)."""
+    op = OPERATIONS[name]
     batch_size = len(photos)
     images = photos.float() / 255
-    pil_images = [tensor_to_pil(photo) for photo in photos]
     magnitude = torch.full((batch_size,), 0.5)
-    value = op.value_range[1] * 0.5 if op.has_magnitude else 0.0
-    return (
+    batched = (
         images_per_second(lambda: op(images, magnitude, generator=generator), batch_size, min_seconds),
         images_per_second(lambda: op(photos, magnitude, generator=generator), batch_size, min_seconds),
+    )
+    if name not in PIL_OPERATIONS:
+        return (*batched, None, None)
+    pil_op, pil_images = PIL_OPERATIONS[name], [tensor_to_pil(photo) for photo in photos]
+    value = op.value_range[1] * 0.5 if op.has_magnitude else 0.0
+    return (
+        *batched,
         images_per_second(
             lambda: [pil_to_tensor(pil_op(tensor_to_pil(photo), value)) for photo in photos], batch_size, min_seconds
         ),

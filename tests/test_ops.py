@@ -7,9 +7,10 @@ import pytest
 import torch
 from helpers import seeded
 
-from hf_faa.ops import OPERATIONS, apply_lookup_tables, cutout, to_uint8
+from hf_faa.ops import OPERATIONS, apply_lookup_tables, cutout, elastic, to_uint8
 from hf_faa.ops.base import constant
 from hf_faa.ops.color import GRAY_WEIGHTS
+from hf_faa.ops.elastic import smooth_field
 from hf_faa.ops.lookup import histograms
 
 ALL_OPS = sorted(OPERATIONS)
@@ -17,11 +18,11 @@ MAGNITUDE_OPS = [name for name in ALL_OPS if OPERATIONS[name].has_magnitude]
 EXPECTED_OPS = {
     "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "HorizontalFlip", "VerticalFlip", "Invert",
     "Solarize", "Posterize", "Contrast", "Saturate", "Brightness", "Sharpness", "AutoContrast", "Equalize",
-    "Cutout",
+    "Cutout", "Elastic",
 }  # fmt: skip
 # Exact gradients (piecewise smooth in images and magnitude): checked with gradcheck.
 SMOOTH_OPS = ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "HorizontalFlip", "VerticalFlip",
-              "Invert", "Contrast", "Saturate", "Brightness", "Sharpness"]  # fmt: skip
+              "Invert", "Contrast", "Saturate", "Brightness", "Sharpness", "Elastic"]  # fmt: skip
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
@@ -111,6 +112,8 @@ def test_batch_equals_one_image_at_a_time(name):
     op = OPERATIONS[name]
     if name == "Cutout":  # its random centres become explicit parameters
         function, params = cutout, (magnitude, torch.rand(4, 2, generator=seeded(3), dtype=torch.float64))
+    elif name == "Elastic":  # and so does its displacement field
+        function, params = elastic, (op.value(magnitude, images), smooth_field(4, 12, 16, images, seeded(3)))
     elif op.has_magnitude:
         function, params = op.function, (op.value(magnitude, images, seeded(3)),)
     else:
@@ -240,6 +243,18 @@ def test_gradcheck_smooth_ops(name):
         assert torch.autograd.gradcheck(lambda x, m: op(x, m, generator=seeded(2)), (images, magnitude))
     else:
         assert torch.autograd.gradcheck(op, (images,))
+
+
+@pytest.mark.parametrize("size", [(8, 8), (32, 32), (40, 100), (224, 224)])
+def test_elastic_fields_are_smooth_and_alike_at_every_size(size):
+    field = smooth_field(32, *size, torch.zeros(1), seeded(0))
+    assert field.shape == (32, 2, *size)
+    # U(-1, 1) smoothed by a Gaussian of 4/28 of the side: displacements of about 0.045 of the side at every size
+    assert 0.035 < field.std() < 0.055
+    # neighbouring pixels move together (on 8x8 images they are 4 grid points apart: a correlation of about 0.83)
+    for dim in (2, 3):
+        first, second = field.narrow(dim, 0, size[dim - 2] - 1), field.narrow(dim, 1, size[dim - 2] - 1)
+        assert torch.corrcoef(torch.stack([first.flatten(), second.flatten()]))[0, 1] > 0.8
 
 
 def gradients(name: str, images: torch.Tensor, magnitude: torch.Tensor, weights: torch.Tensor | None = None):

@@ -17,7 +17,7 @@ import datasets
 import pytest
 import torch
 from accelerate.state import AcceleratorState
-from helpers import TINY_SEARCH, load_script, tiny_config
+from helpers import TINY_SEARCH, load_script, seeded, tiny_config
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -98,6 +98,16 @@ def test_the_saved_policy_has_the_searched_magnitudes_scaled(tmp_path):
     torch.testing.assert_close(halved.magnitudes, 0.5 * searched.magnitudes)
     torch.testing.assert_close(halved.probabilities, searched.probabilities)
     assert halved.search_info["config"]["magnitude_scale"] == 0.5
+
+
+def test_elastic_is_searched_only_when_asked_for_and_learns_its_magnitude(tmp_path):
+    assert "Elastic" not in search_loop.default_operations(3)
+    policy = run_search(tiny_config(tmp_path, operations=["ShearX", "Elastic"], magnitude_scale=1.0))
+    assert policy.operations == ["ShearX", "Elastic"]
+    assert ((policy.magnitudes[..., 1] - 0.5).abs() > 1e-4).all()  # from 0.5, by the critic's gradient
+    images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8, generator=seeded())
+    augmented = policy.eval()(images.clone(), generator=seeded())
+    assert augmented.dtype == torch.uint8 and not torch.equal(augmented, images)
 
 
 def test_the_selection_learns_at_its_own_rate(tmp_path):

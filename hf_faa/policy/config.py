@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ops import OPERATIONS
+from ..ops import DEFAULT_OPERATIONS
 from .validation import validate_config
 
 
@@ -17,7 +17,7 @@ from .validation import validate_config
 class PolicyConfig:
     """Checked on construction (``ValueError`` naming the field); see :class:`FasterAutoAugmentPolicy`."""
 
-    operations: list[str] = field(default_factory=lambda: list(OPERATIONS))
+    operations: list[str] = field(default_factory=lambda: list(DEFAULT_OPERATIONS))
     num_sub_policies: int = 10
     operation_count: int = 2
     temperature: float = 0.05

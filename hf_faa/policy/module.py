@@ -10,7 +10,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
-from ..ops import OPERATIONS
+from ..ops import DEFAULT_OPERATIONS, OPERATIONS
 from .card import CARD_DATA, MODEL_CARD_TEMPLATE, PAPER_URL
 from .config import CONFIG_FIELDS, PolicyConfig
 from .constants import PARAMETER_NAMES, POLICY_INITS
@@ -32,7 +32,7 @@ class FasterAutoAugmentPolicy(
     """A Faster AutoAugment policy over batches of images.
 
     Args:
-        operations: op names from :data:`hf_faa.ops.OPERATIONS` (default: all of them).
+        operations: op names from :data:`hf_faa.ops.OPERATIONS` (default: :data:`hf_faa.ops.DEFAULT_OPERATIONS`).
         num_sub_policies: sub-policies; each image draws one uniformly.
         operation_count: stages (ops applied in sequence) per sub-policy.
         temperature: softmax temperature of the op selection.
@@ -65,7 +65,7 @@ class FasterAutoAugmentPolicy(
         search_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        settings = PolicyConfig(list(OPERATIONS) if operations is None else operations, num_sub_policies,
+        settings = PolicyConfig(list(DEFAULT_OPERATIONS) if operations is None else operations, num_sub_policies,
                                 operation_count, temperature, magnitude_sampling, selection, apply_temperature,
                                 magnitude_ranges or {}, search_info or {})  # fmt: skip
         for name in CONFIG_FIELDS:  # plain attributes: policy.operations, policy.temperature, ...

@@ -42,7 +42,10 @@ class SearchConfig(DatasetArguments):
     # policy
     operations: list[str] | None = field(
         default=None,
-        **_help("Operation names; if unset, all of hf_faa.ops, without the colour-only ones on grayscale data."),
+        **_help(
+            "Operation names; if unset, hf_faa.ops.DEFAULT_OPERATIONS (all but Elastic), without the colour-only ones "
+            "on grayscale data."
+        ),
     )
     num_sub_policies: int = field(default=10, **_help("Sub-policies of the policy (of each search of the ensemble)."))
     ensemble_size: int = field(

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data import PreparedDataset, collate_valid, decode_prepared_once, prepare_dataset
-from ..ops import OPERATIONS
+from ..ops import DEFAULT_OPERATIONS, OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
 from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
 from .checkpoints import (
@@ -73,9 +73,10 @@ Stage = TypeVar("Stage", Calibration, OperationCheck)  # what a post-search stag
 
 
 def default_operations(num_channels: int) -> list[str]:
-    """Every op, except the colour-only ones (the identity there) on grayscale data: a no-op would
-    be an easy way for the policy to look real to the critic without augmenting anything."""
-    return [name for name, op in OPERATIONS.items() if num_channels == 3 or not op.color_only]
+    """:data:`~hf_faa.ops.DEFAULT_OPERATIONS`, except the colour-only ones (the identity there) on
+    grayscale data: a no-op would be an easy way for the policy to look real to the critic without augmenting
+    anything."""
+    return [name for name in DEFAULT_OPERATIONS if num_channels == 3 or not OPERATIONS[name].color_only]
 
 
 def initial_policy(config: SearchConfig, num_channels: int) -> FasterAutoAugmentPolicy:
