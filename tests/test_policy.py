@@ -238,7 +238,8 @@ def test_fused_eval_stages_equal_each_op_run_on_its_own_images(monkeypatch, dtyp
     if chunk_bytes is not None:
         monkeypatch.setattr(grouping, "CPU_CHUNK_BYTES", chunk_bytes)
     torch.manual_seed(0)
-    policy = FasterAutoAugmentPolicy(temperature=1.0, magnitude_ranges={"Rotate": [0.0, 45.0]}).eval()
+    policy = FasterAutoAugmentPolicy(list(OPERATIONS), temperature=1.0, magnitude_ranges={"Rotate": [0.0, 45.0]})
+    policy.eval()
     batch = images(96, size=10)
     batch = (batch * 255).to(dtype) if dtype == torch.uint8 else batch
     out = policy(batch, generator=seeded(3))

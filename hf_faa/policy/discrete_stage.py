@@ -5,8 +5,9 @@ at 32x32 outweighs the pixel work. So the affine ops of a stage (shears, transla
 as one warp of all their images, each by its own matrix, and on uint8 images the ops that are lookup
 tables (pointwise and histogram ops) run as one gather; the other ops run one at a time. Random draws
 are taken in the order of the policy's operations: first the signs of every signed op's images (all in
-one draw), then the cutout positions. Where the random ops (Cutout) come after the signed ones, as in
-the default order, the images come out as if each op had run on its own images in turn.
+one draw), then the random ops' own draws (cutout positions, elastic fields), op by op. Where the random
+ops (Cutout, Elastic) come after the signed ones, as in the registry's order, the images come out as if
+each op had run on its own images in turn.
 """
 
 from __future__ import annotations
