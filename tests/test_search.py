@@ -104,7 +104,7 @@ def test_elastic_is_searched_only_when_asked_for_and_learns_its_magnitude(tmp_pa
     assert "Elastic" not in search_loop.default_operations(3)
     policy = run_search(tiny_config(tmp_path, operations=["ShearX", "Elastic"], magnitude_scale=1.0))
     assert policy.operations == ["ShearX", "Elastic"]
-    assert ((policy.magnitudes[..., 1] - 0.5).abs() > 1e-4).all()  # from 0.5, by the critic's gradient
+    assert ((policy.magnitudes[..., 1] - 0.5).abs() > 1e-4).all()  # from 0.5, by the search's gradient
     images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8, generator=seeded())
     augmented = policy.eval()(images.clone(), generator=seeded())
     assert augmented.dtype == torch.uint8 and not torch.equal(augmented, images)
