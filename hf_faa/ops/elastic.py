@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import random_uniform
+from .geometric import pixel_centres
 
 FIELD_SMOOTHING = 4 / 28
 FIELD_GRID = 32
@@ -51,11 +52,9 @@ def elastic(images: Tensor, scale: Tensor, field: Tensor) -> Tensor:
     """Move each pixel of ``images`` ``[B, C, H, W]`` by ``scale`` ``[B]`` x ``field`` ``[B, 2, H, W]`` (units of the
     image side; bilinear, zero fill). Differentiable in ``images`` and ``scale``."""
     _, _, height, width = images.shape
-    dtype = images.dtype
-    # pixel centres in normalised coordinates, where the image side spans 2
-    xs = torch.linspace(1 / width - 1, 1 - 1 / width, width, device=images.device, dtype=dtype)
-    ys = torch.linspace(1 / height - 1, 1 - 1 / height, height, device=images.device, dtype=dtype)
-    moved = field.to(dtype) * (2 * scale.to(dtype)).view(-1, 1, 1, 1)
+    xs, ys = pixel_centres(width, images), pixel_centres(height, images)
+    # normalised coordinates, where the image side spans 2
+    moved = field.to(images.dtype) * (2 * scale.to(images.dtype)).view(-1, 1, 1, 1)
     grid = torch.stack((moved[:, 0] + xs.view(1, 1, width), moved[:, 1] + ys.view(1, height, 1)), dim=-1)
     return F.grid_sample(images, grid, padding_mode="zeros", align_corners=False)
 

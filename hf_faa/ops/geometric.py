@@ -44,12 +44,16 @@ def _sampling_grid(theta: Tensor, height: int, width: int) -> Tensor:
     as a ``[B, H, W, 2]`` view: a broadcast into a trailing dimension of 2 runs 3x slower, and ``grid_sample``
     reads the view as fast as a contiguous grid.
     """
-    # pixel centres in normalised coordinates: (2i + 1) / size - 1
-    xs = torch.linspace(1 / width - 1, 1 - 1 / width, width, device=theta.device, dtype=theta.dtype)
-    ys = torch.linspace(1 / height - 1, 1 - 1 / height, height, device=theta.device, dtype=theta.dtype)
+    xs, ys = pixel_centres(width, theta), pixel_centres(height, theta)
     column_term = xs.view(1, 1, 1, width) * theta[:, :, 0, None, None]  # [B, 2, 1, W]
     row_term = torch.addcmul(theta[:, :, 2, None, None], ys.view(1, 1, height, 1), theta[:, :, 1, None, None])
     return (column_term + row_term).permute(0, 2, 3, 1)
+
+
+def pixel_centres(size: int, like: Tensor) -> Tensor:
+    """The ``size`` pixel centres along one axis in ``grid_sample``'s normalised coordinates (``align_corners=False``:
+    -1 and 1 are the outer pixel edges), ``(2i + 1) / size - 1``, on ``like``'s device and in its dtype."""
+    return torch.linspace(1 / size - 1, 1 - 1 / size, size, device=like.device, dtype=like.dtype)
 
 
 def _homogeneous(matrix: Tensor) -> Tensor:
