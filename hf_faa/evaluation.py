@@ -55,14 +55,15 @@ T_QUANTILES_95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262
 # cap; the same classifiers' accuracies on the two test sets differed by 0.13 points at most (session 43).
 DEFAULT_MAX_EVAL_SAMPLES = 10_000
 STRENGTH_IMAGES = 256  # training images the augmentation-strength column is measured on
-# Published search cost of the presets (GPU-hours; Hataya et al. 2020, Table 1); RandAugment and
-# TrivialAugment have no search.
+# Published search cost of the presets (GPU-hours; Hataya et al. 2020, Table 1); RandAugment, TrivialAugment and
+# the elastic distortion have no search.
 PUBLISHED_SEARCH_COST = {
     "preset:autoaugment-cifar10": "5000 GPU-h (published)",
     "preset:autoaugment-svhn": "1000 GPU-h (published)",
     "preset:autoaugment-imagenet": "15000 GPU-h (published)",
     "preset:randaugment": "none (grid of N, M)",
     "preset:trivialaugment": "none",
+    "preset:elastic": "none",
     NO_POLICY: "–",
     SEARCH_INIT: "none (the search's untrained start)",
 }
@@ -154,7 +155,7 @@ def _search_config(
         "image_size": 32,
     }
     if args.quick:  # seconds: no post-search classifiers
-        overrides.update(calibration_epochs=1, operation_check=False)
+        overrides.update(calibration_epochs=1, operation_check=False, policy_candidates=[])
     if args.search_settings is None:
         return SearchConfig(**overrides)
     parser = HfArgumentParser(SearchConfig)

@@ -1,4 +1,4 @@
-"""Published augmentation-policy tables (AutoAugment, RandAugment, TrivialAugment) as plain data.
+"""Published augmentation-policy tables (AutoAugment, RandAugment, TrivialAugment, elastic distortion) as plain data.
 
 This module only holds constants. The numbers are published facts, written out here with the
 sources they came from and the places where sources disagree. No code was taken from those sources.
@@ -37,6 +37,9 @@ Sources
          solarize, color, posterize, contrast, brightness, sharpness, shear-x/y, translate-x/y.
 [TA]     Müller & Hutter, "TrivialAugment: Tuning-free Yet State-of-the-Art Data Augmentation",
          arXiv:2103.10158; reference code automl/trivialaugment ``aug_lib.py`` ("wide" space).
+[ED]     Simard, Steinkraus & Platt, "Best Practices for Convolutional Neural Networks Applied to Visual
+         Document Analysis", ICDAR 2003: displacement fields smoothed by a Gaussian of 4 pixels and scaled by
+         34 pixels, on 28x28 digits, for every training image.
 
 Agreement between sources (checked entry by entry)
 --------------------------------------------------
@@ -334,3 +337,11 @@ TRIVIALAUGMENT_MAGNITUDE_BINS = 31
 
 TRIVIALAUGMENT_SAMPLES_MAGNITUDE_UNIFORMLY = True
 """The magnitude bin is drawn uniformly per image ([TA] ``random.randint(0, 30)``, [TV] ``torch.randint(31)``)."""
+
+# ---------------------------------------------------------------------------------------------
+# Elastic distortion
+# ---------------------------------------------------------------------------------------------
+
+ELASTIC_MAGNITUDE = 0.5
+"""[ED]'s scale, 34/28 of the side (about 1.2), on ``hf_faa.ops`` Elastic's value range of 0 to 2.4 of the side; its
+smoothing, 4/28 of the side, is the op's own (``hf_faa.ops.elastic.FIELD_SMOOTHING``). Applied to every image."""

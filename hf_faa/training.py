@@ -182,11 +182,17 @@ def build_model(model_args: ModelArguments, labels: list[str]) -> tuple[Any, Any
     """(model, image processor) for ``labels``: a pretrained checkpoint, or the small offline ResNet."""
     if model_args.model_name_or_path is not None:
         return pretrained_classifier(model_args.model_name_or_path, labels)
+    return small_resnet(labels), build_processor(model_args)
+
+
+def small_resnet(labels: list[str], num_channels: int = 3) -> ResNetForImageClassification:
+    """The small ResNet trained from scratch when no checkpoint is named (three stages of 16, 32 and 64 channels, one
+    basic block each), for ``labels`` on ``num_channels``-channel images."""
     id2label = dict(enumerate(labels))
     label2id = {label: index for index, label in id2label.items()}
-    config = ResNetConfig(num_channels=3, embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1],
+    config = ResNetConfig(num_channels=num_channels, embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1],
                           layer_type="basic", num_labels=len(labels), id2label=id2label, label2id=label2id)  # fmt: skip
-    return ResNetForImageClassification(config), build_processor(model_args)
+    return ResNetForImageClassification(config)
 
 
 def build_processor(model_args: ModelArguments) -> Any:

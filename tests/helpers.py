@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_SEARCH = {
     "max_train_samples": 256, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
     "logging_steps": 2, "calibration_epochs": 1, "critic_warmup_steps": 1, "operation_check": False,
+    "policy_candidates": [],
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from hf_faa.search import SearchConfig
 REPO = Path(__file__).resolve().parents[1]
 TINY_SEARCH = ["--max_train_samples", "64", "--per_device_train_batch_size", "16", "--image_size", "16",
                "--max_steps", "2", "--checkpointing_steps", "2", "--calibration", "none",
-               "--critic_warmup_steps", "0", "--operation_check", "false"]  # fmt: skip
+               "--critic_warmup_steps", "0", "--operation_check", "false", "--policy_candidates", "none"]  # fmt: skip
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -27,7 +27,8 @@ from hf_faa.search.checkpoints import latest_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"max_train_samples": 128, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
-        "logging_steps": 2, "critic_warmup_steps": 1, "calibration": "none", "operation_check": False}  # fmt: skip
+        "logging_steps": 2, "critic_warmup_steps": 1, "calibration": "none", "operation_check": False,
+        "policy_candidates": []}  # fmt: skip
 
 
 def saved_policy(folder: Path) -> dict[str, bytes]:
@@ -129,7 +130,8 @@ def test_killed_at_random_moments_and_resumed_ends_as_the_uninterrupted_search(t
     dataset.cast_column("image", datasets.Image()).save_to_disk(str(tmp_path / "data"))
     flags = ["--dataset_name", str(tmp_path / "data"), "--image_size", "12", "--per_device_train_batch_size", "16",
              "--num_sub_policies", "3", "--max_steps", "12", "--checkpointing_steps", "1", "--logging_steps", "2",
-             "--critic_warmup_steps", "1", "--calibration", "none", "--operation_check", "false"]  # fmt: skip
+             "--critic_warmup_steps", "1", "--calibration", "none", "--operation_check", "false",
+             "--policy_candidates", "none"]  # fmt: skip
     search = [sys.executable, str(REPO / "scripts" / "search.py"), *flags]
     subprocess.run([*search, "--output_dir", str(tmp_path / "uninterrupted")], check=True, capture_output=True)
 

@@ -13,6 +13,7 @@ from helpers import seeded
 from hf_faa import OPERATIONS, FasterAutoAugmentPolicy
 from hf_faa import preset_tables as tables
 from hf_faa.ops import DEFAULT_OPERATIONS
+from hf_faa.policy import PRESETS
 
 
 def images(batch: int = 16, channels: int = 3, size: int = 12, dtype=torch.float32) -> torch.Tensor:
@@ -482,9 +483,24 @@ def test_trivialaugment_preset_uses_wide_ranges_and_uniform_magnitudes():
     assert abs(magnitudes.mean() - 0.5) < 0.02
 
 
+def test_elastic_preset_distorts_every_image_at_simards_scale():
+    policy = FasterAutoAugmentPolicy.from_preset("elastic")
+    assert (policy.operations, policy.num_sub_policies, policy.operation_count) == (["Elastic"], 1, 1)
+    choices = policy.sample_choices(1000, generator=seeded())
+    assert choices.applied.all() and torch.all(choices.magnitude == tables.ELASTIC_MAGNITUDE)
+    assert policy.native_value("Elastic", tables.ELASTIC_MAGNITUDE) == pytest.approx(34 / 28, rel=0.02)
+    batch = torch.linspace(0, 1, 32).expand(64, 1, 32, 32)  # a ramp: its change follows the horizontal shifts
+    change = (policy(batch, generator=seeded()) - batch).abs().mean((1, 2, 3))
+    assert (change > 0).all()  # every image distorted
+    # as strong as the op at that magnitude (other fields), well above it at half of it
+    at_scale, at_half = ((OPERATIONS["Elastic"](batch, torch.full((64,), magnitude), generator=seeded(1)) - batch)
+                         .abs().mean() for magnitude in (0.5, 0.25))  # fmt: skip
+    assert abs(change.mean() / at_scale - 1) < 0.1 and at_half < 0.8 * change.mean()
+
+
 def test_presets_run_on_uint8_batches():
     batch = (images(32) * 255).to(torch.uint8)
-    for name in ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment"):
+    for name in PRESETS:
         out = FasterAutoAugmentPolicy.from_preset(name)(batch, generator=seeded())
         assert out.dtype == torch.uint8 and out.shape == batch.shape
         assert (out != batch).any()

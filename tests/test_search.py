@@ -100,6 +100,48 @@ def test_the_saved_policy_has_the_searched_magnitudes_scaled(tmp_path):
     assert halved.search_info["config"]["magnitude_scale"] == 0.5
 
 
+def test_the_policy_choice_trains_classifiers_with_each_policy_and_saves_the_one_it_keeps(tmp_path):
+    policy = run_search(tiny_config(tmp_path, policy_candidates=["elastic"], policy_choice_folds=2))
+    choice = policy.search_info["policy_choice"]
+    assert choice["policies"] == ["search", "elastic"] and choice["folds"] == 2 * 3 and choice["seconds"] > 0
+    assert all(0 <= accuracy <= 1 for accuracy in choice["held_out_accuracy"])
+    assert all(loss > 0 for loss in choice["held_out_loss"])
+    assert (policy.operations == ["Elastic"]) == (choice["chosen"] == "elastic")
+    assert "Policy choice (--policy_candidates): small classifiers trained" in (tmp_path / "README.md").read_text()
+
+
+def test_the_policy_choice_is_skipped_with_a_warning_where_the_folds_would_lack_images(tmp_path, caplog):
+    config = tiny_config(tmp_path, max_train_samples=16, policy_candidates=["elastic"], policy_choice_folds=10)
+    with caplog.at_level(logging.WARNING, logger="hf_faa"):
+        policy = run_search(config)
+    reason = "it needs at least 20 decodable search images, and there are 16"
+    assert policy.search_info["policy_choice"]["skipped"] == reason and policy.operations != ["Elastic"]
+    assert f"Policy choice skipped: {reason}." in caplog.text
+    assert f"skipped ({reason}); kept the searched policy" in (tmp_path / "README.md").read_text()
+
+
+def test_a_chosen_preset_is_saved_with_the_search_info_and_the_card_says_so(tmp_path, monkeypatch):
+    seeds = []
+
+    def elastic_trains_better(policies, images, labels, num_classes, folds, epochs, seed, *processes):
+        assert [policy.operations for policy in policies[1:]] == [["Elastic"]] and len(labels) == 256
+        seeds.append(seed)
+        return torch.tensor([[0.8, 0.5], [0.9, 0.4]])[:, None, :].expand(2, folds, 2).clone()
+
+    monkeypatch.setattr(search_loop, "held_out_table", elastic_trains_better)
+    config = tiny_config(tmp_path, policy_candidates=["elastic"])
+    policy = run_search(config)
+    assert seeds == [config.seed + search_loop.REPEAT_SEED_STRIDE * repeat for repeat in range(3)]
+    loaded = FasterAutoAugmentPolicy.from_pretrained(tmp_path)
+    for saved in (policy, loaded):
+        assert saved.operations == ["Elastic"] and saved.search_info["policy_choice"]["chosen"] == "elastic"
+        torch.testing.assert_close(saved.probabilities, torch.ones(1, 1, 1))
+    assert "Invert" in loaded.search_info["operation_rates"]  # what the search found, before the choice
+    card = (tmp_path / "README.md").read_text()
+    assert "saved the preset elastic instead of the searched policy" in card
+    assert "apply rates above are the searched policy's, not the saved one's" in card
+
+
 def test_elastic_is_searched_only_when_asked_for_and_learns_its_magnitude(tmp_path):
     assert "Elastic" not in search_loop.default_operations(3)
     policy = run_search(tiny_config(tmp_path, operations=["ShearX", "Elastic"], magnitude_scale=1.0))
@@ -997,21 +1039,22 @@ def test_the_papers_search_on_digits_turns_down_label_destroying_ops(tmp_path):
     initialisation (seeds 0-3 cut it by 3.5x to 19x; the assertion asks for 2x). (The default search's
     strength floor can keep Invert in a stage: a large pixel change meets the floor cheaply.)"""
     policy = run_search(SearchConfig(output_dir=str(tmp_path), image_size=16, per_device_train_batch_size=64,
-                                     max_steps=200, logging_steps=50, seed=0, **PAPER_OBJECTIVE))  # fmt: skip
+                                     max_steps=200, logging_steps=50, seed=0, policy_candidates=[],
+                                     **PAPER_OBJECTIVE))  # fmt: skip
     rates = policy.search_info["operation_rates"]
     assert rates["Invert"]["final"] < 0.5 * rates["Invert"]["initial"]
 
 
 @pytest.fixture(scope="module")
 def digit_searches(tmp_path_factory):
-    """The default search (without the calibration, which rescales afterwards, and the operation check, which
-    runs after it and has tests of its own) on the embedded digits, short and small, for two seeds."""
+    """The default search (without the calibration, which rescales afterwards, and the operation check and the policy
+    choice, which run after it and have tests of their own) on the embedded digits, short and small, for two seeds."""
     searches = {}
     for seed in (0, 1):
         output_dir = tmp_path_factory.mktemp(f"digits-seed{seed}")
         policy = run_search(SearchConfig(output_dir=str(output_dir), image_size=16, per_device_train_batch_size=64,
                                          max_steps=150, logging_steps=10, seed=seed, calibration="none",
-                                         operation_check=False))  # fmt: skip
+                                         operation_check=False, policy_candidates=[]))  # fmt: skip
         records = [json.loads(line) for line in (output_dir / "search_log.jsonl").read_text().splitlines()]
         searches[seed] = (policy, records)
     return searches
@@ -1064,7 +1107,8 @@ def test_a_bf16_search_on_colour_images_moves_the_ops_as_fp32_does(tmp_path, fre
         AcceleratorState._reset_state(reset_partial_state=True)
         policy = run_search(SearchConfig(dataset_name=str(tmp_path / "data"), output_dir=str(tmp_path / precision),
                                          image_size=16, per_device_train_batch_size=64, max_steps=100,
-                                         mixed_precision=precision, operation_check=False))  # fmt: skip
+                                         mixed_precision=precision, operation_check=False,
+                                         policy_candidates=[]))  # fmt: skip
         rates = policy.search_info["operation_rates"]
         changes[precision] = {name: rate["final"] - rate["initial"] for name, rate in rates.items()}
     most_changed = [name for name, change in changes["no"].items() if abs(change) >= 0.05]

@@ -12,11 +12,20 @@ import torch
 from PIL import Image
 
 from hf_faa import FasterAutoAugmentPolicy
+from hf_faa.cli import parse_arguments
 from hf_faa.data import prepare_dataset
 from hf_faa.evaluation import _compare, paired_difference
 from hf_faa.search import SearchConfig
 from hf_faa.search import loop as search_loop
-from hf_faa.search.calibration import IDENTITY, calibrate, candidate_grid, choose, fold_indices, rescale_
+from hf_faa.search.calibration import (
+    IDENTITY,
+    calibrate,
+    candidate_grid,
+    choose,
+    fold_indices,
+    held_out_table,
+    rescale_,
+)
 from hf_faa.search.diagnostics import (
     GradientNoise,
     augmentation_strength,
@@ -38,6 +47,7 @@ from hf_faa.search.operation_check import (
     operation_settings,
     trained_loss_rises,
 )
+from hf_faa.search.policy_choice import SEARCHED, choice_sentence, choose_policy
 from hf_faa.search.report import summary_markdown, write_loss_curves
 
 
@@ -150,16 +160,48 @@ def test_choose_prefers_the_best_then_the_weaker_augmentation():
     assert calibration.as_dict()["chosen"] == [0.0, 1.0]
 
 
-def test_calibration_runs_split_across_processes_add_up_to_the_whole_table():
+def test_held_out_runs_split_across_processes_add_up_to_the_whole_table():
     torch.manual_seed(0)
     images = torch.randint(0, 256, (24, 1, 8, 8), dtype=torch.uint8)
     labels = torch.arange(24) % 3
     policy = FasterAutoAugmentPolicy(operations=["Rotate", "Invert"], num_sub_policies=2, operation_count=1).eval()
-    arguments = (policy, images, labels, 3, [IDENTITY, (1.0, 1.0)], 2, 1, 0)
-    whole = calibrate(*arguments)
-    parts = calibrate(*arguments, rank=0, world_size=2) + calibrate(*arguments, rank=1, world_size=2)
-    assert whole.shape == (2, 2) and torch.equal(parts, whole)
-    assert ((whole >= 0) & (whole <= 1)).all()
+    arguments = ([None, policy], images, labels, 3, 2, 1, 0)
+    whole = held_out_table(*arguments)
+    parts = held_out_table(*arguments, rank=0, world_size=2) + held_out_table(*arguments, rank=1, world_size=2)
+    assert whole.shape == (2, 2, 2) and torch.equal(parts, whole)
+    assert ((whole[..., 0] >= 0) & (whole[..., 0] <= 1)).all() and (whole[..., 1] > 0).all()
+    # the calibration's candidates are scalings of the policy: apply factor 0 is no augmentation, (1, 1) the policy
+    torch.testing.assert_close(calibrate(policy, images, labels, 3, [IDENTITY, (1.0, 1.0)], 2, 1, 0), whole[..., 0])
+
+
+def test_a_candidate_replaces_the_searched_policy_only_with_a_higher_accuracy_and_a_lower_loss():
+    names = [SEARCHED, "elastic", "randaugment"]
+    # per policy and fold: (accuracy, loss); the searched policy's means are 0.80 and 0.50
+    searched = [[0.78, 0.52], [0.82, 0.48]]
+    table = torch.tensor([searched, [[0.85, 0.55], [0.85, 0.55]], [[0.81, 0.49], [0.81, 0.49]]])
+    choice = choose_policy(names, table)
+    assert choice.chosen == "randaugment" and choice.folds == 2
+    assert choice.accuracies == pytest.approx([0.80, 0.85, 0.81]) and choice.losses == pytest.approx([0.50, 0.55, 0.49])
+    assert choose_policy(names[:2], table[:2]).chosen == SEARCHED  # more accurate, but a higher loss
+    table[1, :, 1] = 0.45  # now better on both, and of the lowest loss
+    assert choose_policy(names, table).chosen == "elastic"
+    sentence = choice_sentence(choose_policy(names, table).as_dict())
+    assert "accuracy / loss, the mean over 2 held-out folds: search 80.0% / 0.500, elastic 85.0% / 0.450" in sentence
+    assert "saved the preset elastic instead of the searched policy" in sentence
+    assert "kept the searched policy" in choice_sentence(choose_policy(names[:1], table[:1]).as_dict())
+
+
+def test_policy_candidates_must_be_presets_and_the_folds_fit_the_images():
+    assert SearchConfig().policy_candidates == ["elastic"]
+    (config,) = parse_arguments(SearchConfig, ["--policy_candidates", "none"])
+    assert config.policy_candidates == []
+    with pytest.raises(ValueError, match="--policy_candidates \\['autoaugment-mnist'\\] \\(must be presets among "
+                                         "autoaugment-cifar10, .*elastic, or none\\)"):  # fmt: skip
+        SearchConfig(policy_candidates=["autoaugment-mnist"])
+    with pytest.raises(ValueError, match="--policy_choice_folds 1 \\(must be at least 2"):
+        SearchConfig(policy_choice_folds=1)
+    with pytest.raises(ValueError, match="--policy_choice_folds 6 \\(must be .* at most half of --calibration_max"):
+        SearchConfig(policy_choice_folds=6, calibration_max_samples=10)
 
 
 def test_curves_of_a_one_record_run_show_a_point_in_every_panel(tmp_path):

@@ -1,5 +1,5 @@
-"""The published policies (AutoAugment, RandAugment, TrivialAugment) as FasterAutoAugmentPolicy objects,
-built from the tables in :mod:`hf_faa.preset_tables`."""
+"""The published policies (AutoAugment, RandAugment, TrivialAugment, and Simard et al.'s elastic distortion) as
+FasterAutoAugmentPolicy objects, built from the tables in :mod:`hf_faa.preset_tables`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from ..ops import OPERATIONS
 from .constants import EXCLUDED_LOGIT
 from .module import FasterAutoAugmentPolicy
 
-PRESETS = ("autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment")
+PRESETS = (
+    "autoaugment-cifar10", "autoaugment-svhn", "autoaugment-imagenet", "randaugment", "trivialaugment", "elastic",
+)  # fmt: skip
 PRESET_PREFIX = "preset:"
 
 
@@ -40,6 +42,8 @@ def preset_policy(name: str, num_ops: int | None = None, magnitude: int | None =
             magnitude_sampling="uniform",
             source="TrivialAugment (wide)",
         )
+    if name == "elastic":
+        return elastic_preset()
     raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
 
 
@@ -82,6 +86,22 @@ def autoaugment_preset(dataset: str) -> FasterAutoAugmentPolicy:
                 policy.magnitudes[sub_index, stage, op] = (
                     level / preset_tables.AUTOAUGMENT_LEVEL_DENOMINATOR_TORCHVISION
                 )
+    return policy.eval()
+
+
+def elastic_preset() -> FasterAutoAugmentPolicy:
+    """Simard, Steinkraus and Platt's (2003) elastic distortion of every image, at their scale: one stage, one op."""
+    policy = FasterAutoAugmentPolicy(
+        operations=["Elastic"],
+        num_sub_policies=1,
+        operation_count=1,
+        temperature=1.0,
+        search_info={"source": "Elastic distortion (Simard, Steinkraus and Platt, 2003) on every image"},
+    )
+    with torch.no_grad():
+        policy.logits.zero_()
+        policy.magnitudes.fill_(preset_tables.ELASTIC_MAGNITUDE)
+        policy.probabilities.fill_(1.0)
     return policy.eval()
 
 

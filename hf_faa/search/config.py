@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..data import DatasetArguments
-from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, SELECTIONS
+from ..policy import MAGNITUDE_SAMPLINGS, POLICY_INITS, PRESETS, SELECTIONS
 from .base_augmentation import BASE_AUGMENTATIONS
 from .losses import STRENGTH_FLOOR_SCOPES
 
@@ -311,6 +311,23 @@ class SearchConfig(DatasetArguments):
     calibration_max_samples: int = field(
         default=500, **_help("Calibrate (and check the operations) on at most this many search images.")
     )
+    policy_candidates: list[str] = field(
+        default_factory=lambda: ["elastic"],
+        **_help(
+            "Presets to compare the searched policy with after the search (hf_faa.policy.PRESETS), or none: each, "
+            "and the searched policy, trains the evaluation's small ResNet from scratch on all but one of "
+            "--policy_choice_folds folds of the search images (--calibration_epochs epochs, at most "
+            "--calibration_max_samples images), tested on the fold held out, --policy_choice_repeats times; a "
+            "candidate with a higher mean held-out accuracy and a lower mean held-out loss than the searched policy "
+            "is saved instead. The elastic distortion alone beat the search on mnist by 0.4-1.1 points on each of "
+            "ten draws and lost to it on most other data; the choice took it where it won (docs/search-research.md, "
+            "session 46)."
+        ),
+    )
+    policy_choice_folds: int = field(default=5, **_help("Cross-validation folds of --policy_candidates."))
+    policy_choice_repeats: int = field(
+        default=3, **_help("Times --policy_candidates' cross-validation runs, each with other folds and seeds.")
+    )
     gradient_accumulation_steps: int = field(default=1, **_help("Batches accumulated per optimiser step."))
     mixed_precision: str | None = field(
         default=None, **_help("no, fp16 or bf16; if unset, accelerate's config.", choices=MIXED_PRECISIONS)
@@ -359,6 +376,8 @@ class SearchConfig(DatasetArguments):
     hub_private_repo: bool | None = field(default=None, **_help("Create the Hub repo as private."))
 
     def __post_init__(self) -> None:
+        if self.policy_candidates == ["none"]:  # --policy_candidates none
+            self.policy_candidates = []
         positive_list = "a non-empty list of numbers above 0"
         checks = {  # setting: (valid?, what it must be)
             "image_size": (self.image_size >= 8, "at least 8"),
@@ -403,6 +422,15 @@ class SearchConfig(DatasetArguments):
                 self.calibration_max_samples >= 2 * self.calibration_folds,
                 "at least 2 x --calibration_folds",
             ),
+            "policy_candidates": (
+                all(name in PRESETS for name in self.policy_candidates),
+                f"presets among {', '.join(PRESETS)}, or none",
+            ),
+            "policy_choice_folds": (
+                2 <= self.policy_choice_folds <= self.calibration_max_samples // 2,
+                "at least 2, and at most half of --calibration_max_samples",
+            ),
+            "policy_choice_repeats": (self.policy_choice_repeats >= 1, "at least 1"),
             "logging_steps": (self.logging_steps >= 1, "at least 1"),
             "ddp_timeout": (self.ddp_timeout >= 1, "at least 1"),
             "gradient_accumulation_steps": (self.gradient_accumulation_steps >= 1, "at least 1"),

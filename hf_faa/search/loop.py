@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..data import PreparedDataset, collate_valid, decode_prepared_once, prepare_dataset
 from ..ops import DEFAULT_OPERATIONS, OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
-from .calibration import Calibration, calibrate, candidate_grid, choose, rescale_
+from .calibration import Calibration, calibrate, candidate_grid, choose, held_out_table, rescale_
 from .checkpoints import (
     SearchProgress,
     latest_checkpoint,
@@ -60,6 +60,7 @@ from .operation_check import (
     uniform_magnitudes_,
 )
 from .outputs import search_info, with_search_info, write_outputs
+from .policy_choice import SEARCHED, PolicyChoice, choice_sentence, choose_policy
 from .pretrained_judge import load_pretrained_judge
 from .report import LOG_NAME, SearchLog, summary_markdown
 from .step import METRICS, MIN_IMAGES_PER_STEP, SearchState, search_step
@@ -69,7 +70,12 @@ logger = get_logger(__name__)
 # The most decoded pixels (bytes) a process keeps in memory to skip decoding its search images on every draw.
 DECODE_ONCE_MAX_BYTES = 2**30
 
-Stage = TypeVar("Stage", Calibration, OperationCheck)  # what a post-search stage returns (it has as_dict())
+# The seeds of the policy choice's repeated cross-validations, this far apart: each repeat's folds and classifiers are
+# seeded from its seed plus the fold, so the repeats share none.
+REPEAT_SEED_STRIDE = 1000
+
+# what a post-search stage returns (it has as_dict())
+Stage = TypeVar("Stage", Calibration, OperationCheck, PolicyChoice)
 
 
 def default_operations(num_channels: int) -> list[str]:
@@ -240,6 +246,11 @@ def run_search(config: SearchConfig, dataset: datasets.Dataset | None = None) ->
         name: {"initial": round(initial_rates[name], 4), "final": round(rate, 4)}
         for name, rate in policy.operation_rates().items()
     }
+    if config.policy_candidates:
+        choice = _timed(info, "policy_choice", lambda: _choose_policy(config, data, accelerator, policy))
+        messages.append(choice_sentence(info["policy_choice"]))
+        if choice.chosen != SEARCHED:
+            policy = FasterAutoAugmentPolicy.from_preset(choice.chosen).to(accelerator.device)
     policy = with_search_info(policy, info)
     if accelerator.is_main_process:
         logger.info("\n".join(messages))
@@ -430,6 +441,28 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
                       accelerator.num_processes)  # fmt: skip
     table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
     return choose(candidates, table)
+
+
+def _choose_policy(
+    config: SearchConfig, data: PreparedDataset, accelerator: Accelerator, policy: FasterAutoAugmentPolicy
+) -> PolicyChoice:
+    """The searched ``policy`` or one of ``config.policy_candidates``, by classifiers trained with each on held-out
+    folds of (up to ``calibration_max_samples``) decodable search images, ``policy_choice_repeats`` times with other
+    folds and seeds (:data:`REPEAT_SEED_STRIDE` apart), the runs shared among the processes."""
+    images, labels = _post_search_sample(config, data, accelerator.device)
+    folds = config.policy_choice_folds
+    if len(labels) < 2 * folds:
+        reason = f"it needs at least {2 * folds} decodable search images, and there are {len(labels)}"
+        logger.warning(f"Policy choice skipped: {reason}.", main_process_only=True)
+        return PolicyChoice([SEARCHED], [], [], folds, SEARCHED, skipped=reason)
+    device = accelerator.device
+    policies = [policy] + [FasterAutoAugmentPolicy.from_preset(name).to(device) for name in config.policy_candidates]
+    tables = [
+        held_out_table(policies, images, labels, data.num_classes, folds, config.calibration_epochs,
+                       config.seed + REPEAT_SEED_STRIDE * repeat, accelerator.process_index, accelerator.num_processes)
+        for repeat in range(config.policy_choice_repeats)
+    ]  # fmt: skip
+    return choose_policy([SEARCHED, *config.policy_candidates], _all_folds(accelerator, torch.cat(tables, dim=1)))
 
 
 def _check_operations(

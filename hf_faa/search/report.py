@@ -16,6 +16,7 @@ from .operation_check import (
     tone_clause,
     training_test_clause,
 )
+from .policy_choice import SEARCHED, choice_sentence
 
 LOG_NAME = "search_log.jsonl"
 LOSS_CURVE_NAME = "search_curves.png"
@@ -106,7 +107,7 @@ def write_loss_curves(records: list[dict[str, Any]], path: str | Path) -> bool:
 
 def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]], verdict_sentence: str) -> str:
     """The model card's "Did the search learn?" section: the verdict, the diagnostics at the first and
-    the last logging step, how the apply rate of each operation changed, and the calibration."""
+    the last logging step, how the apply rate of each operation changed, the calibration and the policy choice."""
     lines = [verdict_sentence]
     searches = search_info["config"].get("ensemble_size", 1)
     if searches > 1:
@@ -171,4 +172,9 @@ def summary_markdown(search_info: dict[str, Any], records: list[dict[str, Any]],
             lines.append(f"| {apply:g} | {magnitude:g} | {accuracy:.3f} |")
         apply, magnitude = calibration["chosen"]
         lines += ["", f"Kept apply factor {apply:g}, magnitude factor {magnitude:g} (apply factor 0: no augmentation)."]
+    choice = search_info.get("policy_choice")
+    if choice:
+        lines += ["", choice_sentence(choice)]
+        if choice["chosen"] != SEARCHED:
+            lines.append("The operations' apply rates above are the searched policy's, not the saved one's.")
     return "\n".join(lines)
