@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import seeded
 from PIL import Image
 
 from hf_faa import FasterAutoAugmentPolicy
@@ -23,6 +24,7 @@ from hf_faa.search.calibration import (
     candidate_grid,
     choose,
     fold_indices,
+    held_out_scores,
     held_out_table,
     rescale_,
 )
@@ -172,6 +174,13 @@ def test_held_out_runs_split_across_processes_add_up_to_the_whole_table():
     assert ((whole[..., 0] >= 0) & (whole[..., 0] <= 1)).all() and (whole[..., 1] > 0).all()
     # the calibration's candidates are scalings of the policy: apply factor 0 is no augmentation, (1, 1) the policy
     torch.testing.assert_close(calibrate(policy, images, labels, 3, [IDENTITY, (1.0, 1.0)], 2, 1, 0), whole[..., 0])
+
+
+def test_a_held_out_classifier_trains_on_small_images_whose_last_batch_holds_one():
+    images = torch.randint(0, 256, (33, 1, 8, 8), dtype=torch.uint8, generator=seeded())
+    labels = torch.arange(33) % 3
+    accuracy, loss = held_out_scores(None, (images, labels), (images[:9], labels[:9]), 3, 1, 0)  # 32 + 1 per epoch
+    assert 0 <= accuracy <= 1 and math.isfinite(loss)
 
 
 def test_a_candidate_replaces_the_searched_policy_only_with_a_higher_accuracy_and_a_lower_loss():

@@ -104,6 +104,8 @@ def held_out_scores(
     classifier.train()
     for _ in range(epochs):
         for rows in torch.randperm(len(labels), generator=generator, device=device).split(CLASSIFIER_BATCH_SIZE):
+            if len(rows) == 1:  # batch norm cannot train on one image whose last feature map is 1x1 (small images)
+                continue
             batch = images[rows]
             if policy is not None:
                 batch = policy(batch, generator=generator)
