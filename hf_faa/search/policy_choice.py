@@ -10,7 +10,7 @@ folds but one, tested on the one held out (:func:`.calibration.held_out_table`).
 both numbers with much noise, so a candidate replaces the searched policy only where the two agree: a higher mean
 held-out accuracy and a lower mean held-out loss. With one cross-validation of five folds that rule switched to the
 distortion on three of 26 saved searches where it lost (by up to 1.32 points, on 180-210 images); with three, on none
-of 22, and on all six mnist searches, where it gained 0.44-1.06 points (session 46).
+of 26, and on all six mnist searches, where it gained 0.44-1.06 points (session 46).
 """
 
 from __future__ import annotations
