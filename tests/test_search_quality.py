@@ -20,13 +20,13 @@ from hf_faa.search import SearchConfig
 from hf_faa.search import loop as search_loop
 from hf_faa.search.calibration import (
     IDENTITY,
-    calibrate,
     candidate_grid,
     choose,
     fold_indices,
     held_out_scores,
     held_out_table,
     rescale_,
+    scaled_candidates,
 )
 from hf_faa.search.diagnostics import (
     GradientNoise,
@@ -173,7 +173,9 @@ def test_held_out_runs_split_across_processes_add_up_to_the_whole_table():
     assert whole.shape == (2, 2, 2) and torch.equal(parts, whole)
     assert ((whole[..., 0] >= 0) & (whole[..., 0] <= 1)).all() and (whole[..., 1] > 0).all()
     # the calibration's candidates are scalings of the policy: apply factor 0 is no augmentation, (1, 1) the policy
-    torch.testing.assert_close(calibrate(policy, images, labels, 3, [IDENTITY, (1.0, 1.0)], 2, 1, 0), whole[..., 0])
+    scaled = scaled_candidates(policy, [IDENTITY, (1.0, 1.0)])
+    assert scaled[0] is None and scaled[1] is not policy and torch.equal(scaled[1].magnitudes, policy.magnitudes)
+    torch.testing.assert_close(held_out_table(scaled, *arguments[1:]), whole)
 
 
 def test_a_held_out_classifier_trains_on_small_images_whose_last_batch_holds_one():

@@ -153,24 +153,12 @@ def held_out_table(
     return table
 
 
-def calibrate(
-    policy: FasterAutoAugmentPolicy,
-    images: Tensor,
-    labels: Tensor,
-    num_classes: int,
-    candidates: list[Candidate],
-    folds: int,
-    epochs: int,
-    seed: int,
-    rank: int = 0,
-    world_size: int = 1,
-) -> Tensor:
-    """Held-out accuracy ``[len(candidates), folds]`` of each candidate scaling of ``policy`` on each fold
-    (:func:`held_out_table`, this process's share of the runs)."""
-    scaled = [
-        rescale_(copy.deepcopy(policy).eval(), candidate) if candidate[0] > 0 else None for candidate in candidates
-    ]
-    return held_out_table(scaled, images, labels, num_classes, folds, epochs, seed, rank, world_size)[..., 0]
+def scaled_candidates(
+    policy: FasterAutoAugmentPolicy, candidates: list[Candidate]
+) -> list[FasterAutoAugmentPolicy | None]:
+    """The policies the calibration trains with, for :func:`held_out_table`: per candidate a copy of ``policy``
+    scaled by its factors, or None (no augmentation) for an apply factor of 0."""
+    return [rescale_(copy.deepcopy(policy).eval(), candidate) if candidate[0] > 0 else None for candidate in candidates]
 
 
 def choose(candidates: list[Candidate], table: Tensor) -> Calibration:

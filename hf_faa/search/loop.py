@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..data import PreparedDataset, collate_valid, decode_prepared_once, prepare_dataset
 from ..ops import DEFAULT_OPERATIONS, OPERATIONS
 from ..policy import WEIGHTS_NAME, FasterAutoAugmentPolicy
-from .calibration import Calibration, calibrate, candidate_grid, choose, held_out_table, rescale_
+from .calibration import Calibration, candidate_grid, choose, held_out_table, rescale_, scaled_candidates
 from .checkpoints import (
     SearchProgress,
     latest_checkpoint,
@@ -436,11 +436,10 @@ def _calibrate(config: SearchConfig, data: PreparedDataset, accelerator: Acceler
     search images, sum the tables of all processes and choose the factor."""
     images, labels = _post_search_sample(config, data, accelerator.device)
     candidates = candidate_grid(config.calibration_apply_factors, config.calibration_magnitude_factors)
-    table = calibrate(policy, images, labels, data.num_classes, candidates, config.calibration_folds,
-                      config.calibration_epochs, config.seed, accelerator.process_index,
-                      accelerator.num_processes)  # fmt: skip
-    table = accelerator.reduce(table.to(accelerator.device), reduction="sum").cpu()
-    return choose(candidates, table)
+    table = held_out_table(scaled_candidates(policy, candidates), images, labels, data.num_classes,
+                           config.calibration_folds, config.calibration_epochs, config.seed, accelerator.process_index,
+                           accelerator.num_processes)  # fmt: skip
+    return choose(candidates, _all_folds(accelerator, table)[..., 0])  # the held-out accuracies
 
 
 def _choose_policy(
