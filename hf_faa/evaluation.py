@@ -28,6 +28,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from .data import DatasetArguments, prepare_dataset
 from .policy import PRESET_PREFIX, load_policy
+from .policy.presets import check_policy_name
 from .sample_grid import render_sample_grid
 from .search import SearchConfig, initial_policy, run_search
 from .search.diagnostics import augmentation_strength
@@ -130,6 +131,11 @@ class EvaluationArguments(DatasetArguments):
     quick: bool = field(default=False, metadata={"help": "Tiny sizes for a smoke test (seconds, not minutes)."})
 
     def __post_init__(self) -> None:
+        for spec in [spec for spec in self.policies if spec not in (NO_POLICY, SEARCH_NOW, SEARCH_INIT)]:
+            try:
+                check_policy_name(spec)
+            except ValueError as error:  # before any search: the flag, then what is wrong with it
+                raise ValueError(f"--policies {spec}: {error}") from None
         if len(self.split_seeds) == 1 or len(set(self.split_seeds)) < len(self.split_seeds):
             raise ValueError(f"--split_seeds {' '.join(map(str, self.split_seeds))}: give two or more different seeds "
                              "(one draw: --split_seed N).")  # fmt: skip

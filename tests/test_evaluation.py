@@ -168,3 +168,15 @@ def test_several_draws_run_one_evaluation_each_and_average_over_them(tmp_path):
 def test_split_seeds_needs_two_different_draws(seeds):
     with pytest.raises(ValueError, match="give two or more different seeds"):
         EvaluationArguments(split_seeds=seeds)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("randaugment", "--policies randaugment: 'randaugment' is the name of a preset.*write 'preset:randaugment'"),
+        ("preset:randaugmnt", "--policies preset:randaugmnt: Unknown preset 'randaugmnt'; choose one of"),
+    ],
+)
+def test_a_policy_that_cannot_load_is_named_before_any_search(spec, message):
+    with pytest.raises(ValueError, match=message):
+        EvaluationArguments(policies=["none", "search", spec])

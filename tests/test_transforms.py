@@ -214,6 +214,14 @@ def test_unknown_policy_name_is_a_clear_error(hub):
         PolicyTransform("preset:autoaugment-mnist")
 
 
+def test_a_preset_name_without_its_prefix_names_the_fix_without_asking_the_hub(hub, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="'trivialaugment' is the name of a preset.*write 'preset:trivialaugment'"):
+        PolicyTransform("trivialaugment")
+    monkeypatch.chdir(tmp_path)  # a folder of that name is a folder
+    FasterAutoAugmentPolicy.from_preset("randaugment").save_pretrained("randaugment")
+    assert PolicyTransform("randaugment").policy.operation_count == 2
+
+
 def assorted_images() -> datasets.Dataset:
     """Images that each take another decoding step: a large JPEG, transparency, a palette, 16 bits, EXIF
     orientation, gray and already-small ones, and a missing image."""

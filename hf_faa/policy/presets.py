@@ -44,7 +44,23 @@ def preset_policy(name: str, num_ops: int | None = None, magnitude: int | None =
         )
     if name == "elastic":
         return elastic_preset()
-    raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    raise _unknown_preset(name)
+
+
+def _unknown_preset(name: str) -> ValueError:
+    return ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+
+
+def check_policy_name(name: str | Path) -> None:
+    """Raise ``ValueError`` for a name that cannot be a policy, before anything is loaded or searched: a preset
+    name without its ``preset:`` prefix (which would be looked up on the Hub, with retries offline) or an unknown
+    ``preset:<name>``."""
+    if str(name) in PRESETS and not Path(name).exists():
+        raise ValueError(f"{str(name)!r} is the name of a preset, not a folder or Hub repo id: write "
+                         f"'{PRESET_PREFIX}{name}'.")  # fmt: skip
+    preset = str(name).removeprefix(PRESET_PREFIX)
+    if str(name).startswith(PRESET_PREFIX) and preset not in PRESETS:
+        raise _unknown_preset(preset)
 
 
 def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugmentPolicy:
@@ -52,6 +68,7 @@ def load_policy(policy: FasterAutoAugmentPolicy | str | Path) -> FasterAutoAugme
     (see :meth:`FasterAutoAugmentPolicy.from_preset`), a local folder or a Hub repo id."""
     if isinstance(policy, FasterAutoAugmentPolicy):
         return policy
+    check_policy_name(policy)
     if str(policy).startswith(PRESET_PREFIX):
         return FasterAutoAugmentPolicy.from_preset(str(policy).removeprefix(PRESET_PREFIX))
     return FasterAutoAugmentPolicy.from_pretrained(policy)
