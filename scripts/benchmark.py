@@ -594,16 +594,17 @@ def our_step_name(channels_last: bool, autocast_dtype: torch.dtype | None, compi
 
 
 def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[int, int] = PAPER_CRITIC,
-                       rounds: int = 2) -> str:  # fmt: skip
+                       rounds: int = 2, batch_size: int = PAPER_SEARCH_BATCH) -> str:  # fmt: skip
     """Full search steps, ours (weighted, in fp32 with and without ``--channels_last``, and in bf16 with it; the
     first and the last also with ``--compile_critic``, all with the penalty on every pair as the official step; then
     plain fp32 and the compiled ones with it on a quarter of the pairs, the search's default:
     :data:`OUR_STEP_SETTINGS`) vs
-    the official one in fp32 (it has no mixed precision), on the same batch of 64 augmented + 64 real 3x32x32
-    images, the same WRN critic backbone under both, taking turns for ``rounds`` rounds (best rate kept)."""
+    the official one in fp32 (it has no mixed precision), on the same batch of ``batch_size`` 3x32x32 images (half
+    augmented, half real), the same WRN critic backbone under both, taking turns for ``rounds`` rounds (best rate
+    kept)."""
     if dda_path is None or not (Path(dda_path) / "faster_autoaugment" / "search.py").is_file():
         return MISSING_OFFICIAL_CODE
-    images = synthetic_photos(128, 32, torch.Generator().manual_seed(0))
+    images = synthetic_photos(batch_size, 32, torch.Generator().manual_seed(0))
     labels = torch.arange(len(images)) % 10
     torch.manual_seed(0)
     try:
@@ -613,14 +614,15 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
     runs = {"official (fp32)": official}
     for channels_last, dtype, compile_critic, share in OUR_STEP_SETTINGS:
         runs[our_step_name(channels_last, dtype, compile_critic, share)] = search_step_runner(
-            *critic, "weighted", channels_last, dtype, compile_critic=compile_critic, gradient_penalty_share=share
+            *critic, "weighted", channels_last, dtype, batch_size, compile_critic, share
         )
     rates = rates_in_turns(runs, len(images), min_seconds, rounds)
     rows = []
     for name, rate in rates.items():
         rows.append([name, f"{rate:,.1f}", f"{rate / rates['official (fp32)']:.2f}x"])
         print(" | ".join(rows[-1]), flush=True)
-    header = [f"search step, WRN-{critic[0]}-{critic[1]} critic, batch 64 + 64 x 3x32x32", "img/s",
+    half = batch_size // 2
+    header = [f"search step, WRN-{critic[0]}-{critic[1]} critic, batch {half} + {half} x 3x32x32", "img/s",
               "vs the official code"]  # fmt: skip
     return markdown_table(header, rows)
 

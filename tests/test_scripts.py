@@ -86,17 +86,20 @@ def test_examples_run(example, tmp_path):
 def test_gpu_check_script_runs_without_a_gpu(tmp_path):
     """scripts/gpu_check.sh's CPU path: the CUDA tests are collected (and skip), the summary benchmark and a
     short end-to-end search run, and one table comes out."""
+    # one step of 16 images in the end-to-end search, without the operation check and the policy choice (the paper
+    # critic's check would take minutes on a CPU)
+    search_args = "--no_operation_check --policy_candidates none --per_device_train_batch_size 16"
     env = {
         **os.environ,
         "GPU_CHECK_SKIP_INSTALL": "1",
         "GPU_CHECK_MIN_SECONDS": "0",
-        "GPU_CHECK_BENCHMARK_ARGS": "--summary_batch_size 16",  # the paper critic's steps of 128 take seconds here
+        # bf16 steps of the paper critic take seconds an image on a CPU without bf16 instructions
+        "GPU_CHECK_BENCHMARK_ARGS": "--summary_batch_size 4",
         "GPU_CHECK_LOGS": str(tmp_path),
         "GPU_CHECK_TESTS": "tests/test_ops.py",  # its CUDA cases: one file is enough here
-        # one step of the end-to-end search; the paper critic's operation check would take minutes on a CPU
-        "GPU_CHECK_SEARCH_SAMPLES": "128",
+        "GPU_CHECK_SEARCH_SAMPLES": "16",
         "GPU_CHECK_SEARCH_EPOCHS": "1",
-        "GPU_CHECK_SEARCH_ARGS": "--no_operation_check",
+        "GPU_CHECK_SEARCH_ARGS": search_args,
         "PYTHON": sys.executable,
     }
     result = subprocess.run(["bash", "scripts/gpu_check.sh"], capture_output=True, text=True, timeout=600, cwd=REPO,
@@ -105,11 +108,11 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
     table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     assert table[0] == "| what | measured |"
     assert re.search(r"\| CUDA tests \(pytest -k cuda\) \| \d+ (passed|skipped)", result.stdout)
-    assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast, batch 16 \| [\d.]+ h",
+    assert re.search(r"\| projected paper CIFAR-10 search \(80,000 images\), bf16 autocast, batch 4 \| [\d.]+ h",
                      result.stdout)  # fmt: skip
     assert sum("policy eval" in line for line in table) == 2
-    assert sum(line.startswith("| search step, WRN-40-2 critic") and ", batch 16 |" in line for line in table) == 2
-    row = r"\| end-to-end search, embedded MNIST, 128 images x 1 epochs, WRN-40-2, bf16, --no_operation_check \| "
+    assert sum(line.startswith("| search step, WRN-40-2 critic") and ", batch 4 |" in line for line in table) == 2
+    row = rf"\| end-to-end search, embedded MNIST, 16 images x 1 epochs, WRN-40-2, bf16, {re.escape(search_args)} \| "
     assert re.search(row + r"\d+ s in all: search loop \d+ s \|", result.stdout)
     assert (tmp_path / "tests.log").is_file() and (tmp_path / "benchmark.log").is_file()
 
@@ -300,8 +303,9 @@ def test_benchmark_dda_step_section_times_both_steps_in_turns_with_ratios(tmp_pa
     benchmark = load_script("benchmark")
     # aot_eager traces as inductor does (through aot_autograd, which refuses a double backward) but compiles nothing
     monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
-    table = benchmark.benchmark_dda_step(fake_official_search(tmp_path), 0.001, critic=(10, 1), rounds=1).splitlines()
-    assert table[0] == "| search step, WRN-10-1 critic, batch 64 + 64 x 3x32x32 | img/s | vs the official code |"
+    table = benchmark.benchmark_dda_step(fake_official_search(tmp_path), 0.001, critic=(10, 1), rounds=1,
+                                         batch_size=16).splitlines()  # fmt: skip
+    assert table[0] == "| search step, WRN-10-1 critic, batch 8 + 8 x 3x32x32 | img/s | vs the official code |"
     rows = {row[0]: row[1:] for row in ([cell.strip() for cell in line.strip("|").split("|")] for line in table[2:])}
     every, quarter = "penalty on every pair", "penalty on 0.25 of the pairs"
     assert list(rows) == ["official (fp32)", f"ours (fp32, {every})", f"ours (fp32, channels_last, {every})",

@@ -253,7 +253,7 @@ def test_the_operation_check_leaves_out_ops_the_policy_hardly_applies(bf16):
     assert operation_check.checked_operations(policy) == ["ShearX", "Cutout"]
     assert operation_check.tested_operations(policy, 0.0) == ["ShearX", "Cutout"]
     assert operation_check.tested_operations(policy, 0.5) == policy.operations  # the spread may go to any op
-    images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    images = torch.randint(0, 256, (20, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(20) % 2
 
     def table(**shard):
@@ -1106,7 +1106,7 @@ def test_a_bf16_search_on_colour_images_moves_the_ops_as_fp32_does(tmp_path, fre
     for precision in ("no", "bf16"):
         AcceleratorState._reset_state(reset_partial_state=True)
         policy = run_search(SearchConfig(dataset_name=str(tmp_path / "data"), output_dir=str(tmp_path / precision),
-                                         image_size=16, per_device_train_batch_size=64, max_steps=100,
+                                         image_size=16, per_device_train_batch_size=32, max_steps=100,
                                          mixed_precision=precision, operation_check=False,
                                          policy_candidates=[]))  # fmt: skip
         rates = policy.search_info["operation_rates"]
