@@ -297,7 +297,7 @@ def test_the_cosine_change_at_twice_the_magnitude_is_paired_per_fold_and_split_a
     assert [setting[1] for setting in operation_check.operation_settings(policy, policy.operations, 2.0)] == [
         pytest.approx(0.6), 0.0, 1.0  # at most 1
     ]  # fmt: skip
-    images = torch.randint(0, 256, (20, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    images = torch.randint(0, 256, (20, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(20) % 2
 
     def changes(**shard):
