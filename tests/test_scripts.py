@@ -93,7 +93,7 @@ def test_gpu_check_script_runs_without_a_gpu(tmp_path):
         **os.environ,
         "GPU_CHECK_SKIP_INSTALL": "1",
         "GPU_CHECK_MIN_SECONDS": "0",
-        # bf16 steps of the paper critic take seconds an image on a CPU without bf16 instructions
+        # the paper critic's bf16 steps ran at about 2 images/s on a CPU without bf16 instructions (session 49)
         "GPU_CHECK_BENCHMARK_ARGS": "--summary_batch_size 4",
         "GPU_CHECK_LOGS": str(tmp_path),
         "GPU_CHECK_TESTS": "tests/test_ops.py",  # its CUDA cases: one file is enough here
