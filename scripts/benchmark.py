@@ -614,8 +614,9 @@ def benchmark_dda_step(dda_path: str | None, min_seconds: float, critic: tuple[i
     runs = {"official (fp32)": official}
     for channels_last, dtype, compile_critic, share in OUR_STEP_SETTINGS:
         runs[our_step_name(channels_last, dtype, compile_critic, share)] = search_step_runner(
-            *critic, "weighted", channels_last, dtype, batch_size, compile_critic, share
-        )
+            *critic, "weighted", channels_last, dtype, batch_size=batch_size, compile_critic=compile_critic,
+            gradient_penalty_share=share
+        )  # fmt: skip
     rates = rates_in_turns(runs, len(images), min_seconds, rounds)
     rows = []
     for name, rate in rates.items():
