@@ -4,13 +4,26 @@ the Hub that stores pushed repos in that cache's layout, so push -> load-by-name
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
 import datasets
 import huggingface_hub
 import pytest
+import torch
 from huggingface_hub import HfApi, RepoUrl, constants
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (the README's ``-n 2``) the workers split the threads one process would have, and their
+    subprocesses inherit the share through ``OMP_NUM_THREADS``: two workers of two threads each on two cores contend
+    for them and run far slower than one."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, torch.get_num_threads() // workers)
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -35,3 +39,18 @@ def load_script(name: str) -> ModuleType:
 def tiny_config(output_dir: str | Path, **overrides) -> SearchConfig:
     """:data:`TINY_SEARCH` for 6 steps into ``output_dir``, with ``overrides``."""
     return SearchConfig(output_dir=str(output_dir), **{**TINY_SEARCH, "max_steps": 6, **overrides})
+
+
+def launch_two_cpu_processes(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """``accelerate launch`` of ``tests/scripts/<script>`` with ``args`` as two CPU processes of one thread each.
+
+    They meet on a port that was free a moment ago rather than accelerate's fixed default, so two such tests can run
+    at once (``pytest -n 2``)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--main_process_port", str(port), "--mixed_precision", "no",
+               "--dynamo_backend", "no", str(REPO / "tests" / "scripts" / script), *args]  # fmt: skip
+    environment = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout)

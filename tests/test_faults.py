@@ -17,6 +17,7 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
+from helpers import launch_two_cpu_processes
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -167,13 +168,8 @@ def test_killed_at_random_moments_and_resumed_ends_as_the_uninterrupted_search(t
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["raise", "kill"])
 def test_one_failing_process_ends_a_two_process_search_quickly(tmp_path, fault):
-    environment = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               str(REPO / "tests" / "scripts" / "search_with_a_failing_rank.py"), str(tmp_path / "out"),
-               fault]  # fmt: skip
     start = time.monotonic()
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=180)
+    result = launch_two_cpu_processes("search_with_a_failing_rank.py", str(tmp_path / "out"), fault, timeout=180)
     assert result.returncode != 0
     assert time.monotonic() - start < 120  # startup included; the collective timeout (600 s) is never reached
     if fault == "raise":

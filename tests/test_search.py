@@ -7,17 +7,13 @@ import copy
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
 import types
-from pathlib import Path
 
 import datasets
 import pytest
 import torch
 from accelerate.state import AcceleratorState
-from helpers import TINY_SEARCH, load_script, seeded, tiny_config
+from helpers import TINY_SEARCH, launch_two_cpu_processes, load_script, seeded, tiny_config
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -30,8 +26,6 @@ from hf_faa.search import step as search_step_module
 from hf_faa.search.base_augmentation import BASE_SHIFT, base_augmented, shifted
 from hf_faa.search.checkpoints import latest_checkpoint
 from hf_faa.search.outputs import sample_images
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def png(image: Image.Image) -> bytes:
@@ -1005,12 +999,9 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp
 
 
 def test_two_processes_on_cpu_end_identical_and_only_one_writes(tmp_path):
-    environment = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               str(REPO / "tests" / "scripts" / "search_and_dump_ranks.py"), str(tmp_path / "out"),
-               str(tmp_path / "ranks")]  # fmt: skip
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+    result = launch_two_cpu_processes(
+        "search_and_dump_ranks.py", str(tmp_path / "out"), str(tmp_path / "ranks"), timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (load_file(tmp_path / "ranks" / f"rank{rank}.safetensors") for rank in (0, 1))
     for name in rank0:
