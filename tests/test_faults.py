@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 import pytest
 import torch
-from helpers import launch_two_cpu_processes
+from helpers import REPO, launch_two_cpu_processes
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -26,7 +26,6 @@ from hf_faa.policy import CONFIG_NAME, WEIGHTS_NAME
 from hf_faa.search import SearchConfig, run_search
 from hf_faa.search.checkpoints import latest_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = {"max_train_samples": 128, "image_size": 16, "per_device_train_batch_size": 16, "num_sub_policies": 3,
         "logging_steps": 2, "critic_warmup_steps": 1, "calibration": "none", "operation_check": False,
         "policy_candidates": []}  # fmt: skip
